@@ -1,0 +1,239 @@
+//! Wiring: takes the data directory, opens the store, binds listeners,
+//! writes `partout.addrs.json`, serves until shutdown, then drains in order.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::Write as _;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::store::{tokens, Store, StoreError};
+use crate::telemetry::Telemetry;
+
+/// File in the data dir naming every bound listener, for scripts and tests.
+pub const ADDRS_FILE: &str = "partout.addrs.json";
+/// Held with an exclusive lock while partout runs on a data dir.
+const LOCK_FILE: &str = "partout.lock";
+
+/// Why partout could not start or stop cleanly; each is one line for a person.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("cannot use data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("data directory {0} is in use by another running partout")]
+    DataDirLocked(PathBuf),
+    #[error("cannot listen on {addr} for {key}: {source}")]
+    Bind {
+        key: &'static str,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot install signal handlers: {0}")]
+    Signals(#[source] std::io::Error),
+    #[error("http server failed: {0}")]
+    Serve(#[source] std::io::Error),
+    #[error("graceful shutdown did not finish within {0} s")]
+    ShutdownTimeout(u64),
+}
+
+/// Runs partout until SIGINT/SIGTERM, then shuts down gracefully.
+pub async fn run(settings: Settings) -> Result<(), AppError> {
+    let shutdown = CancellationToken::new();
+    crate::shutdown::watch_signals(shutdown.clone()).map_err(AppError::Signals)?;
+    run_until(settings, shutdown).await
+}
+
+/// Runs partout until `shutdown` is cancelled. Separate from [`run`] so
+/// the caller decides what stops it.
+pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Result<(), AppError> {
+    let started = Instant::now();
+    let data_dir = prepare_data_dir(&settings.data_dir)?;
+    let lock = lock_data_dir(&data_dir)?;
+    let addrs_path = data_dir.join(ADDRS_FILE);
+    // A file left by a crashed run must not send scripts to dead ports.
+    let _ = std::fs::remove_file(&addrs_path);
+
+    let store = {
+        let dir = data_dir.clone();
+        tokio::task::spawn_blocking(move || Store::open(&dir))
+            .await
+            .map_err(|err| StoreError::Task(err.to_string()))??
+    };
+    if let Some(secret) = settings.bootstrap_token.clone() {
+        store
+            .write(move |conn| tokens::ensure(conn, "bootstrap", tokens::Scope::Admin, &secret))
+            .await?;
+        tracing::info!("bootstrap admin token is active");
+    }
+
+    let http_listener = tokio::net::TcpListener::bind(settings.http_listen)
+        .await
+        .map_err(|source| AppError::Bind {
+            key: "http",
+            addr: settings.http_listen,
+            source,
+        })?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|source| AppError::Bind {
+            key: "http",
+            addr: settings.http_listen,
+            source,
+        })?;
+    let mut listeners = BTreeMap::new();
+    listeners.insert("http".to_owned(), http_addr.to_string());
+    for reserved in settings.listeners.iter().filter(|l| l.addr.is_some()) {
+        tracing::debug!(
+            listener = reserved.key,
+            "listener reserved; its protocol is not implemented yet, not bound"
+        );
+    }
+    write_addrs_file(&addrs_path, &listeners).map_err(|source| AppError::DataDir {
+        path: addrs_path.clone(),
+        source,
+    })?;
+
+    let ready = Arc::new(AtomicBool::new(false));
+    let state = AppState {
+        store: store.clone(),
+        telemetry: Arc::new(Telemetry::new()),
+        started,
+        started_at_unix_ms: crate::store::unix_ms_now(),
+        data_dir: data_dir.clone(),
+        listeners: Arc::new(listeners),
+        ready: Arc::clone(&ready),
+    };
+    let server = tokio::spawn({
+        let shutdown = shutdown.clone();
+        let app = http::router(state);
+        async move {
+            axum::serve(http_listener, app)
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .await
+        }
+    });
+    ready.store(true, Ordering::Release);
+    if !http::web_app_embedded() {
+        tracing::warn!("this binary has no web app embedded; build it with `cargo xtask dist`");
+    }
+    tracing::info!(
+        data_dir = %data_dir.display(),
+        "partout {} is ready: web app at {}",
+        env!("CARGO_PKG_VERSION"),
+        web_url(http_addr)
+    );
+
+    shutdown.cancelled().await;
+    let timeout = settings.shutdown_timeout;
+    let drained = tokio::time::timeout(timeout, async {
+        ready.store(false, Ordering::Release);
+        let served = server.await;
+        store.close().await?;
+        match served {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(err)) => Err(AppError::Serve(err)),
+            Err(join) => Err(AppError::Serve(std::io::Error::other(join.to_string()))),
+        }
+    })
+    .await;
+    let _ = std::fs::remove_file(&addrs_path);
+    drop(lock);
+    match drained {
+        Ok(result) => {
+            result?;
+            tracing::info!("shutdown complete: everything buffered was written");
+            Ok(())
+        }
+        Err(_) => Err(AppError::ShutdownTimeout(timeout.as_secs())),
+    }
+}
+
+fn prepare_data_dir(path: &Path) -> Result<PathBuf, AppError> {
+    let fail = |source| AppError::DataDir {
+        path: path.to_owned(),
+        source,
+    };
+    std::fs::create_dir_all(path).map_err(fail)?;
+    std::fs::canonicalize(path).map_err(fail)
+}
+
+fn lock_data_dir(dir: &Path) -> Result<File, AppError> {
+    let path = dir.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| AppError::DataDir {
+            path: dir.to_owned(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(AppError::DataDirLocked(dir.to_owned())),
+        Err(std::fs::TryLockError::Error(source)) => Err(AppError::DataDir {
+            path: dir.to_owned(),
+            source,
+        }),
+    }
+}
+
+/// Writes the file whole or not at all, so a reader never sees half of it.
+fn write_addrs_file(path: &Path, listeners: &BTreeMap<String, String>) -> std::io::Result<()> {
+    let json = serde_json::to_vec_pretty(listeners).map_err(std::io::Error::other)?;
+    let temporary = path.with_extension("json.tmp");
+    let mut file = File::create(&temporary)?;
+    file.write_all(&json)?;
+    file.write_all(b"\n")?;
+    file.sync_all()?;
+    std::fs::rename(&temporary, path)
+}
+
+/// The URL a person should open: a wildcard bind is reachable on loopback.
+fn web_url(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}/", SocketAddr::new(ip, addr.port()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn web_url_points_wildcard_binds_at_loopback() {
+        assert_eq!(
+            web_url("0.0.0.0:8080".parse().unwrap()),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(web_url("[::]:80".parse().unwrap()), "http://[::1]:80/");
+        assert_eq!(web_url("10.1.2.3:9".parse().unwrap()), "http://10.1.2.3:9/");
+    }
+
+    #[test]
+    fn a_second_lock_on_the_same_dir_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let _first = lock_data_dir(dir.path()).unwrap();
+        assert!(matches!(
+            lock_data_dir(dir.path()),
+            Err(AppError::DataDirLocked(_))
+        ));
+    }
+}

@@ -1,0 +1,388 @@
+//! Configuration in two levels: the raw [`FileConfig`] read from TOML, and the
+//! validated [`Settings`] the rest of the server uses.
+//!
+//! Precedence, highest first: command-line flags, `PARTOUT_*` environment
+//! variables (clap merges these two), the `--config` file, the defaults below.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::cli::ServeArgs;
+
+/// The commented default configuration that `partout config default` prints.
+/// A test checks that it parses to exactly the built-in defaults.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("default-config.toml");
+
+const DEFAULT_DATA_DIR: &str = "./partout-data";
+const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
+const MIN_BOOTSTRAP_TOKEN_LEN: usize = 16;
+
+/// Format of partout's own log output.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event, for log shippers.
+    Json,
+}
+
+/// The config file as written by a person; every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub data_dir: Option<PathBuf>,
+    pub log_format: Option<LogFormat>,
+    pub shutdown_timeout_secs: Option<u64>,
+    pub http: HttpSection,
+    pub statsd: UdpTcpSection,
+    pub carbon: UdpTcpSection,
+    pub syslog: UdpTcpSection,
+    pub jsonlines: TcpSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpSection {
+    pub listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct UdpTcpSection {
+    pub udp_listen: Option<String>,
+    pub tcp_listen: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TcpSection {
+    pub tcp_listen: Option<String>,
+}
+
+/// A configuration problem, worded for the person who wrote the config.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("bad config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("invalid address {value:?} for {key}: expected ip:port, a port number, or \"off\"")]
+    Address { key: &'static str, value: String },
+    #[error("the http listener cannot be \"off\": the API and web app need it")]
+    HttpOff,
+    #[error("the bootstrap token must be at least {MIN_BOOTSTRAP_TOKEN_LEN} characters long")]
+    BootstrapTokenTooShort,
+}
+
+/// A socket listener other than HTTP, under the key it has in
+/// `partout.addrs.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListenerSetting {
+    /// Key in `partout.addrs.json`, e.g. `statsd_udp`.
+    pub key: &'static str,
+    /// Where to listen; `None` when turned off.
+    pub addr: Option<SocketAddr>,
+}
+
+/// Validated settings: what the server runs with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub data_dir: PathBuf,
+    pub log_format: LogFormat,
+    /// How long a graceful shutdown may take before partout gives up on it.
+    pub shutdown_timeout: Duration,
+    pub http_listen: SocketAddr,
+    /// StatsD, carbon, syslog and JSON-lines listeners, in a fixed order.
+    pub listeners: Vec<ListenerSetting>,
+    pub bootstrap_token: Option<String>,
+}
+
+impl Settings {
+    /// Merges flags and environment (`args`) over the config file named by
+    /// `args.config`, over the defaults, and validates the result.
+    pub fn resolve(args: &ServeArgs) -> Result<Settings, ConfigError> {
+        let file = match &args.config {
+            Some(path) => load_file(path)?,
+            None => FileConfig::default(),
+        };
+        Settings::merge(args, file)
+    }
+
+    fn merge(args: &ServeArgs, file: FileConfig) -> Result<Settings, ConfigError> {
+        let http_listen = pick(&args.http_listen, &file.http.listen, DEFAULT_HTTP_LISTEN);
+        let http_listen = parse_listen("http.listen", &http_listen)?.ok_or(ConfigError::HttpOff)?;
+        let reserved = [
+            Reserved::new(
+                "statsd_udp",
+                "statsd.udp_listen",
+                &args.statsd_udp_listen,
+                &file.statsd.udp_listen,
+                "127.0.0.1:8125",
+            ),
+            Reserved::new(
+                "statsd_tcp",
+                "statsd.tcp_listen",
+                &args.statsd_tcp_listen,
+                &file.statsd.tcp_listen,
+                "127.0.0.1:8125",
+            ),
+            Reserved::new(
+                "carbon_tcp",
+                "carbon.tcp_listen",
+                &args.carbon_tcp_listen,
+                &file.carbon.tcp_listen,
+                "127.0.0.1:2003",
+            ),
+            Reserved::new(
+                "carbon_udp",
+                "carbon.udp_listen",
+                &args.carbon_udp_listen,
+                &file.carbon.udp_listen,
+                "127.0.0.1:2003",
+            ),
+            Reserved::new(
+                "syslog_udp",
+                "syslog.udp_listen",
+                &args.syslog_udp_listen,
+                &file.syslog.udp_listen,
+                "127.0.0.1:1514",
+            ),
+            Reserved::new(
+                "syslog_tcp",
+                "syslog.tcp_listen",
+                &args.syslog_tcp_listen,
+                &file.syslog.tcp_listen,
+                "127.0.0.1:1514",
+            ),
+            Reserved::new(
+                "jsonlines_tcp",
+                "jsonlines.tcp_listen",
+                &args.jsonlines_tcp_listen,
+                &file.jsonlines.tcp_listen,
+                "127.0.0.1:5170",
+            ),
+        ];
+        let mut listeners = Vec::with_capacity(reserved.len());
+        for listener in reserved {
+            let value = pick(listener.flag, listener.from_file, listener.default);
+            listeners.push(ListenerSetting {
+                key: listener.key,
+                addr: parse_listen(listener.config_key, &value)?,
+            });
+        }
+        let bootstrap_token = match &args.bootstrap_token {
+            Some(token) if token.chars().count() < MIN_BOOTSTRAP_TOKEN_LEN => {
+                return Err(ConfigError::BootstrapTokenTooShort)
+            }
+            other => other.clone(),
+        };
+        Ok(Settings {
+            data_dir: args
+                .data_dir
+                .clone()
+                .or(file.data_dir)
+                .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR)),
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            shutdown_timeout: Duration::from_secs(
+                file.shutdown_timeout_secs
+                    .unwrap_or(DEFAULT_SHUTDOWN_TIMEOUT_SECS),
+            ),
+            http_listen,
+            listeners,
+            bootstrap_token,
+        })
+    }
+}
+
+/// One listener's sources, before precedence is applied.
+struct Reserved<'a> {
+    key: &'static str,
+    config_key: &'static str,
+    flag: &'a Option<String>,
+    from_file: &'a Option<String>,
+    default: &'static str,
+}
+
+impl<'a> Reserved<'a> {
+    fn new(
+        key: &'static str,
+        config_key: &'static str,
+        flag: &'a Option<String>,
+        from_file: &'a Option<String>,
+        default: &'static str,
+    ) -> Reserved<'a> {
+        Reserved {
+            key,
+            config_key,
+            flag,
+            from_file,
+            default,
+        }
+    }
+}
+
+fn pick(flag: &Option<String>, from_file: &Option<String>, default: &str) -> String {
+    flag.clone()
+        .or_else(|| from_file.clone())
+        .unwrap_or_else(|| default.to_owned())
+}
+
+fn load_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|err| ConfigError::Parse {
+        path: path.to_owned(),
+        // toml's Display spans several lines with a caret diagram; keep the
+        // first line and the location so the error stays one line.
+        message: one_line_toml_error(&err, &text),
+    })
+}
+
+fn one_line_toml_error(err: &toml::de::Error, text: &str) -> String {
+    let message = err.message().trim_end_matches('\n').replace('\n', "; ");
+    match err.span() {
+        Some(span) => {
+            let line = text
+                .get(..span.start)
+                .map_or(1, |before| before.matches('\n').count() + 1);
+            format!("line {line}: {message}")
+        }
+        None => message,
+    }
+}
+
+/// Parses a listen address: `ip:port`, `[v6]:port`, a bare port (on
+/// 127.0.0.1), or `off`. Port 0 asks the OS for a free port.
+pub fn parse_listen(key: &'static str, value: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    let trimmed = value.trim();
+    if trimmed.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    if let Ok(addr) = trimmed.parse::<SocketAddr>() {
+        return Ok(Some(addr));
+    }
+    if let Ok(port) = trimmed.parse::<u16>() {
+        return Ok(Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)));
+    }
+    Err(ConfigError::Address {
+        key,
+        value: value.to_owned(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn defaults() -> Settings {
+        Settings::merge(&ServeArgs::default(), FileConfig::default()).unwrap()
+    }
+
+    #[test]
+    fn default_config_text_parses_to_the_built_in_defaults() {
+        let file: FileConfig = toml::from_str(DEFAULT_CONFIG_TOML).unwrap();
+        let from_text = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert_eq!(from_text, defaults());
+    }
+
+    #[test]
+    fn default_config_text_names_every_listener_key() {
+        for listener in defaults().listeners {
+            let (section, _) = listener.key.split_once('_').unwrap();
+            assert!(
+                DEFAULT_CONFIG_TOML.contains(&format!("[{section}]")),
+                "missing section for {}",
+                listener.key
+            );
+        }
+    }
+
+    #[test]
+    fn defaults_bind_loopback_only() {
+        let settings = defaults();
+        assert_eq!(settings.http_listen, "127.0.0.1:8080".parse().unwrap());
+        assert_eq!(settings.listeners.len(), 7);
+        for listener in settings.listeners {
+            assert!(listener.addr.unwrap().ip().is_loopback(), "{listener:?}");
+        }
+    }
+
+    #[test]
+    fn flags_outrank_the_file_which_outranks_defaults() {
+        let file: FileConfig = toml::from_str(
+            "data_dir = \"/from/file\"\n[http]\nlisten = \"127.0.0.1:9000\"\n[statsd]\nudp_listen = \"off\"\n",
+        )
+        .unwrap();
+        let args = ServeArgs {
+            http_listen: Some("0".into()),
+            ..ServeArgs::default()
+        };
+        let settings = Settings::merge(&args, file).unwrap();
+        assert_eq!(settings.data_dir, PathBuf::from("/from/file"));
+        assert_eq!(settings.http_listen, "127.0.0.1:0".parse().unwrap());
+        let statsd_udp = &settings.listeners[0];
+        assert_eq!((statsd_udp.key, statsd_udp.addr), ("statsd_udp", None));
+    }
+
+    #[test]
+    fn listen_addresses_accept_ports_v6_and_off() {
+        assert_eq!(parse_listen("k", "off").unwrap(), None);
+        assert_eq!(
+            parse_listen("k", "9999").unwrap(),
+            Some("127.0.0.1:9999".parse().unwrap())
+        );
+        assert_eq!(
+            parse_listen("k", "[::1]:0").unwrap(),
+            Some("[::1]:0".parse().unwrap())
+        );
+        let err = parse_listen("statsd.udp_listen", "localhost:x").unwrap_err();
+        assert!(err.to_string().contains("statsd.udp_listen"), "{err}");
+    }
+
+    #[test]
+    fn http_cannot_be_turned_off() {
+        let args = ServeArgs {
+            http_listen: Some("off".into()),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            Settings::merge(&args, FileConfig::default()),
+            Err(ConfigError::HttpOff)
+        ));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_types_are_one_line_errors_with_a_line_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("partout.toml");
+        std::fs::write(&path, "[http]\nlisten = \"127.0.0.1:1\"\nlisen = 3\n").unwrap();
+        let err = load_file(&path).unwrap_err().to_string();
+        assert!(err.contains("line 3"), "{err}");
+        assert!(err.contains("lisen"), "{err}");
+        assert!(!err.contains('\n'), "{err}");
+    }
+
+    #[test]
+    fn short_bootstrap_tokens_are_refused() {
+        let args = ServeArgs {
+            bootstrap_token: Some("short".into()),
+            ..ServeArgs::default()
+        };
+        assert!(matches!(
+            Settings::merge(&args, FileConfig::default()),
+            Err(ConfigError::BootstrapTokenTooShort)
+        ));
+    }
+}

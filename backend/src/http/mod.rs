@@ -1,0 +1,107 @@
+//! The HTTP surface: `router(state)` builds every route; serving it is the
+//! caller's business (see `app`), so tests drive the router directly.
+//!
+//! # Layout
+//! - `health`: `/healthz`, `/readyz`, `/metrics`
+//! - `api`: `/api/v1/...` JSON handlers
+//! - `assets`: the embedded web app and its SPA fallback
+//! - `auth`: the one place requests are authenticated
+//! - `error`: `ApiError`, the JSON error body
+
+mod api;
+mod assets;
+mod auth;
+mod error;
+mod health;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+
+use crate::store::Store;
+use crate::telemetry::{HttpRequestLabels, Telemetry};
+
+pub use assets::web_app_embedded;
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub telemetry: Arc<Telemetry>,
+    pub started: Instant,
+    pub started_at_unix_ms: i64,
+    pub data_dir: PathBuf,
+    /// Bound listeners, keyed as in `partout.addrs.json`.
+    pub listeners: Arc<BTreeMap<String, String>>,
+    /// False until every listener is bound, and again once shutdown starts.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Every route partout serves over HTTP.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .nest("/api/v1", api::routes())
+        .merge(assets::routes())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+/// Counts each answered request by route template and status class.
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_owned();
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = format!("{}xx", response.status().as_u16() / 100);
+    state
+        .telemetry
+        .http_requests
+        .get_or_create(&HttpRequestLabels {
+            route,
+            method,
+            status,
+        })
+        .inc();
+    response
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// A state over a fresh store in a temp dir (kept alive by the guard).
+    pub fn state() -> (AppState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let state = AppState {
+            store,
+            telemetry: Arc::new(Telemetry::new()),
+            started: Instant::now(),
+            started_at_unix_ms: crate::store::unix_ms_now(),
+            data_dir: dir.path().to_owned(),
+            listeners: Arc::new(BTreeMap::from([(
+                "http".to_owned(),
+                "127.0.0.1:1".to_owned(),
+            )])),
+            ready: Arc::new(AtomicBool::new(true)),
+        };
+        (state, dir)
+    }
+}

@@ -1,0 +1,20 @@
+//! The partout server: listeners, storage, HTTP API and the embedded web app.
+//!
+//! # Layout
+//! - [`config`]: flags, environment and TOML merged and validated into `Settings`
+//! - [`app`]: wiring and the shutdown drain order
+//! - [`shutdown`]: SIGINT/SIGTERM handling
+//! - [`store`]: SQLite, the single writer thread, migrations
+//! - [`http`]: the router, health endpoints, `/api/v1`, the web app assets
+//! - [`telemetry`]: partout's own counters for `/metrics`
+//!
+//! Data flows one way: listener -> parser (`partout-protocols`) -> record ->
+//! store -> query -> HTTP -> web app.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,143 @@
+//! Schema migrations, keyed by SQLite's `PRAGMA user_version`.
+//!
+//! Invariant: entries are only ever appended. Migration `i` (0-based) takes
+//! the schema from version `i` to `i + 1`, in one transaction with the
+//! version bump, so a crash mid-migration leaves the previous version.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+const MIGRATIONS: &[&str] = &[
+    // 1: API tokens. Only a SHA-256 of the secret is kept: tokens are long
+    // random strings, so a fast hash is enough and lookups stay O(1).
+    "CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL CHECK (scope IN ('read', 'write', 'ingest', 'admin')),
+        secret_sha256 BLOB NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER
+    );",
+    // 2: deploys posted from CI.
+    "CREATE TABLE deploys (
+        id INTEGER PRIMARY KEY,
+        service TEXT NOT NULL,
+        version TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        commit_sha TEXT,
+        url TEXT,
+        description TEXT,
+        deployed_by TEXT,
+        deployed_at_ms INTEGER NOT NULL,
+        received_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX deploys_by_time ON deploys (deployed_at_ms);
+    CREATE INDEX deploys_by_service_time ON deploys (service, deployed_at_ms);",
+];
+
+/// The schema version this build migrates to.
+pub const SCHEMA_VERSION: u32 = MIGRATIONS.len() as u32;
+
+/// Brings the database to [`SCHEMA_VERSION`]; returns the version found.
+pub fn migrate(conn: &mut Connection, path: &Path) -> Result<u32, StoreError> {
+    migrate_to(conn, path, SCHEMA_VERSION)
+}
+
+fn migrate_to(conn: &mut Connection, path: &Path, target: u32) -> Result<u32, StoreError> {
+    let found: u32 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            path: path.to_owned(),
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    for version in found..target {
+        let sql = MIGRATIONS
+            .get(version as usize)
+            .ok_or(StoreError::Migration {
+                version: version + 1,
+                source: rusqlite::Error::InvalidQuery,
+            })?;
+        let next = version + 1;
+        let fail = |source| StoreError::Migration {
+            version: next,
+            source,
+        };
+        let tx = conn.transaction().map_err(fail)?;
+        tx.execute_batch(sql).map_err(fail)?;
+        tx.pragma_update(None, "user_version", next).map_err(fail)?;
+        tx.commit().map_err(fail)?;
+        tracing::info!(version = next, "database migrated");
+    }
+    Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tables(conn: &Connection) -> Vec<String> {
+        let mut stmt = conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap();
+        let names = stmt.query_map([], |row| row.get(0)).unwrap();
+        names.collect::<Result<_, _>>().unwrap()
+    }
+
+    fn user_version(conn: &Connection) -> u32 {
+        conn.pragma_query_value(None, "user_version", |row| row.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn from_empty_reaches_the_latest_version() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), 0);
+        assert_eq!(user_version(&conn), SCHEMA_VERSION);
+        assert_eq!(tables(&conn), ["api_tokens", "deploys"]);
+    }
+
+    #[test]
+    fn from_every_intermediate_version_reaches_the_same_schema() {
+        let mut fresh = Connection::open_in_memory().unwrap();
+        migrate(&mut fresh, Path::new(":memory:")).unwrap();
+        let schema = |conn: &Connection| -> Vec<String> {
+            let mut stmt = conn
+                .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY name")
+                .unwrap();
+            let rows = stmt.query_map([], |row| row.get(0)).unwrap();
+            rows.collect::<Result<_, _>>().unwrap()
+        };
+        for start in 0..SCHEMA_VERSION {
+            let mut conn = Connection::open_in_memory().unwrap();
+            migrate_to(&mut conn, Path::new(":memory:"), start).unwrap();
+            assert_eq!(user_version(&conn), start);
+            assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), start);
+            assert_eq!(schema(&conn), schema(&fresh), "from version {start}");
+        }
+    }
+
+    #[test]
+    fn migrating_twice_changes_nothing() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        assert_eq!(
+            migrate(&mut conn, Path::new(":memory:")).unwrap(),
+            SCHEMA_VERSION
+        );
+    }
+
+    #[test]
+    fn a_newer_database_is_refused_with_a_clear_error() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION + 1)
+            .unwrap();
+        let err = migrate(&mut conn, Path::new("/data/partout.sqlite")).unwrap_err();
+        assert!(matches!(err, StoreError::SchemaTooNew { .. }));
+        assert!(err.to_string().contains("upgrade partout"), "{err}");
+    }
+}

@@ -1,0 +1,316 @@
+//! The embedded SQLite database: the only door to persisted data.
+//!
+//! [`Store`] is a cheap-to-clone handle. Writes go through one writer thread
+//! that owns the read-write connection ([`writer`]), so concurrent ingest never
+//! sees "database is locked"; reads use a small pool of read-only connections
+//! that WAL mode lets run beside the writer. Nothing here holds a connection
+//! across an `.await`: every SQLite call runs on the writer thread or in
+//! `spawn_blocking`.
+
+pub mod deploys;
+mod migrations;
+pub mod tokens;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use migrations::SCHEMA_VERSION;
+use writer::WriterHandle;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "partout.sqlite";
+/// Read-only connections kept open for reuse; more are opened on demand.
+const MAX_IDLE_READERS: usize = 4;
+
+/// Why a store operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error(
+        "database {path} has schema version {found}, newer than this partout supports ({supported}): upgrade partout"
+    )]
+    SchemaTooNew {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("database migration to version {version} failed: {source}")]
+    Migration {
+        version: u32,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the store is closed")]
+    Closed,
+    #[error("the database task failed: {0}")]
+    Task(String),
+}
+
+/// Handle to the database. Clones share one writer thread and reader pool.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: WriterHandle,
+    idle_readers: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database in `data_dir`, runs pending
+    /// migrations and starts the writer thread. Blocking: call it from
+    /// `spawn_blocking` or before the runtime starts serving.
+    pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        configure_writer_connection(&conn).map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
+        migrations::migrate(&mut conn, &path)?;
+        let writer = writer::spawn(conn)?;
+        Ok(Store {
+            inner: Arc::new(Inner {
+                path,
+                writer,
+                idle_readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `job` in the writer's next transaction and returns its result
+    /// once that transaction is committed (durable). A job that fails is
+    /// rolled back alone; the other jobs of the batch still commit.
+    pub async fn write<T, F>(&self, job: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        self.inner.writer.submit(job).await
+    }
+
+    /// Runs `query` on a read-only connection in the blocking pool.
+    pub async fn read<T, F>(&self, query: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let conn = inner.take_reader()?;
+            let result = query(&conn);
+            inner.return_reader(conn);
+            result
+        })
+        .await
+        .map_err(|err| StoreError::Task(err.to_string()))?
+    }
+
+    /// Path of the main database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Sizes of the database file and its write-ahead log, in bytes.
+    pub fn file_sizes(&self) -> (u64, u64) {
+        let size = |path: &Path| std::fs::metadata(path).map_or(0, |meta| meta.len());
+        let mut wal = self.inner.path.clone().into_os_string();
+        wal.push("-wal");
+        (size(&self.inner.path), size(Path::new(&wal)))
+    }
+
+    /// Jobs waiting for the writer thread.
+    pub fn write_queue_depth(&self) -> usize {
+        self.inner.writer.queue_depth()
+    }
+
+    /// Commits everything queued so far, checkpoints the WAL into the main
+    /// file and stops the writer thread. Writes submitted afterwards fail
+    /// with [`StoreError::Closed`].
+    pub async fn close(&self) -> Result<(), StoreError> {
+        if let Ok(mut idle) = self.inner.idle_readers.lock() {
+            idle.clear();
+        }
+        self.inner.writer.close().await
+    }
+}
+
+impl Inner {
+    fn take_reader(&self) -> Result<Connection, StoreError> {
+        if let Some(conn) = self
+            .idle_readers
+            .lock()
+            .ok()
+            .and_then(|mut idle| idle.pop())
+        {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        Ok(conn)
+    }
+
+    fn return_reader(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle_readers.lock() {
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+fn configure_writer_connection(conn: &Connection) -> rusqlite::Result<()> {
+    // WAL lets readers run beside the single writer. synchronous=FULL makes a
+    // commit durable before its jobs are acknowledged; the writer batches jobs
+    // so the fsync is paid once per batch, not once per item.
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    Ok(())
+}
+
+/// Milliseconds since the Unix epoch, the unit every stored time uses.
+pub fn unix_ms_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn concurrent_writes_all_commit_without_locking_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|tx| {
+                tx.execute_batch("CREATE TABLE t (v INTEGER NOT NULL)")?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let mut tasks = Vec::new();
+        for value in 0..200i64 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .write(move |tx| {
+                        tx.execute("INSERT INTO t (v) VALUES (?1)", [value])?;
+                        Ok(())
+                    })
+                    .await
+            }));
+        }
+        for task in tasks {
+            task.await.unwrap().unwrap();
+        }
+        let (count, sum): (i64, i64) = store
+            .read(|conn| {
+                Ok(conn.query_row("SELECT count(*), sum(v) FROM t", [], |row| {
+                    Ok((row.get(0)?, row.get(1)?))
+                })?)
+            })
+            .await
+            .unwrap();
+        assert_eq!((count, sum), (200, (0..200).sum()));
+    }
+
+    #[tokio::test]
+    async fn a_failing_job_rolls_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|tx| Ok(tx.execute_batch("CREATE TABLE t (v INTEGER NOT NULL UNIQUE)")?))
+            .await
+            .unwrap();
+        let good = store.write(|tx| Ok(tx.execute("INSERT INTO t VALUES (1)", [])?));
+        let bad = store.write(|tx| {
+            tx.execute("INSERT INTO t VALUES (2)", [])?;
+            tx.execute("INSERT INTO t VALUES (1)", [])?; // violates UNIQUE
+            Ok(())
+        });
+        let (good, bad) = tokio::join!(good, bad);
+        assert!(good.is_ok());
+        assert!(bad.is_err());
+        let values: Vec<i64> = store
+            .read(|conn| {
+                let mut stmt = conn.prepare("SELECT v FROM t ORDER BY v")?;
+                let rows = stmt.query_map([], |row| row.get(0))?;
+                Ok(rows.collect::<Result<_, _>>()?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(values, vec![1]);
+    }
+
+    #[tokio::test]
+    async fn close_commits_queued_writes_and_empties_the_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|tx| Ok(tx.execute_batch("CREATE TABLE t (v INTEGER)")?))
+            .await
+            .unwrap();
+        let pending: Vec<_> = (0..50)
+            .map(|v| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store
+                        .write(move |tx| Ok(tx.execute("INSERT INTO t VALUES (?1)", [v])?))
+                        .await
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        store.close().await.unwrap();
+        let acknowledged = futures_count(pending).await;
+        assert!(matches!(
+            store.write(|_| Ok(())).await,
+            Err(StoreError::Closed)
+        ));
+        let (_, wal_bytes) = store.file_sizes();
+        assert_eq!(wal_bytes, 0, "a clean close checkpoints the WAL");
+
+        let reopened = Store::open(dir.path()).unwrap();
+        let count: i64 = reopened
+            .read(|conn| Ok(conn.query_row("SELECT count(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(count as usize, acknowledged);
+    }
+
+    async fn futures_count(
+        tasks: Vec<tokio::task::JoinHandle<Result<usize, StoreError>>>,
+    ) -> usize {
+        let mut ok = 0;
+        for task in tasks {
+            if task.await.unwrap().is_ok() {
+                ok += 1;
+            }
+        }
+        ok
+    }
+}

@@ -1,0 +1,167 @@
+//! Partout's own counters, exposed at `/metrics` in the OpenMetrics text
+//! format that Prometheus scrapes.
+//!
+//! Invariant: every label has a small, fixed set of values (a route
+//! template, a protocol name, a reject reason), never a metric name, a peer
+//! address or anything else a client chooses.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// Labels of `partout_http_requests_total`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct HttpRequestLabels {
+    /// The matched route template (`/api/v1/deploys`), or `unmatched`.
+    pub route: String,
+    pub method: String,
+    /// `2xx`, `3xx`, `4xx` or `5xx`.
+    pub status: String,
+}
+
+/// Labels of the per-protocol ingest counters.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProtocolLabels {
+    pub protocol: String,
+}
+
+/// Labels of the per-protocol reject counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RejectLabels {
+    pub protocol: String,
+    pub reason: String,
+}
+
+/// Labels of the storage size gauge.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StorageFileLabels {
+    pub file: String,
+}
+
+/// Every counter partout keeps about itself.
+pub struct Telemetry {
+    registry: Registry,
+    pub http_requests: Family<HttpRequestLabels, Counter>,
+    /// Items accepted per protocol (a StatsD line, a log line, an event).
+    pub ingested_items: Family<ProtocolLabels, Counter>,
+    /// Items refused per protocol and reason.
+    pub rejected_items: Family<RejectLabels, Counter>,
+    pub storage_bytes: Family<StorageFileLabels, Gauge>,
+    pub store_write_queue: Gauge,
+    pub uptime_seconds: Gauge,
+    pub deploys_recorded: Counter,
+}
+
+impl Telemetry {
+    pub fn new() -> Telemetry {
+        let mut registry = Registry::with_prefix("partout");
+        let http_requests = Family::<HttpRequestLabels, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests answered, by route template, method and status class",
+            http_requests.clone(),
+        );
+        let ingested_items = Family::<ProtocolLabels, Counter>::default();
+        registry.register(
+            "ingested_items",
+            "Items accepted, by protocol",
+            ingested_items.clone(),
+        );
+        let rejected_items = Family::<RejectLabels, Counter>::default();
+        registry.register(
+            "rejected_items",
+            "Items refused, by protocol and reason",
+            rejected_items.clone(),
+        );
+        let storage_bytes = Family::<StorageFileLabels, Gauge>::default();
+        registry.register(
+            "storage_bytes",
+            "Size of partout's storage files in bytes",
+            storage_bytes.clone(),
+        );
+        let store_write_queue = Gauge::default();
+        registry.register(
+            "store_write_queue_depth",
+            "Jobs waiting for the database writer thread",
+            store_write_queue.clone(),
+        );
+        let uptime_seconds = Gauge::default();
+        registry.register(
+            "uptime_seconds",
+            "Seconds since this partout process started",
+            uptime_seconds.clone(),
+        );
+        let deploys_recorded = Counter::default();
+        registry.register(
+            "deploys_recorded",
+            "Deploys recorded through the API",
+            deploys_recorded.clone(),
+        );
+        let build_info = Family::<Vec<(String, String)>, Gauge>::default();
+        registry.register(
+            "build_info",
+            "Always 1; the version label says which partout this is",
+            build_info.clone(),
+        );
+        build_info
+            .get_or_create(&vec![(
+                "version".to_owned(),
+                env!("CARGO_PKG_VERSION").to_owned(),
+            )])
+            .set(1);
+        Telemetry {
+            registry,
+            http_requests,
+            ingested_items,
+            rejected_items,
+            storage_bytes,
+            store_write_queue,
+            uptime_seconds,
+            deploys_recorded,
+        }
+    }
+
+    /// The exposition text of every metric.
+    pub fn encode(&self) -> String {
+        let mut text = String::new();
+        // Writing into a String cannot fail; an empty page is the fallback.
+        if prometheus_client::encoding::text::encode(&mut text, &self.registry).is_err() {
+            text.clear();
+        }
+        text
+    }
+}
+
+impl Default for Telemetry {
+    fn default() -> Self {
+        Telemetry::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_appear_with_their_labels_in_the_exposition() {
+        let telemetry = Telemetry::new();
+        telemetry
+            .rejected_items
+            .get_or_create(&RejectLabels {
+                protocol: "statsd".into(),
+                reason: "bad_type".into(),
+            })
+            .inc_by(3);
+        let text = telemetry.encode();
+        assert!(
+            text.contains(
+                "partout_rejected_items_total{protocol=\"statsd\",reason=\"bad_type\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("partout_build_info{version=\""), "{text}");
+        assert!(text.trim_end().ends_with("# EOF"), "{text}");
+    }
+}

@@ -1,0 +1,63 @@
+//! Numbers into short text for people. Pure, so it is tested on the host.
+
+/// A duration as its two largest units: `45s`, `12m 5s`, `3h 20m`, `2d 4h`.
+pub fn duration(total_seconds: u64) -> String {
+    let days = total_seconds / 86_400;
+    let hours = total_seconds % 86_400 / 3_600;
+    let minutes = total_seconds % 3_600 / 60;
+    let seconds = total_seconds % 60;
+    if days > 0 {
+        format!("{days}d {hours}h")
+    } else if hours > 0 {
+        format!("{hours}h {minutes}m")
+    } else if minutes > 0 {
+        format!("{minutes}m {seconds}s")
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// A size in binary units with one decimal: `512 B`, `1.5 KiB`, `3.0 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    // Precision loss above 2^53 bytes does not matter for one decimal.
+    let mut value = n as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for next in &UNITS[1..] {
+        if value < 1024.0 {
+            break;
+        }
+        value /= 1024.0;
+        unit = next;
+    }
+    format!("{value:.1} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration(0), "0s");
+        assert_eq!(duration(59), "59s");
+        assert_eq!(duration(60), "1m 0s");
+        assert_eq!(duration(3_599), "59m 59s");
+        assert_eq!(duration(3_600 + 20 * 60 + 5), "1h 20m");
+        assert_eq!(duration(2 * 86_400 + 4 * 3_600 + 59), "2d 4h");
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1024), "1.0 KiB");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(5 * 1024 * 1024), "5.0 MiB");
+        // The largest unit absorbs everything above it.
+        assert_eq!(bytes(u64::MAX), "16384.0 PiB");
+    }
+}

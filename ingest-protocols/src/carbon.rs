@@ -1,0 +1,199 @@
+//! Carbon (Graphite) plaintext protocol, one point per line:
+//!
+//! ```text
+//! <path>[;<tag>=<value>...] <value> <unix timestamp>
+//! ```
+//! Fields are separated by runs of spaces or tabs, as carbon splits them.
+//! The timestamp may carry a fraction (it is floored to whole seconds).
+//! Graphite 1.1 tagged paths: tag names are non-empty without `;`, `!`,
+//! `^`, `=`; values are non-empty, without `;`, and do not start with `~`.
+//!
+//! Spec: <https://graphite.readthedocs.io/en/latest/feeding-carbon.html>,
+//! tags: <https://graphite.readthedocs.io/en/latest/tags.html>.
+
+use crate::ParseError;
+
+/// A parsed point borrowing from the input.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CarbonLine<'a> {
+    /// The path without its tags.
+    pub path: &'a str,
+    pub value: f64,
+    /// Unix seconds.
+    pub timestamp: i64,
+    /// Validated `;`-separated `name=value` tags, empty when none.
+    tags: &'a str,
+}
+
+impl<'a> CarbonLine<'a> {
+    /// Tags as `(name, value)`, in the order sent.
+    pub fn tags(&self) -> impl Iterator<Item = (&'a str, &'a str)> {
+        self.tags
+            .split(';')
+            .filter(|tag| !tag.is_empty())
+            .filter_map(|tag| tag.split_once('='))
+    }
+}
+
+/// Parses one line (without its `\n`).
+pub fn parse_line(line: &[u8]) -> Result<CarbonLine<'_>, ParseError> {
+    let line = std::str::from_utf8(line).map_err(|_| ParseError::NotUtf8)?;
+    let mut fields = line
+        .split([' ', '\t', '\r'])
+        .filter(|field| !field.is_empty());
+    let full_path = fields.next().ok_or(ParseError::BadName)?;
+    let value = fields.next().ok_or(ParseError::MissingValue)?;
+    let timestamp = fields.next().ok_or(ParseError::BadTimestamp)?;
+    if fields.next().is_some() {
+        return Err(ParseError::ExtraField);
+    }
+    let (path, tags) = full_path.split_once(';').unwrap_or((full_path, ""));
+    if path.is_empty() || path.chars().any(char::is_control) {
+        return Err(ParseError::BadName);
+    }
+    if !tags.is_empty() {
+        for tag in tags.split(';') {
+            let (name, tag_value) = tag.split_once('=').ok_or(ParseError::BadTag)?;
+            let bad_name = name.is_empty() || name.contains(['!', '^', '=']);
+            let bad_value = tag_value.is_empty() || tag_value.starts_with('~');
+            if bad_name || bad_value || tag.chars().any(char::is_control) {
+                return Err(ParseError::BadTag);
+            }
+        }
+    }
+    let value: f64 = value.parse().map_err(|_| ParseError::BadValue)?;
+    if !value.is_finite() {
+        return Err(ParseError::NonFinite);
+    }
+    let timestamp = parse_timestamp(timestamp)?;
+    Ok(CarbonLine {
+        path,
+        value,
+        timestamp,
+        tags,
+    })
+}
+
+fn parse_timestamp(text: &str) -> Result<i64, ParseError> {
+    if let Ok(seconds) = text.parse::<i64>() {
+        return if seconds >= 0 {
+            Ok(seconds)
+        } else {
+            Err(ParseError::BadTimestamp)
+        };
+    }
+    let seconds: f64 = text.parse().map_err(|_| ParseError::BadTimestamp)?;
+    // 2^53 bounds what an f64 holds exactly; real timestamps are far below.
+    if seconds.is_finite() && (0.0..9.0e15).contains(&seconds) {
+        #[allow(clippy::cast_possible_truncation)]
+        Ok(seconds.floor() as i64)
+    } else {
+        Err(ParseError::BadTimestamp)
+    }
+}
+
+/// Parses every line of a chunk; empty lines are skipped, and a bad line
+/// yields its error while the rest go on.
+pub fn parse_lines(chunk: &[u8]) -> impl Iterator<Item = Result<CarbonLine<'_>, ParseError>> {
+    chunk
+        .split(|&byte| byte == b'\n')
+        .filter(|line| line.iter().any(|b| !b.is_ascii_whitespace()))
+        .map(parse_line)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_point() {
+        let point = parse_line(b"servers.web1.load 0.42 1700000000").unwrap();
+        assert_eq!(
+            (point.path, point.value, point.timestamp),
+            ("servers.web1.load", 0.42, 1_700_000_000)
+        );
+        assert_eq!(point.tags().count(), 0);
+    }
+
+    #[test]
+    fn tabs_runs_of_spaces_crlf_and_fractional_timestamps() {
+        let point = parse_line(b"a.b\t 7  1700000000.75\r").unwrap();
+        assert_eq!((point.value, point.timestamp), (7.0, 1_700_000_000));
+    }
+
+    #[test]
+    fn tagged_path() {
+        let point = parse_line(b"disk.used;host=web1;mount=/var 91 1700000000").unwrap();
+        assert_eq!(point.path, "disk.used");
+        assert_eq!(
+            point.tags().collect::<Vec<_>>(),
+            [("host", "web1"), ("mount", "/var")]
+        );
+    }
+
+    #[test]
+    fn bad_lines_say_why() {
+        let cases: &[(&[u8], ParseError)] = &[
+            (b"a.b", ParseError::MissingValue),
+            (b"a.b 1", ParseError::BadTimestamp),
+            (b"a.b x 1", ParseError::BadValue),
+            (b"a.b nan 1", ParseError::NonFinite),
+            (b"a.b 1 -5", ParseError::BadTimestamp),
+            (b"a.b 1 soon", ParseError::BadTimestamp),
+            (b"a.b 1 2 3", ParseError::ExtraField),
+            (b"a;host 1 2", ParseError::BadTag),
+            (b"a;=x 1 2", ParseError::BadTag),
+            (b"a;k=~x 1 2", ParseError::BadTag),
+            (b";k=v 1 2", ParseError::BadName),
+            (b"\xffa 1 2", ParseError::NotUtf8),
+        ];
+        for (line, expected) in cases {
+            assert_eq!(
+                parse_line(line).unwrap_err(),
+                *expected,
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+    }
+
+    #[test]
+    fn chunks_keep_good_lines_around_a_bad_one() {
+        let results: Vec<_> = parse_lines(b"a 1 10\n\nbad\n  \nb 2 20\n").collect();
+        assert_eq!(results.len(), 3);
+        assert!(results[0].is_ok() && results[2].is_ok());
+        assert_eq!(results[1], Err(ParseError::MissingValue));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn well_formed_points_round_trip(
+            path in "[a-z][a-z0-9_.-]{0,40}",
+            value in -1.0e12f64..1.0e12,
+            timestamp in 0i64..4_000_000_000,
+            tags in proptest::collection::vec(("[a-z]{1,6}", "[a-z0-9/]{1,6}"), 0..4),
+        ) {
+            let mut full = path.clone();
+            for (k, v) in &tags {
+                full.push_str(&format!(";{k}={v}"));
+            }
+            let line = format!("{full} {value} {timestamp}");
+            let point = parse_line(line.as_bytes()).unwrap();
+            proptest::prop_assert_eq!(point.path, path.as_str());
+            proptest::prop_assert_eq!(point.value, value);
+            proptest::prop_assert_eq!(point.timestamp, timestamp);
+            let got: Vec<(String, String)> = point.tags().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+            proptest::prop_assert_eq!(got, tags);
+        }
+
+        #[test]
+        fn arbitrary_bytes_never_panic(input in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
+            for point in parse_lines(&input).flatten() {
+                proptest::prop_assert!(point.value.is_finite());
+                proptest::prop_assert!(point.timestamp >= 0);
+                proptest::prop_assert!(!point.path.is_empty());
+            }
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! `cargo xtask deps`: installs the Debian packages builds and tests need.
+//!
+//! Other commands call [`ensure_debian_packages`] for what they need, so a
+//! fresh machine (or CI) gets its tools from the project's own files.
+
+use std::{
+    process::Command,
+    sync::atomic::{AtomicBool, Ordering},
+};
+
+use anyhow::{bail, Context as _};
+
+use crate::{exec, wasm};
+
+/// What the browser tests drive: headless Chromium and its WebDriver.
+pub const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+
+/// Set once `apt-get update` has run in this process: one refresh is enough
+/// however many install calls follow.
+static APT_UPDATED: AtomicBool = AtomicBool::new(false);
+
+/// How long apt waits for a lock held by another apt or dpkg (an unattended
+/// upgrade, a parallel job) before giving up, in seconds.
+const APT_LOCK_TIMEOUT: &str = "DPkg::Lock::Timeout=600";
+
+/// `cargo xtask deps [--route rustup|debian]`.
+pub fn cmd(args: &[String]) -> anyhow::Result<()> {
+    let route = wasm::parse_route_flag(args)?;
+    let mut rest = args.iter();
+    while let Some(arg) = rest.next() {
+        match arg.as_str() {
+            // Parsed above; skip its value.
+            "--route" => {
+                rest.next();
+            }
+            arg if arg.starts_with("--route=") => {}
+            other => bail!("unknown option `{other}` for `cargo xtask deps`"),
+        }
+    }
+    ensure_debian_packages(BROWSER_PACKAGES)?;
+    // Picking the route installs Debian's Rust when that route is chosen, and
+    // nothing when rustup's wasm32 target is there.
+    wasm::select_route(route)?;
+    println!("xtask: dependencies are installed");
+    Ok(())
+}
+
+/// Installs whichever of `pkgs` are not installed yet, with `apt-get` (through
+/// `sudo` when not root). Runs `apt-get update` once per process before the
+/// first install, since a fresh machine's package lists may be empty or miss
+/// the security archive.
+pub fn ensure_debian_packages(pkgs: &[&str]) -> anyhow::Result<()> {
+    let missing = missing_packages(pkgs)?;
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list = missing.join(" ");
+    if !command_exists("apt-get") {
+        bail!(
+            "packages {list} are needed but apt-get is not available; \
+             install them (or your system's equivalents) by hand"
+        );
+    }
+
+    println!("xtask: installing {list}");
+    if !APT_UPDATED.load(Ordering::Relaxed) {
+        exec::run(&mut apt_get(&["update"])?).context("refreshing the package lists")?;
+        APT_UPDATED.store(true, Ordering::Relaxed);
+    }
+    let mut install_args = vec!["install", "-y"];
+    install_args.extend(missing.iter().copied());
+    exec::run(&mut apt_get(&install_args)?).with_context(|| format!("installing {list}"))?;
+
+    let still_missing = missing_packages(&missing)?;
+    if !still_missing.is_empty() {
+        bail!(
+            "apt-get succeeded but {} are still not installed",
+            still_missing.join(" ")
+        );
+    }
+    Ok(())
+}
+
+/// The subset of `pkgs` that dpkg does not report as installed.
+fn missing_packages<'a>(pkgs: &[&'a str]) -> anyhow::Result<Vec<&'a str>> {
+    if !command_exists("dpkg-query") {
+        // Not a Debian system: every package counts as missing, and the
+        // caller explains that apt is not there to install them.
+        return Ok(pkgs.to_vec());
+    }
+    let mut missing = Vec::new();
+    for &pkg in pkgs {
+        let output = Command::new("dpkg-query")
+            .args(["-W", "-f=${Status}", pkg])
+            .output()
+            .with_context(|| format!("asking dpkg-query about {pkg}"))?;
+        // An unknown package makes dpkg-query exit non-zero with no output,
+        // which the status check below also reads as "not installed".
+        let status = String::from_utf8_lossy(&output.stdout);
+        if !is_installed_status(&status) {
+            missing.push(pkg);
+        }
+    }
+    Ok(missing)
+}
+
+/// Reads dpkg's `${Status}` field, `want flag state`, where only the state
+/// `installed` means the package is usable (`deinstall ok config-files` is not).
+fn is_installed_status(status: &str) -> bool {
+    status.split_whitespace().nth(2) == Some("installed")
+}
+
+/// An `apt-get` command that never prompts: as root directly, otherwise
+/// through sudo (which does not pass the environment on, hence `env`).
+fn apt_get(args: &[&str]) -> anyhow::Result<Command> {
+    let mut cmd = if is_root() {
+        Command::new("apt-get")
+    } else {
+        if !command_exists("sudo") {
+            bail!("installing packages needs root, and sudo is not available");
+        }
+        let mut cmd = Command::new("sudo");
+        cmd.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+        cmd
+    };
+    cmd.env("DEBIAN_FRONTEND", "noninteractive")
+        .args(["-o", APT_LOCK_TIMEOUT])
+        .args(args);
+    Ok(cmd)
+}
+
+fn is_root() -> bool {
+    exec::stdout(Command::new("id").arg("-u")).is_ok_and(|uid| uid == "0")
+}
+
+/// Whether `program` can be found on PATH.
+fn command_exists(program: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join(program).is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dpkg_status_field() {
+        assert!(is_installed_status("install ok installed"));
+        assert!(is_installed_status("hold ok installed"));
+        assert!(!is_installed_status("deinstall ok config-files"));
+        assert!(!is_installed_status("install ok unpacked"));
+        assert!(!is_installed_status(""));
+    }
+}
