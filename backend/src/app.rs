@@ -7,13 +7,21 @@ use std::io::Write as _;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
-use crate::config::Settings;
+use crate::config::{ListenerSetting, Settings};
 use crate::http::{self, AppState};
+use crate::ingest::carbon::Carbon;
+use crate::ingest::net::{self, Limits};
+use crate::ingest::statsd::Statsd;
+use crate::ingest::Protocol;
+use crate::metrics::aggregate::{self, Aggregator};
+use crate::metrics::pipeline::{self, PipelineConfig, CARBON_QUEUE_BATCHES};
 use crate::store::{tokens, Store, StoreError};
 use crate::telemetry::Telemetry;
 
@@ -96,12 +104,48 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         })?;
     let mut listeners = BTreeMap::new();
     listeners.insert("http".to_owned(), http_addr.to_string());
-    for reserved in settings.listeners.iter().filter(|l| l.addr.is_some()) {
-        tracing::debug!(
-            listener = reserved.key,
-            "listener reserved; its protocol is not implemented yet, not bound"
-        );
+
+    // Metrics ingestion: listeners feed the aggregator and the carbon queue;
+    // the pipeline task writes both to the store.
+    let telemetry = Arc::new(Telemetry::new());
+    let aggregator = Arc::new(Mutex::new(Aggregator::new(aggregate::Limits::default())));
+    let (carbon_sender, carbon_receiver) = mpsc::channel(CARBON_QUEUE_BATCHES);
+    let statsd: Arc<dyn Protocol> =
+        Arc::new(Statsd::new(Arc::clone(&aggregator), Arc::clone(&telemetry)));
+    let carbon: Arc<dyn Protocol> = Arc::new(Carbon::new(carbon_sender, Arc::clone(&telemetry)));
+    let listener_tasks = TaskTracker::new();
+    for setting in &settings.listeners {
+        let protocol = match setting.key {
+            "statsd_udp" | "statsd_tcp" => &statsd,
+            "carbon_udp" | "carbon_tcp" => &carbon,
+            _ => {
+                tracing::debug!(
+                    listener = setting.key,
+                    "listener reserved; its protocol arrives later"
+                );
+                continue;
+            }
+        };
+        if let Some(bound) = start_listener(setting, protocol, &shutdown, &listener_tasks).await? {
+            listeners.insert(setting.key.to_owned(), bound.to_string());
+        }
     }
+    // Only the listeners hold the protocols now: when they stop, the carbon
+    // queue's senders are gone and the pipeline sees the end of its input.
+    drop((statsd, carbon));
+    listener_tasks.close();
+    let pipeline_stop = CancellationToken::new();
+    let pipeline_task = tokio::spawn(pipeline::run(
+        store.clone(),
+        Arc::clone(&telemetry),
+        PipelineConfig {
+            step_secs: i64::try_from(settings.flush_interval_secs).unwrap_or(10),
+            max_series: settings.max_series,
+        },
+        aggregator,
+        carbon_receiver,
+        pipeline_stop.clone(),
+    ));
     write_addrs_file(&addrs_path, &listeners).map_err(|source| AppError::DataDir {
         path: addrs_path.clone(),
         source,
@@ -110,12 +154,13 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
     let ready = Arc::new(AtomicBool::new(false));
     let state = AppState {
         store: store.clone(),
-        telemetry: Arc::new(Telemetry::new()),
+        telemetry,
         started,
         started_at_unix_ms: crate::store::unix_ms_now(),
         data_dir: data_dir.clone(),
         listeners: Arc::new(listeners),
         ready: Arc::clone(&ready),
+        metrics_step: i64::try_from(settings.flush_interval_secs).unwrap_or(10),
     };
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
@@ -142,6 +187,13 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
     let drained = tokio::time::timeout(timeout, async {
         ready.store(false, Ordering::Release);
         let served = server.await;
+        // Listeners drain what the kernel holds and hand it on; then the
+        // pipeline writes the last partial interval; then the store closes.
+        listener_tasks.wait().await;
+        pipeline_stop.cancel();
+        if let Err(err) = pipeline_task.await {
+            tracing::error!(error = %err, "the metrics writer failed");
+        }
         store.close().await?;
         match served {
             Ok(Ok(())) => Ok(()),
@@ -159,6 +211,43 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
             Ok(())
         }
         Err(_) => Err(AppError::ShutdownTimeout(timeout.as_secs())),
+    }
+}
+
+/// Binds one listener and starts its loop; returns the bound address.
+async fn start_listener(
+    setting: &ListenerSetting,
+    protocol: &Arc<dyn Protocol>,
+    shutdown: &CancellationToken,
+    tasks: &TaskTracker,
+) -> Result<Option<SocketAddr>, AppError> {
+    let Some(addr) = setting.addr else {
+        return Ok(None);
+    };
+    let fail = |source| AppError::Bind {
+        key: setting.key,
+        addr,
+        source,
+    };
+    let limits = Limits::default();
+    let protocol = Arc::clone(protocol);
+    let shutdown = shutdown.clone();
+    if setting.key.ends_with("_udp") {
+        let socket = net::bind_udp(addr, limits.udp_receive_buffer).map_err(fail)?;
+        let bound = socket.local_addr().map_err(fail)?;
+        tasks.spawn(net::run_udp(socket, protocol, shutdown));
+        Ok(Some(bound))
+    } else {
+        let listener = tokio::net::TcpListener::bind(addr).await.map_err(fail)?;
+        let bound = listener.local_addr().map_err(fail)?;
+        tasks.spawn(net::run_tcp(
+            listener,
+            protocol,
+            limits,
+            shutdown,
+            tasks.clone(),
+        ));
+        Ok(Some(bound))
     }
 }
 

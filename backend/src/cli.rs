@@ -75,6 +75,10 @@ pub struct ServeArgs {
     /// Newline-delimited JSON logs over TCP [default: 127.0.0.1:5170].
     #[arg(long, env = "PARTOUT_JSONLINES_TCP_LISTEN", value_name = "ADDR")]
     pub jsonlines_tcp_listen: Option<String>,
+    /// StatsD flush interval, which is also the raw resolution of every
+    /// metric series, in seconds [default: 10].
+    #[arg(long, env = "PARTOUT_METRICS_FLUSH_INTERVAL_SECS", value_name = "SECS")]
+    pub metrics_flush_interval_secs: Option<u64>,
     /// Format of partout's own logs [default: text].
     #[arg(long, env = "PARTOUT_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,

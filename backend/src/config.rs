@@ -20,6 +20,8 @@ const DEFAULT_DATA_DIR: &str = "./partout-data";
 const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 const MIN_BOOTSTRAP_TOKEN_LEN: usize = 16;
+const DEFAULT_FLUSH_INTERVAL_SECS: u64 = 10;
+const DEFAULT_MAX_SERIES: u64 = 100_000;
 
 /// Format of partout's own log output.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -44,6 +46,14 @@ pub struct FileConfig {
     pub carbon: UdpTcpSection,
     pub syslog: UdpTcpSection,
     pub jsonlines: TcpSection,
+    pub metrics: MetricsSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSection {
+    pub flush_interval_secs: Option<u64>,
+    pub max_series: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -82,6 +92,8 @@ pub enum ConfigError {
     HttpOff,
     #[error("the bootstrap token must be at least {MIN_BOOTSTRAP_TOKEN_LEN} characters long")]
     BootstrapTokenTooShort,
+    #[error("metrics.flush_interval_secs must be between 1 and 3600, not {0}")]
+    FlushInterval(u64),
 }
 
 /// A socket listener other than HTTP, under the key it has in
@@ -105,6 +117,10 @@ pub struct Settings {
     /// StatsD, carbon, syslog and JSON-lines listeners, in a fixed order.
     pub listeners: Vec<ListenerSetting>,
     pub bootstrap_token: Option<String>,
+    /// StatsD flush interval and raw resolution of every series, seconds.
+    pub flush_interval_secs: u64,
+    /// Most metric series the catalog may hold.
+    pub max_series: u64,
 }
 
 impl Settings {
@@ -186,7 +202,16 @@ impl Settings {
             }
             other => other.clone(),
         };
+        let flush_interval_secs = args
+            .metrics_flush_interval_secs
+            .or(file.metrics.flush_interval_secs)
+            .unwrap_or(DEFAULT_FLUSH_INTERVAL_SECS);
+        if !(1..=3600).contains(&flush_interval_secs) {
+            return Err(ConfigError::FlushInterval(flush_interval_secs));
+        }
         Ok(Settings {
+            flush_interval_secs,
+            max_series: file.metrics.max_series.unwrap_or(DEFAULT_MAX_SERIES),
             data_dir: args
                 .data_dir
                 .clone()

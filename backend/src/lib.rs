@@ -4,6 +4,9 @@
 //! - [`config`]: flags, environment and TOML merged and validated into `Settings`
 //! - [`app`]: wiring and the shutdown drain order
 //! - [`shutdown`]: SIGINT/SIGTERM handling
+//! - [`ingest`]: UDP/TCP listeners and per-protocol sessions
+//! - [`metrics`]: StatsD aggregation, quantile sketches, the metrics writer
+//! - [`query`]: read paths (the Graphite render engine)
 //! - [`store`]: SQLite, the single writer thread, migrations
 //! - [`http`]: the router, health endpoints, `/api/v1`, the web app assets
 //! - [`telemetry`]: partout's own counters for `/metrics`
@@ -15,6 +18,9 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod ingest;
+pub mod metrics;
+pub mod query;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;

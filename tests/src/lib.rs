@@ -181,7 +181,9 @@ impl Partout {
         assert_eq!(rc, 0, "kill failed");
     }
 
-    /// Stops partout with SIGTERM and returns its exit status.
+    /// Stops partout with SIGTERM and returns its exit status. This drops
+    /// a temporary data dir too: to restart on the same data, use
+    /// [`Partout::signal`] and [`Partout::wait_exit`] instead.
     pub fn stop(mut self) -> ExitStatus {
         self.signal(libc::SIGTERM);
         self.wait_exit()

@@ -188,7 +188,7 @@ pub fn build_dist(options: &Options) -> anyhow::Result<PathBuf> {
 /// get installed.
 pub fn select_route(route: Option<Route>) -> anyhow::Result<Route> {
     if let Some(route) = route {
-        println!("xtask: wasm route {route} (asked for with --route)");
+        println!("xtask: wasm route {route} (as chosen by the caller or --route)");
         return prepare(route);
     }
     if let Some(value) = std::env::var_os(ROUTE_ENV) {

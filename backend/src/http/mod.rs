@@ -4,6 +4,7 @@
 //! # Layout
 //! - `health`: `/healthz`, `/readyz`, `/metrics`
 //! - `api`: `/api/v1/...` JSON handlers
+//! - `graphite`: `/render`, `/metrics/find`, `/metrics/expand`
 //! - `assets`: the embedded web app and its SPA fallback
 //! - `auth`: the one place requests are authenticated
 //! - `error`: `ApiError`, the JSON error body
@@ -12,6 +13,7 @@ mod api;
 mod assets;
 mod auth;
 mod error;
+mod graphite;
 mod health;
 
 use std::collections::BTreeMap;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub listeners: Arc<BTreeMap<String, String>>,
     /// False until every listener is bound, and again once shutdown starts.
     pub ready: Arc<AtomicBool>,
+    /// Raw resolution of metric series (the flush interval), seconds.
+    pub metrics_step: i64,
 }
 
 /// Every route partout serves over HTTP.
@@ -52,6 +56,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .nest("/api/v1", api::routes())
+        .merge(graphite::routes())
         .merge(assets::routes())
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -101,6 +106,7 @@ pub(crate) mod test_support {
                 "127.0.0.1:1".to_owned(),
             )])),
             ready: Arc::new(AtomicBool::new(true)),
+            metrics_step: 10,
         };
         (state, dir)
     }

@@ -36,6 +36,24 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX deploys_by_time ON deploys (deployed_at_ms);
     CREATE INDEX deploys_by_service_time ON deploys (service, deployed_at_ms);",
+    // 3: metrics. The catalog maps a Graphite name plus canonical tags to an
+    // id; points are keyed by series and time (unix seconds, aligned to the
+    // raw resolution), one value each, plus a quantile sketch for timers.
+    "CREATE TABLE metric_series (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '',
+        kind TEXT NOT NULL CHECK (kind IN ('gauge', 'counter', 'timer', 'set')),
+        created_at_ms INTEGER NOT NULL,
+        UNIQUE (name, tags)
+    );
+    CREATE TABLE metric_points (
+        series_id INTEGER NOT NULL REFERENCES metric_series (id),
+        ts INTEGER NOT NULL,
+        value REAL NOT NULL,
+        sketch BLOB,
+        PRIMARY KEY (series_id, ts)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build migrates to.
@@ -98,7 +116,10 @@ mod tests {
         let mut conn = Connection::open_in_memory().unwrap();
         assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), 0);
         assert_eq!(user_version(&conn), SCHEMA_VERSION);
-        assert_eq!(tables(&conn), ["api_tokens", "deploys"]);
+        assert_eq!(
+            tables(&conn),
+            ["api_tokens", "deploys", "metric_points", "metric_series"]
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! `spawn_blocking`.
 
 pub mod deploys;
+pub mod metrics;
 mod migrations;
 pub mod tokens;
 mod writer;

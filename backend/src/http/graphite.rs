@@ -1,0 +1,283 @@
+//! The Graphite HTTP API: `/render`, `/metrics/find`, `/metrics/expand`.
+//! Parameters come from the query string and, for POST, a form body (how
+//! Grafana's Graphite data source sends long targets). `target` repeats.
+
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, Method};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::AppState;
+use crate::query::graphite::catalog::{self, Node};
+use crate::query::graphite::eval::Range;
+use crate::query::graphite::series::TimeSeries;
+use crate::query::graphite::time::parse_time;
+use crate::query::graphite::{render, RenderRequest};
+use crate::store::metrics::all_series;
+
+/// Targets one request may carry.
+const MAX_TARGETS: usize = 100;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/render", get(render_handler).post(render_handler))
+        .route("/render/", get(render_handler).post(render_handler))
+        .route("/metrics/find", get(find_handler).post(find_handler))
+        .route("/metrics/find/", get(find_handler).post(find_handler))
+        .route("/metrics/expand", get(expand_handler).post(expand_handler))
+        .route("/metrics/expand/", get(expand_handler).post(expand_handler))
+}
+
+/// Query string plus, for form POSTs, the body.
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn read(method: &Method, query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Params {
+        let mut pairs: Vec<(String, String)> =
+            form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+                .into_owned()
+                .collect();
+        let is_form = headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if method == Method::POST && is_form {
+            pairs.extend(form_urlencoded::parse(body).into_owned());
+        }
+        Params(pairs)
+    }
+
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn all(&self, key: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == key || k == &format!("{key}[]"))
+            .map(|(_, v)| v.clone())
+            .collect()
+    }
+}
+
+fn now() -> i64 {
+    crate::store::unix_ms_now() / 1000
+}
+
+fn time_range(params: &Params) -> Result<Range, ApiError> {
+    let now = now();
+    let from = parse_time(params.get("from").unwrap_or("-24h"), now)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    let until = parse_time(params.get("until").unwrap_or("now"), now)
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    if until <= from {
+        return Err(ApiError::BadRequest("until must be after from".into()));
+    }
+    Ok(Range { from, until })
+}
+
+#[derive(Serialize)]
+struct RenderedSeries<'a> {
+    target: &'a str,
+    tags: &'a BTreeMap<String, String>,
+    datapoints: Vec<(Option<f64>, i64)>,
+}
+
+async fn render_handler(
+    State(state): State<AppState>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let params = Params::read(&method, query, &headers, &body);
+    let targets = params.all("target");
+    if targets.is_empty() {
+        return Err(ApiError::BadRequest(
+            "at least one target is required".into(),
+        ));
+    }
+    if targets.len() > MAX_TARGETS {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_TARGETS} targets per request"
+        )));
+    }
+    let max_data_points = match params.get("maxDataPoints") {
+        None | Some("") => None,
+        Some(text) => Some(
+            text.parse::<usize>()
+                .map_err(|_| {
+                    ApiError::BadRequest("maxDataPoints must be a positive integer".into())
+                })?
+                .max(1),
+        ),
+    };
+    let request = RenderRequest {
+        targets,
+        range: time_range(&params)?,
+        max_data_points,
+    };
+    let format = params.get("format").unwrap_or("json").to_owned();
+    let step = state.metrics_step;
+    let rendered = state
+        .store
+        .read(move |conn| {
+            let catalog = all_series(conn)?;
+            Ok(render(conn, &catalog, step, &request))
+        })
+        .await?
+        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
+    match format.as_str() {
+        "json" => Ok(Json(to_json(&rendered)).into_response()),
+        "csv" => Ok((
+            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+            to_csv(&rendered),
+        )
+            .into_response()),
+        other => Err(ApiError::BadRequest(format!(
+            "unsupported format {other:?}: use json or csv"
+        ))),
+    }
+}
+
+fn to_json(series: &[TimeSeries]) -> Vec<RenderedSeries<'_>> {
+    series
+        .iter()
+        .map(|s| RenderedSeries {
+            target: &s.name,
+            tags: &s.tags,
+            datapoints: s.points().map(|(ts, v)| (v, ts)).collect(),
+        })
+        .collect()
+}
+
+/// Graphite's CSV: `name,YYYY-MM-DD HH:MM:SS,value`, empty for nulls.
+fn to_csv(series: &[TimeSeries]) -> String {
+    let mut out = String::new();
+    for s in series {
+        for (ts, value) in s.points() {
+            let value = value.map(|v| v.to_string()).unwrap_or_default();
+            out.push_str(&format!("{},{},{value}\n", s.name, utc_text(ts)));
+        }
+    }
+    out
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC (civil-from-days, Howard Hinnant).
+fn utc_text(ts: i64) -> String {
+    let days = ts.div_euclid(86_400);
+    let seconds = ts.rem_euclid(86_400);
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}",
+        seconds / 3600,
+        seconds % 3600 / 60,
+        seconds % 60
+    )
+}
+
+async fn nodes(state: &AppState, pattern: String) -> Result<Vec<Node>, ApiError> {
+    state
+        .store
+        .read(move |conn| {
+            let catalog = all_series(conn)?;
+            Ok(catalog::find(&catalog, &pattern))
+        })
+        .await?
+        .map_err(|e| ApiError::BadRequest(format!("bad query pattern: {e}")))
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TreeNode {
+    allow_children: u8,
+    expandable: u8,
+    leaf: u8,
+    id: String,
+    text: String,
+    context: BTreeMap<String, String>,
+}
+
+async fn find_handler(
+    State(state): State<AppState>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Vec<TreeNode>>, ApiError> {
+    let params = Params::read(&method, query, &headers, &body);
+    let pattern = params
+        .get("query")
+        .ok_or_else(|| ApiError::BadRequest("query is required".into()))?
+        .to_owned();
+    let found = nodes(&state, pattern).await?;
+    Ok(Json(
+        found
+            .into_iter()
+            .map(|node| TreeNode {
+                allow_children: u8::from(!node.leaf),
+                expandable: u8::from(!node.leaf),
+                leaf: u8::from(node.leaf),
+                text: node.path.rsplit('.').next().unwrap_or_default().to_owned(),
+                id: node.path,
+                context: BTreeMap::new(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Serialize)]
+struct Expanded {
+    results: Vec<String>,
+}
+
+async fn expand_handler(
+    State(state): State<AppState>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Expanded>, ApiError> {
+    let params = Params::read(&method, query, &headers, &body);
+    let leaves_only = matches!(params.get("leavesOnly"), Some("1" | "true"));
+    let mut results = Vec::new();
+    for pattern in params.all("query") {
+        for node in nodes(&state, pattern).await? {
+            if node.leaf || !leaves_only {
+                results.push(node.path);
+            }
+        }
+    }
+    results.sort();
+    results.dedup();
+    Ok(Json(Expanded { results }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_timestamps_are_utc() {
+        assert_eq!(utc_text(0), "1970-01-01 00:00:00");
+        assert_eq!(utc_text(1_700_000_000), "2023-11-14 22:13:20");
+        assert_eq!(utc_text(951_868_800), "2000-03-01 00:00:00");
+    }
+}

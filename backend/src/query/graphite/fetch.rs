@@ -1,0 +1,204 @@
+//! Reading leaves from the store onto a regular grid.
+//!
+//! When the grid is coarser than the stored resolution, each bucket is
+//! merged the way its field needs: counts add, rates divide the summed
+//! count by the bucket, timer statistics come from the merged sketches of
+//! the bucket (so a p99 over an hour is the p99 of the hour's samples, not
+//! an average of p99s), gauges average.
+
+use std::collections::BTreeMap;
+
+use regex::Regex;
+use rusqlite::Connection;
+
+use super::catalog::{self, Field, Leaf, TimerField};
+use super::eval::{Range, RenderError, Source};
+use super::functions::Aggregate;
+use super::series::TimeSeries;
+use crate::metrics::TimerSummary;
+use crate::store::metrics::{points, Series, StoredPoint};
+
+/// Most points one series may have in a response.
+pub const MAX_POINTS_PER_SERIES: i64 = 1_000_000;
+
+/// A [`Source`] over the store's catalog and points.
+pub struct StoreSource<'a> {
+    pub conn: &'a Connection,
+    pub catalog: &'a [Series],
+    /// The stored (raw) resolution, seconds.
+    pub step: i64,
+    /// Fetch straight onto this coarser grid (for plain paths with a
+    /// `maxDataPoints`), merging buckets per field.
+    pub grid_step: Option<i64>,
+}
+
+impl StoreSource<'_> {
+    fn fetch(&self, leaf: &Leaf, name: String, range: Range) -> Result<TimeSeries, RenderError> {
+        let step = self.grid_step.unwrap_or(self.step).max(self.step);
+        let start = range.from - range.from.rem_euclid(step);
+        let buckets = (range.until - start + step - 1) / step;
+        if buckets > MAX_POINTS_PER_SERIES {
+            return Err(RenderError::Argument {
+                function: "render".into(),
+                message: format!(
+                    "{buckets} points per series asked for; at most {MAX_POINTS_PER_SERIES}"
+                ),
+            });
+        }
+        let stored = points(self.conn, leaf.series.id, start, range.until)
+            .map_err(|e| RenderError::Store(e.to_string()))?;
+        let mut grouped: Vec<Vec<StoredPoint>> =
+            vec![Vec::new(); usize::try_from(buckets.max(0)).unwrap_or(0)];
+        for point in stored {
+            if let Some(bucket) = usize::try_from((point.ts - start) / step)
+                .ok()
+                .and_then(|i| grouped.get_mut(i))
+            {
+                bucket.push(point);
+            }
+        }
+        let values = grouped
+            .iter()
+            .map(|bucket| bucket_value(leaf.field, bucket, step))
+            .collect();
+        let mut series = TimeSeries::new(name, start, step, values);
+        series.consolidation = leaf.field.default_consolidation();
+        for (k, v) in &leaf.series.key.tags {
+            series.tags.insert(k.clone(), v.clone());
+        }
+        Ok(series)
+    }
+}
+
+fn bucket_value(field: Field, bucket: &[StoredPoint], step: i64) -> Option<f64> {
+    if bucket.is_empty() {
+        return None;
+    }
+    let values: Vec<f64> = bucket.iter().map(|p| p.value).collect();
+    match field {
+        Field::Value => Aggregate::Average.apply(&values),
+        Field::Count => Aggregate::Sum.apply(&values),
+        Field::Unique => Aggregate::Max.apply(&values),
+        Field::Rate => Aggregate::Sum
+            .apply(&values)
+            .map(|total| total / step as f64),
+        Field::Timer(TimerField::Count) => Aggregate::Sum.apply(&values),
+        Field::Timer(timer_field) => {
+            let mut merged = TimerSummary::default();
+            for point in bucket {
+                if let Some(summary) = point.sketch.as_deref().and_then(TimerSummary::decode) {
+                    merged.merge(&summary);
+                }
+            }
+            timer_value(timer_field, &merged)
+        }
+    }
+}
+
+fn timer_value(field: TimerField, summary: &TimerSummary) -> Option<f64> {
+    let sketch = &summary.sketch;
+    let count = sketch.count();
+    if count == 0 {
+        return None;
+    }
+    match field {
+        TimerField::Count => Some(count as f64),
+        TimerField::Sum => Some(sketch.sum()),
+        TimerField::Mean => Some(sketch.sum() / count as f64),
+        TimerField::Lower => sketch.min(),
+        TimerField::Upper => sketch.max(),
+        TimerField::Median => sketch.quantile(0.5),
+        TimerField::Std => summary.std_dev(),
+        TimerField::Percentile(p) => sketch.quantile(p / 100.0),
+    }
+}
+
+impl Source for StoreSource<'_> {
+    fn path(&self, pattern: &str, range: Range) -> Result<Vec<TimeSeries>, RenderError> {
+        let leaves = catalog::resolve(self.catalog, pattern).map_err(|e| RenderError::Pattern {
+            pattern: pattern.to_owned(),
+            message: e.to_string(),
+        })?;
+        leaves
+            .iter()
+            .map(|leaf| {
+                let mut series = self.fetch(leaf, leaf.name.clone(), range)?;
+                series.path_expression = pattern.to_owned();
+                Ok(series)
+            })
+            .collect()
+    }
+
+    fn tagged(&self, expressions: &[String], range: Range) -> Result<Vec<TimeSeries>, RenderError> {
+        let matchers = expressions
+            .iter()
+            .map(|e| TagMatcher::parse(e))
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = Vec::new();
+        for series in self.catalog {
+            for leaf in catalog::leaves_of(series) {
+                let mut tags: BTreeMap<&str, &str> = series
+                    .key
+                    .tags
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
+                tags.insert("name", &leaf.name);
+                if matchers.iter().all(|m| m.matches(&tags)) {
+                    let mut name = leaf.name.clone();
+                    if !series.key.tags.is_empty() {
+                        name = format!("{name};{}", series.key.tags_text());
+                    }
+                    let mut fetched = self.fetch(&leaf, name, range)?;
+                    fetched.path_expression = format!("seriesByTag('{}')", expressions.join("','"));
+                    out.push(fetched);
+                }
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+}
+
+/// One `seriesByTag` expression.
+enum TagMatcher {
+    Equal(String, String),
+    NotEqual(String, String),
+    Matches(String, Regex),
+    NotMatches(String, Regex),
+}
+
+impl TagMatcher {
+    fn parse(expression: &str) -> Result<TagMatcher, RenderError> {
+        let bad = |message: &str| RenderError::Argument {
+            function: "seriesByTag".into(),
+            message: format!("{message}: {expression:?}"),
+        };
+        let regex = |text: &str| Regex::new(&format!("^(?:{text})")).map_err(|_| bad("bad regex"));
+        if let Some((tag, value)) = expression.split_once("!=~") {
+            return Ok(TagMatcher::NotMatches(tag.to_owned(), regex(value)?));
+        }
+        if let Some((tag, value)) = expression.split_once("=~") {
+            return Ok(TagMatcher::Matches(tag.to_owned(), regex(value)?));
+        }
+        if let Some((tag, value)) = expression.split_once("!=") {
+            return Ok(TagMatcher::NotEqual(tag.to_owned(), value.to_owned()));
+        }
+        if let Some((tag, value)) = expression.split_once('=') {
+            return Ok(TagMatcher::Equal(tag.to_owned(), value.to_owned()));
+        }
+        Err(bad(
+            "expected tag=value, tag!=value, tag=~regex or tag!=~regex",
+        ))
+    }
+
+    fn matches(&self, tags: &BTreeMap<&str, &str>) -> bool {
+        let value = |tag: &str| tags.get(tag).copied().unwrap_or("");
+        match self {
+            TagMatcher::Equal(tag, expected) => value(tag) == expected,
+            TagMatcher::NotEqual(tag, expected) => value(tag) != expected,
+            TagMatcher::Matches(tag, regex) => regex.is_match(value(tag)),
+            TagMatcher::NotMatches(tag, regex) => !regex.is_match(value(tag)),
+        }
+    }
+}

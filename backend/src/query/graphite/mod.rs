@@ -1,0 +1,72 @@
+//! The Graphite render engine: what `/render`, `/metrics/find` and
+//! `/metrics/expand` answer with, so Grafana's Graphite data source works
+//! unchanged.
+//!
+//! # Layout
+//! - [`time`]: `from`/`until` forms
+//! - [`expr`]: target expressions
+//! - [`catalog`]: the tree of names over stored series, and glob matching
+//! - [`fetch`]: points onto a grid, merging per field (sketches for timers)
+//! - [`series`], [`functions`], [`eval`]: the series type, the functions,
+//!   and their dispatch
+
+pub mod catalog;
+pub mod eval;
+pub mod expr;
+pub mod fetch;
+pub mod functions;
+pub mod series;
+pub mod time;
+
+use rusqlite::Connection;
+
+use self::eval::{evaluate, Range, RenderError};
+use self::expr::{parse_target, Expr};
+use self::fetch::StoreSource;
+use self::series::TimeSeries;
+use crate::store::metrics::Series;
+
+/// One `/render` request, already validated.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    pub targets: Vec<String>,
+    pub range: Range,
+    pub max_data_points: Option<usize>,
+}
+
+/// Renders every target, in order. Blocking: runs on a store reader.
+pub fn render(
+    conn: &Connection,
+    catalog: &[Series],
+    step: i64,
+    request: &RenderRequest,
+) -> Result<Vec<TimeSeries>, RenderError> {
+    let mut out = Vec::new();
+    let raw_points = (request.range.until - request.range.from).max(0) / step.max(1);
+    for target in &request.targets {
+        let expr = parse_target(target)?;
+        // A bare path can be fetched straight at the output resolution,
+        // merging sketches per bucket; results of functions are computed at
+        // the stored resolution and consolidated afterwards.
+        let grid_step = match (&expr, request.max_data_points) {
+            (Expr::Path(_), Some(max)) if raw_points > max as i64 => {
+                let per_point = (raw_points + max as i64 - 1) / max.max(1) as i64;
+                Some(step * per_point)
+            }
+            _ => None,
+        };
+        let source = StoreSource {
+            conn,
+            catalog,
+            step,
+            grid_step,
+        };
+        for series in evaluate(&expr, &source, request.range)? {
+            out.push(match request.max_data_points {
+                Some(max) => series.consolidate(max),
+                None => series,
+            });
+        }
+    }
+    Ok(out)
+}

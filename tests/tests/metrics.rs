@@ -1,0 +1,342 @@
+//! StatsD (UDP and TCP) and carbon (TCP and UDP) into the real binary, read
+//! back through the Graphite API: exact counter totals, gauge deltas, timer
+//! percentiles within the sketch's 1% of an exact computation, carbon
+//! points at their slots, and data that survives restarts and shutdowns.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::time::{Duration, Instant};
+
+use partout_e2e::{http, Partout};
+use serde_json::Value;
+
+const FLUSH_1S: &[&str] = &["--metrics-flush-interval-secs", "1"];
+
+fn addr(partout: &Partout, key: &str) -> String {
+    partout
+        .addrs
+        .get(key)
+        .unwrap_or_else(|| panic!("{key} not bound: {:?}", partout.addrs))
+        .clone()
+}
+
+fn send_udp(partout: &Partout, key: &str, datagrams: &[String]) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    for datagram in datagrams {
+        socket
+            .send_to(datagram.as_bytes(), addr(partout, key))
+            .unwrap();
+        // Loopback drops nothing at this pace; be gentle anyway.
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
+fn send_tcp(partout: &Partout, key: &str, text: &str) {
+    let mut stream = TcpStream::connect(addr(partout, key)).unwrap();
+    stream.write_all(text.as_bytes()).unwrap();
+}
+
+fn render(partout: &Partout, query: &str) -> Vec<Value> {
+    let url = format!("{}/render?format=json&{query}", partout.url());
+    let response = http().get(&url).send().unwrap();
+    assert_eq!(
+        response.status(),
+        200,
+        "{url}: {}",
+        response.text().unwrap_or_default()
+    );
+    response.json().unwrap()
+}
+
+fn values(series: &Value) -> Vec<f64> {
+    series["datapoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p[0].as_f64())
+        .collect()
+}
+
+/// Polls `check` until it returns `Some`, for at most 15 s.
+fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(found) = check() {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Sum of every datapoint of one target over the last 10 minutes.
+fn total(partout: &Partout, target: &str) -> f64 {
+    render(partout, &format!("from=-10min&target={target}"))
+        .iter()
+        .flat_map(values)
+        .sum()
+}
+
+/// Nearest-rank percentile, the definition statsd and Graphite use.
+fn exact_percentile(sorted: &[f64], q: f64) -> f64 {
+    let rank = ((q * sorted.len() as f64).ceil() as usize).max(1);
+    sorted[rank - 1]
+}
+
+#[test]
+fn statsd_over_udp_and_tcp_reads_back_exactly() {
+    let partout = Partout::start_with(None, FLUSH_1S);
+
+    // Counters: 300 datagrams of 1, plus sampled lines over TCP worth 40.
+    let counters: Vec<String> = (0..300).map(|_| "e2e.hits:1|c".to_owned()).collect();
+    send_udp(&partout, "statsd_udp", &counters);
+    send_tcp(
+        &partout,
+        "statsd_tcp",
+        "e2e.hits:2|c|@0.1\ne2e.hits:4|c|@0.2\n",
+    );
+    // Gauges: absolute then deltas.
+    send_udp(
+        &partout,
+        "statsd_udp",
+        &["e2e.queue:100|g\ne2e.queue:+25|g\ne2e.queue:-5|g".to_owned()],
+    );
+    // Timers: a long-tailed latency distribution, split across transports.
+    let samples: Vec<f64> = (1..=2000)
+        .map(|i| 1.0 + (f64::from(i) / 2000.0).powi(8) * 5000.0)
+        .collect();
+    let (over_udp, over_tcp) = samples.split_at(1500);
+    let datagrams: Vec<String> = over_udp
+        .chunks(50)
+        .map(|c| {
+            c.iter()
+                .map(|v| format!("e2e.latency:{v}|ms"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        })
+        .collect();
+    send_udp(&partout, "statsd_udp", &datagrams);
+    let tcp_lines: String = over_tcp
+        .iter()
+        .map(|v| format!("e2e.latency:{v}|ms\n"))
+        .collect();
+    send_tcp(&partout, "statsd_tcp", &tcp_lines);
+    // Sets and one bad line among good ones.
+    send_udp(
+        &partout,
+        "statsd_udp",
+        &["e2e.users:ann|s\ne2e.users:bob|s\nnot a metric\ne2e.users:ann|s".to_owned()],
+    );
+
+    eventually("all counter increments", || {
+        (total(&partout, "stats.counters.e2e.hits.count") == 340.0).then_some(())
+    });
+    eventually("every timer sample", || {
+        (total(&partout, "stats.timers.e2e.latency.count") == 2000.0).then_some(())
+    });
+
+    let gauge = render(&partout, "from=-10min&target=stats.gauges.e2e.queue");
+    assert_eq!(values(&gauge[0]).last().copied(), Some(120.0));
+    assert_eq!(total(&partout, "stats.sets.e2e.users.count"), 2.0);
+
+    // Over the whole range (one output point), timer statistics come from
+    // the merged sketches: exact count/min/max/sum, percentiles within 1%.
+    let mut sorted = samples.clone();
+    sorted.sort_by(f64::total_cmp);
+    let one_point = |leaf: &str| -> f64 {
+        let series = render(
+            &partout,
+            &format!("from=-10min&maxDataPoints=1&target=stats.timers.e2e.latency.{leaf}"),
+        );
+        let points = values(&series[0]);
+        assert_eq!(points.len(), 1, "{leaf}: {series:?}");
+        points[0]
+    };
+    assert_eq!(one_point("count"), 2000.0);
+    assert_eq!(one_point("lower"), sorted[0]);
+    assert_eq!(one_point("upper"), sorted[1999]);
+    let sum: f64 = samples.iter().sum();
+    assert!((one_point("sum") - sum).abs() < 1e-6 * sum);
+    for (leaf, q) in [
+        ("median", 0.5),
+        ("upper_90", 0.9),
+        ("upper_99", 0.99),
+        ("upper_99_9", 0.999),
+        ("upper_99_99", 0.9999),
+    ] {
+        let truth = exact_percentile(&sorted, q);
+        let got = one_point(leaf);
+        assert!(
+            (got - truth).abs() <= 0.01 * truth,
+            "{leaf}: got {got}, exact {truth}"
+        );
+    }
+
+    // The bad line was counted, the rest accepted.
+    let metrics = http()
+        .get(format!("{}/metrics", partout.url()))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        metrics.contains(
+            "partout_rejected_items_total{protocol=\"statsd\",reason=\"missing_value\"} 1"
+        ),
+        "{metrics}"
+    );
+    let accepted: f64 = metrics
+        .lines()
+        .find(|l| l.starts_with("partout_ingested_items_total{protocol=\"statsd\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert_eq!(accepted, 300.0 + 2.0 + 3.0 + 2000.0 + 3.0);
+}
+
+#[test]
+fn carbon_over_tcp_and_udp_lands_in_its_slots() {
+    let partout = Partout::start_with(None, FLUSH_1S);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let base = now - now % 60 - 120;
+    let tcp: String = (0..10)
+        .map(|i| format!("e2e.web1.load {}.5 {}\n", i, base + i * 6))
+        .collect();
+    send_tcp(&partout, "carbon_tcp", &tcp);
+    send_udp(&partout, "carbon_udp", &[format!("e2e.web2.load 7 {base}\ne2e.web2.load 8 {}\ne2e.disk;host=db1;mount=/var 91 {base}\ngarbage", base + 1)]);
+
+    let web1 = eventually("carbon tcp points", || {
+        let series = render(
+            &partout,
+            &format!("from={}&until={}&target=e2e.web1.load", base, base + 60),
+        );
+        (values(series.first()?).len() == 10).then_some(series)
+    });
+    let points: Vec<(f64, i64)> = web1[0]["datapoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| Some((p[0].as_f64()?, p[1].as_i64()?)))
+        .collect();
+    assert_eq!(points[0], (0.5, base));
+    assert_eq!(points[9], (9.5, base + 54));
+
+    // Two points in one 1-second slot? No: base and base+1 are two slots.
+    let web2 = eventually("carbon udp points", || {
+        let series = render(
+            &partout,
+            &format!("from={base}&until={}&target=e2e.web2.load", base + 10),
+        );
+        (values(series.first()?).len() == 2).then_some(series)
+    });
+    assert_eq!(values(&web2[0]), [7.0, 8.0]);
+
+    // Globs, functions and tags through the same API.
+    let sum = render(
+        &partout,
+        &format!(
+            "from={base}&until={}&target=sumSeries(e2e.{{web1,web2}}.load)",
+            base + 1
+        ),
+    );
+    assert_eq!(sum[0]["target"], "sumSeries(e2e.{web1,web2}.load)");
+    assert_eq!(values(&sum[0]), [7.5]);
+    let tagged = render(
+        &partout,
+        &format!(
+            "from={base}&until={}&target=seriesByTag('name=e2e.disk','host=db1')",
+            base + 1
+        ),
+    );
+    assert_eq!(tagged[0]["tags"]["mount"], "/var");
+    assert_eq!(values(&tagged[0]), [91.0]);
+
+    let find: Vec<Value> = http()
+        .get(format!("{}/metrics/find?query=e2e.*", partout.url()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let ids: Vec<&str> = find.iter().map(|n| n["id"].as_str().unwrap()).collect();
+    assert_eq!(
+        ids,
+        ["e2e.web1", "e2e.web2"],
+        "tagged series are found by tag, not by path"
+    );
+    let expand: Value = http()
+        .get(format!(
+            "{}/metrics/expand?query=e2e.*.load&leavesOnly=1",
+            partout.url()
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        expand["results"],
+        serde_json::json!(["e2e.web1.load", "e2e.web2.load"])
+    );
+
+    // Grafana posts its targets as a form.
+    let form = http()
+        .post(format!("{}/render", partout.url()))
+        .form(&[
+            ("target", "e2e.web2.load"),
+            ("from", &base.to_string()),
+            ("until", &(base + 2).to_string()),
+            ("format", "json"),
+        ])
+        .send()
+        .unwrap();
+    let posted: Vec<Value> = form.json().unwrap();
+    assert_eq!(values(&posted[0]), [7.0, 8.0]);
+
+    let bad = http()
+        .get(format!("{}/render?target=sumSeries(e2e.*", partout.url()))
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    assert!(bad.text().unwrap().contains("bad target"));
+}
+
+#[test]
+fn metrics_survive_a_restart_and_a_shutdown_mid_interval() {
+    // Default 10 s flush: a counter sent just before SIGTERM is only in the
+    // aggregator, and the shutdown must write it.
+    let mut partout = Partout::start();
+    send_udp(
+        &partout,
+        "statsd_udp",
+        &["e2e.restart:5|c\ne2e.restart:7|c".to_owned()],
+    );
+    send_tcp(&partout, "carbon_tcp", "e2e.kept 42 1700000000\n");
+    // Wait until the UDP datagram has been received (counted), not stored.
+    eventually("statsd lines received", || {
+        let metrics = http()
+            .get(format!("{}/metrics", partout.url()))
+            .send()
+            .ok()?
+            .text()
+            .ok()?;
+        metrics
+            .contains("partout_ingested_items_total{protocol=\"statsd\"} 2")
+            .then_some(())
+    });
+    let data_dir = partout.data_dir.clone();
+    // Stop, but keep `partout` (and so its temporary data dir) alive.
+    partout.signal(libc::SIGTERM);
+    assert!(partout.wait_exit().success(), "{}", partout.log());
+
+    let restarted = Partout::start_with(Some(&data_dir), &[]);
+    assert_eq!(total(&restarted, "stats.counters.e2e.restart.count"), 12.0);
+    let kept = render(
+        &restarted,
+        "from=1699999990&until=1700000010&target=e2e.kept",
+    );
+    assert_eq!(values(&kept[0]), [42.0]);
+    drop(partout);
+}
