@@ -52,6 +52,8 @@ pub struct Telemetry {
     pub store_write_queue: Gauge,
     pub uptime_seconds: Gauge,
     pub deploys_recorded: Counter,
+    /// Metric points committed to storage, by protocol.
+    pub metric_points_written: Family<ProtocolLabels, Counter>,
 }
 
 impl Telemetry {
@@ -99,6 +101,12 @@ impl Telemetry {
             "Deploys recorded through the API",
             deploys_recorded.clone(),
         );
+        let metric_points_written = Family::<ProtocolLabels, Counter>::default();
+        registry.register(
+            "metric_points_written",
+            "Metric points committed to storage, by protocol",
+            metric_points_written.clone(),
+        );
         let build_info = Family::<Vec<(String, String)>, Gauge>::default();
         registry.register(
             "build_info",
@@ -120,6 +128,7 @@ impl Telemetry {
             store_write_queue,
             uptime_seconds,
             deploys_recorded,
+            metric_points_written,
         }
     }
 

@@ -9,8 +9,10 @@
 //! - `deps`: installs the Debian packages that builds and tests need.
 //! - `dist`: the release binary with the web app embedded.
 //! - `run`, `test`: the README's two commands (`.ci/run` calls `test`).
+//! - `bench`: the benchmarks, on release builds.
 //! - `paths`, `exec`: where things are, and running child processes.
 
+mod bench;
 mod deps;
 mod dist;
 mod exec;
@@ -30,6 +32,9 @@ commands:
   test [--route rustup|debian]
         install test dependencies, build, check formatting and lints, run
         every test (what CI runs)
+  bench
+        build partout and the load generator (release) and print the
+        metrics benchmark's figures
   dist [--route rustup|debian] [--locked]
         build the release binary with the web app embedded
   wasm [--route rustup|debian] [--locked]
@@ -66,6 +71,7 @@ fn run() -> anyhow::Result<()> {
         "run" => run::cmd(&rest),
         "test" => test::cmd(&rest),
         "dist" => dist::cmd(&rest),
+        "bench" => bench::cmd(&rest),
         "wasm" => wasm::cmd(&rest),
         "deps" => deps::cmd(&rest),
         "help" | "-h" | "--help" => {

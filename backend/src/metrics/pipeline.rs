@@ -247,11 +247,20 @@ async fn write(
         return;
     }
     let cache = Arc::clone(cache);
+    let offered = rows.len() as u64;
     let result = store
         .write(move |conn| write_rows(conn, &cache, rows, config.max_series))
         .await;
     match result {
-        Ok(over_limit) => count_refused(telemetry, protocol, "series_limit", over_limit),
+        Ok(over_limit) => {
+            count_refused(telemetry, protocol, "series_limit", over_limit);
+            telemetry
+                .metric_points_written
+                .get_or_create(&crate::telemetry::ProtocolLabels {
+                    protocol: protocol.to_owned(),
+                })
+                .inc_by(offered - over_limit);
+        }
         Err(err) => tracing::error!(protocol, error = %err, "cannot store metric points"),
     }
 }

@@ -6,7 +6,8 @@ use super::functions::{self as f, Aggregate};
 use super::series::TimeSeries;
 use super::time::parse_offset;
 
-/// The time range asked for, unix seconds, `from <= t < until`.
+/// The time range asked for, unix seconds: every bucket overlapping
+/// `[from, until]` is returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Range {
     pub from: i64,

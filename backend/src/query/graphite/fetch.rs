@@ -35,8 +35,12 @@ pub struct StoreSource<'a> {
 impl StoreSource<'_> {
     fn fetch(&self, leaf: &Leaf, name: String, range: Range) -> Result<TimeSeries, RenderError> {
         let step = self.grid_step.unwrap_or(self.step).max(self.step);
+        // Every bucket that overlaps [from, until]: the bucket holding
+        // `until` is included, as Graphite includes it, so `until=now`
+        // shows the interval in progress.
         let start = range.from - range.from.rem_euclid(step);
-        let buckets = (range.until - start + step - 1) / step;
+        let end = range.until - range.until.rem_euclid(step) + step;
+        let buckets = (end - start) / step;
         if buckets > MAX_POINTS_PER_SERIES {
             return Err(RenderError::Argument {
                 function: "render".into(),
@@ -45,7 +49,7 @@ impl StoreSource<'_> {
                 ),
             });
         }
-        let stored = points(self.conn, leaf.series.id, start, range.until)
+        let stored = points(self.conn, leaf.series.id, start, end)
             .map_err(|e| RenderError::Store(e.to_string()))?;
         let mut grouped: Vec<Vec<StoredPoint>> =
             vec![Vec::new(); usize::try_from(buckets.max(0)).unwrap_or(0)];
@@ -200,5 +204,69 @@ impl TagMatcher {
             TagMatcher::Matches(tag, regex) => regex.is_match(value(tag)),
             TagMatcher::NotMatches(tag, regex) => !regex.is_match(value(tag)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::SeriesKey;
+    use crate::store::metrics::{ensure_series, insert_points, NewPoint, SeriesKind};
+    use crate::store::Store;
+
+    /// Regression: a point stored at the start of the interval in progress
+    /// (what a shutdown flush writes) must show with `until=now`.
+    #[tokio::test]
+    async fn the_bucket_holding_until_is_included() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let series = store
+            .write(|conn| {
+                ensure_series(
+                    conn,
+                    &SeriesKey::new("a.b".into(), []),
+                    SeriesKind::Gauge,
+                    10,
+                )
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let id = series.id;
+        store
+            .write(move |conn| {
+                let points = [(100, 1.0), (110, 2.0), (120, 3.0)].map(|(ts, value)| NewPoint {
+                    series_id: id,
+                    ts,
+                    value,
+                    sketch: None,
+                });
+                insert_points(conn, &points)
+            })
+            .await
+            .unwrap();
+        let rendered = store
+            .read(move |conn| {
+                let catalog = vec![series];
+                let source = StoreSource {
+                    conn,
+                    catalog: &catalog,
+                    step: 10,
+                    grid_step: None,
+                };
+                Ok(source
+                    .path(
+                        "a.b",
+                        Range {
+                            from: 105,
+                            until: 120,
+                        },
+                    )
+                    .unwrap())
+            })
+            .await
+            .unwrap();
+        assert_eq!(rendered[0].start, 100);
+        assert_eq!(rendered[0].values, [Some(1.0), Some(2.0), Some(3.0)]);
     }
 }
