@@ -173,6 +173,42 @@ fn statsd_over_udp_and_tcp_reads_back_exactly() {
         );
     }
 
+    // The native API answers the same question from the same sketches.
+    let answer: Value = http()
+        .get(format!(
+            "{}/api/v1/metrics/quantiles?name=e2e.latency&q=0.5,0.99,0.9999&from=-10min&until=now",
+            partout.url()
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(answer["count"], 2000);
+    for (i, q) in [0.5, 0.99, 0.9999].iter().enumerate() {
+        let truth = exact_percentile(&sorted, *q);
+        let got = answer["quantiles"][i]["value"].as_f64().unwrap();
+        assert!(
+            (got - truth).abs() <= 0.01 * truth,
+            "q {q}: got {got}, exact {truth}"
+        );
+    }
+    let found: Vec<Value> = http()
+        .get(format!(
+            "{}/api/v1/metrics/series?match=stats.timers.e2e.*",
+            partout.url()
+        ))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["kind"], "timer");
+    assert!(found[0]["graphite_names"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|n| n == "stats.timers.e2e.latency.upper_99"));
+
     // The bad line was counted, the rest accepted.
     let metrics = http()
         .get(format!("{}/metrics", partout.url()))

@@ -105,3 +105,50 @@ pub struct DeployQuery {
     /// At most this many, newest first [default 100, max 1000].
     pub limit: Option<u32>,
 }
+
+/// One series of `GET /api/v1/metrics/series`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSeries {
+    /// The stored name (`stats.timers.api.latency`, `servers.web1.load`).
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    /// `gauge`, `counter`, `timer` or `set`.
+    pub kind: String,
+    /// The Graphite names that read it (`....count`, `....upper_99`, ...).
+    pub graphite_names: Vec<String>,
+}
+
+/// `GET /api/v1/metrics/quantiles`: quantiles of a timer over a range, from
+/// the merged sketches of every interval in it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quantiles {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    /// Unix seconds; the range covers every interval overlapping it.
+    pub from: i64,
+    pub until: i64,
+    /// Samples in the range (not scaled by sample rate).
+    pub count: u64,
+    /// The relative error bound of every quantile (0.01 = 1%).
+    pub relative_accuracy: f64,
+    pub quantiles: Vec<QuantileValue>,
+    /// Per `step` bucket, when a step was asked for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buckets: Vec<QuantileBucket>,
+}
+
+/// One quantile; `value` is null when there were no samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantileValue {
+    pub q: f64,
+    pub value: Option<f64>,
+}
+
+/// Quantiles of one bucket of a [`Quantiles`] answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantileBucket {
+    /// Unix seconds; the bucket is `[start, start + step)`.
+    pub start: i64,
+    pub count: u64,
+    pub quantiles: Vec<QuantileValue>,
+}

@@ -5,6 +5,7 @@
 //! - `health`: `/healthz`, `/readyz`, `/metrics`
 //! - `api`: `/api/v1/...` JSON handlers
 //! - `graphite`: `/render`, `/metrics/find`, `/metrics/expand`
+//! - `metrics_api`: `/api/v1/metrics/series`, `/api/v1/metrics/quantiles`
 //! - `assets`: the embedded web app and its SPA fallback
 //! - `auth`: the one place requests are authenticated
 //! - `error`: `ApiError`, the JSON error body
@@ -15,6 +16,7 @@ mod auth;
 mod error;
 mod graphite;
 mod health;
+mod metrics_api;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -55,7 +57,7 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .nest("/api/v1", api::routes())
+        .nest("/api/v1", api::routes().merge(metrics_api::routes()))
         .merge(graphite::routes())
         .merge(assets::routes())
         .layer(middleware::from_fn_with_state(

@@ -2,5 +2,7 @@
 //!
 //! # Layout
 //! - [`graphite`]: the Graphite render engine (targets, globs, functions)
+//! - [`metrics`]: the native metrics API (series search, quantiles)
 
 pub mod graphite;
+pub mod metrics;
