@@ -244,6 +244,12 @@ fn carbon_over_tcp_and_udp_lands_in_its_slots() {
         .collect();
     send_tcp(&partout, "carbon_tcp", &tcp);
     send_udp(&partout, "carbon_udp", &[format!("e2e.web2.load 7 {base}\ne2e.web2.load 8 {}\ne2e.disk;host=db1;mount=/var 91 {base}\ngarbage", base + 1)]);
+    // A broken clock: far in the future, and before any retention.
+    send_tcp(
+        &partout,
+        "carbon_tcp",
+        &format!("e2e.future 1 {}\ne2e.ancient 1 1000\n", now + 86_400),
+    );
 
     let web1 = eventually("carbon tcp points", || {
         let series = render(
@@ -331,6 +337,34 @@ fn carbon_over_tcp_and_udp_lands_in_its_slots() {
         .unwrap();
     let posted: Vec<Value> = form.json().unwrap();
     assert_eq!(values(&posted[0]), [7.0, 8.0]);
+
+    // The broken-clock points were refused, counted, and never stored.
+    eventually("broken-clock points counted", || {
+        let metrics = http()
+            .get(format!("{}/metrics", partout.url()))
+            .send()
+            .ok()?
+            .text()
+            .ok()?;
+        ["timestamp_in_future", "timestamp_too_old"]
+            .iter()
+            .all(|reason| {
+                metrics.contains(&format!(
+                    "partout_rejected_items_total{{protocol=\"carbon\",reason=\"{reason}\"}} 1"
+                ))
+            })
+            .then_some(())
+    });
+    let expand: Value = http()
+        .get(format!("{}/metrics/expand?query=e2e.*", partout.url()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        expand["results"],
+        serde_json::json!(["e2e.web1", "e2e.web2"])
+    );
 
     let bad = http()
         .get(format!("{}/render?target=sumSeries(e2e.*", partout.url()))

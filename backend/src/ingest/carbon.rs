@@ -17,6 +17,13 @@ use partout_protocols::ParseError;
 use tokio::sync::mpsc;
 
 use super::{IngestCounters, LineSession, Protocol};
+
+/// Points more than this far ahead of the clock are refused: a sender with
+/// a broken clock must not create data "from the future" that hides the
+/// present.
+const MAX_FUTURE_SECS: i64 = 10 * 60;
+/// Points older than this are refused (the longest retention there is).
+const MAX_AGE_SECS: i64 = 5 * 365 * 86_400;
 use crate::metrics::pipeline::CarbonPoint;
 use crate::metrics::SeriesKey;
 use crate::telemetry::Telemetry;
@@ -47,6 +54,7 @@ impl Protocol for Carbon {
             sender: self.sender.clone(),
             batch: Vec::new(),
             pending: None,
+            now: unix_now(),
             counters: IngestCounters::new(
                 "carbon",
                 Arc::clone(&self.telemetry),
@@ -62,6 +70,8 @@ struct CarbonSession {
     batch: Vec<CarbonPoint>,
     /// A TCP batch that found the channel full; sent by `ready`.
     pending: Option<Vec<CarbonPoint>>,
+    /// Unix seconds, refreshed after every chunk (not per line).
+    now: i64,
     counters: IngestCounters,
     /// Set while handling a datagram: a full channel drops instead of waiting.
     datagram_mode: bool,
@@ -91,6 +101,12 @@ impl CarbonSession {
 impl LineSession for CarbonSession {
     fn line(&mut self, line: &[u8]) {
         match parse_line(line) {
+            Ok(point) if point.timestamp > self.now + MAX_FUTURE_SECS => {
+                self.counters.refused("timestamp_in_future", line);
+            }
+            Ok(point) if point.timestamp < self.now - MAX_AGE_SECS => {
+                self.counters.refused("timestamp_too_old", line);
+            }
             Ok(point) => {
                 let tags = point.tags().map(|(k, v)| (k.to_owned(), v.to_owned()));
                 self.batch.push(CarbonPoint {
@@ -117,6 +133,7 @@ impl LineSession for CarbonSession {
     fn end_of_chunk(&mut self) {
         self.send_batch();
         self.counters.publish();
+        self.now = unix_now();
     }
 
     fn ready(&mut self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
@@ -135,4 +152,8 @@ impl LineSession for CarbonSession {
     fn frame_error(&mut self, error: &ParseError) {
         self.counters.refused(error.reason(), b"");
     }
+}
+
+fn unix_now() -> i64 {
+    crate::store::unix_ms_now() / 1000
 }
