@@ -338,6 +338,28 @@ fn carbon_over_tcp_and_udp_lands_in_its_slots() {
     let posted: Vec<Value> = form.json().unwrap();
     assert_eq!(values(&posted[0]), [7.0, 8.0]);
 
+    // The tag endpoints Grafana's query editor calls.
+    let get_json = |path: &str| -> Value {
+        http()
+            .get(format!("{}{path}", partout.url()))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap()
+    };
+    assert_eq!(
+        get_json("/tags/autoComplete/tags?expr=name%3De2e.disk"),
+        serde_json::json!(["host", "mount"])
+    );
+    assert_eq!(
+        get_json("/tags/autoComplete/values?tag=host&expr=name%3De2e.disk"),
+        serde_json::json!(["db1"])
+    );
+    assert_eq!(
+        get_json("/tags/findSeries?expr=host%3Ddb1"),
+        serde_json::json!(["e2e.disk;host=db1;mount=/var"])
+    );
+
     // The broken-clock points were refused, counted, and never stored.
     eventually("broken-clock points counted", || {
         let metrics = http()

@@ -1,4 +1,5 @@
-//! The Graphite HTTP API: `/render`, `/metrics/find`, `/metrics/expand`.
+//! The Graphite HTTP API: `/render`, `/metrics/find`, `/metrics/expand`,
+//! and the tag endpoints under `/tags/`.
 //! Parameters come from the query string and, for POST, a form body (how
 //! Grafana's Graphite data source sends long targets). `target` repeats.
 
@@ -17,6 +18,7 @@ use super::AppState;
 use crate::query::graphite::catalog::{self, Node};
 use crate::query::graphite::eval::Range;
 use crate::query::graphite::series::TimeSeries;
+use crate::query::graphite::tags;
 use crate::query::graphite::time::parse_time;
 use crate::query::graphite::{render, RenderRequest};
 use crate::store::metrics::all_series;
@@ -32,6 +34,18 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics/find/", get(find_handler).post(find_handler))
         .route("/metrics/expand", get(expand_handler).post(expand_handler))
         .route("/metrics/expand/", get(expand_handler).post(expand_handler))
+        .route(
+            "/tags/autoComplete/tags",
+            get(tag_names_handler).post(tag_names_handler),
+        )
+        .route(
+            "/tags/autoComplete/values",
+            get(tag_values_handler).post(tag_values_handler),
+        )
+        .route(
+            "/tags/findSeries",
+            get(find_series_handler).post(find_series_handler),
+        )
 }
 
 /// Query string plus, for form POSTs, the body.
@@ -268,6 +282,94 @@ async fn expand_handler(
     results.sort();
     results.dedup();
     Ok(Json(Expanded { results }))
+}
+
+fn limit(params: &Params) -> Result<usize, ApiError> {
+    match params.get("limit") {
+        None | Some("") => Ok(tags::DEFAULT_LIMIT),
+        Some(text) => text
+            .parse()
+            .map_err(|_| ApiError::BadRequest("limit must be a positive integer".into())),
+    }
+}
+
+/// Runs a tags query over the catalog on a reader.
+async fn with_catalog<T: Send + 'static>(
+    state: &AppState,
+    query: impl FnOnce(
+            &[crate::store::metrics::Series],
+        ) -> Result<T, crate::query::graphite::eval::RenderError>
+        + Send
+        + 'static,
+) -> Result<T, ApiError> {
+    state
+        .store
+        .read(move |conn| Ok(query(&all_series(conn)?)))
+        .await?
+        .map_err(|e| ApiError::BadRequest(e.to_string()))
+}
+
+async fn tag_names_handler(
+    State(state): State<AppState>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let params = Params::read(&method, query, &headers, &body);
+    let (expressions, prefix, limit) = (
+        params.all("expr"),
+        params.get("tagPrefix").unwrap_or("").to_owned(),
+        limit(&params)?,
+    );
+    Ok(Json(
+        with_catalog(&state, move |c| {
+            tags::autocomplete_tags(c, &expressions, &prefix, limit)
+        })
+        .await?,
+    ))
+}
+
+async fn tag_values_handler(
+    State(state): State<AppState>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let params = Params::read(&method, query, &headers, &body);
+    let tag = params
+        .get("tag")
+        .ok_or_else(|| ApiError::BadRequest("tag is required".into()))?
+        .to_owned();
+    let (expressions, prefix, limit) = (
+        params.all("expr"),
+        params.get("valuePrefix").unwrap_or("").to_owned(),
+        limit(&params)?,
+    );
+    Ok(Json(
+        with_catalog(&state, move |c| {
+            tags::autocomplete_values(c, &expressions, &tag, &prefix, limit)
+        })
+        .await?,
+    ))
+}
+
+async fn find_series_handler(
+    State(state): State<AppState>,
+    method: Method,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Vec<String>>, ApiError> {
+    let params = Params::read(&method, query, &headers, &body);
+    let expressions = params.all("expr");
+    if expressions.is_empty() {
+        return Err(ApiError::BadRequest("at least one expr is required".into()));
+    }
+    Ok(Json(
+        with_catalog(&state, move |c| tags::find_series(c, &expressions)).await?,
+    ))
 }
 
 #[cfg(test)]

@@ -134,30 +134,15 @@ impl Source for StoreSource<'_> {
     }
 
     fn tagged(&self, expressions: &[String], range: Range) -> Result<Vec<TimeSeries>, RenderError> {
-        let matchers = expressions
-            .iter()
-            .map(|e| TagMatcher::parse(e))
-            .collect::<Result<Vec<_>, _>>()?;
         let mut out = Vec::new();
-        for series in self.catalog {
-            for leaf in catalog::leaves_of(series) {
-                let mut tags: BTreeMap<&str, &str> = series
-                    .key
-                    .tags
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
-                tags.insert("name", &leaf.name);
-                if matchers.iter().all(|m| m.matches(&tags)) {
-                    let mut name = leaf.name.clone();
-                    if !series.key.tags.is_empty() {
-                        name = format!("{name};{}", series.key.tags_text());
-                    }
-                    let mut fetched = self.fetch(&leaf, name, range)?;
-                    fetched.path_expression = format!("seriesByTag('{}')", expressions.join("','"));
-                    out.push(fetched);
-                }
+        for (leaf, _) in super::tags::matching_leaves(self.catalog, expressions)? {
+            let mut name = leaf.name.clone();
+            if !leaf.series.key.tags.is_empty() {
+                name = format!("{name};{}", leaf.series.key.tags_text());
             }
+            let mut fetched = self.fetch(&leaf, name, range)?;
+            fetched.path_expression = format!("seriesByTag('{}')", expressions.join("','"));
+            out.push(fetched);
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(out)
@@ -165,7 +150,7 @@ impl Source for StoreSource<'_> {
 }
 
 /// One `seriesByTag` expression.
-enum TagMatcher {
+pub enum TagMatcher {
     Equal(String, String),
     NotEqual(String, String),
     Matches(String, Regex),
@@ -173,7 +158,7 @@ enum TagMatcher {
 }
 
 impl TagMatcher {
-    fn parse(expression: &str) -> Result<TagMatcher, RenderError> {
+    pub fn parse(expression: &str) -> Result<TagMatcher, RenderError> {
         let bad = |message: &str| RenderError::Argument {
             function: "seriesByTag".into(),
             message: format!("{message}: {expression:?}"),
@@ -196,7 +181,7 @@ impl TagMatcher {
         ))
     }
 
-    fn matches(&self, tags: &BTreeMap<&str, &str>) -> bool {
+    pub fn matches(&self, tags: &BTreeMap<&str, &str>) -> bool {
         let value = |tag: &str| tags.get(tag).copied().unwrap_or("");
         match self {
             TagMatcher::Equal(tag, expected) => value(tag) == expected,

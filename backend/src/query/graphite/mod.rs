@@ -9,6 +9,7 @@
 //! - [`fetch`]: points onto a grid, merging per field (sketches for timers)
 //! - [`series`], [`functions`], [`eval`]: the series type, the functions,
 //!   and their dispatch
+//! - [`tags`]: the tag autocomplete and findSeries endpoints' answers
 
 pub mod catalog;
 pub mod eval;
@@ -16,6 +17,7 @@ pub mod expr;
 pub mod fetch;
 pub mod functions;
 pub mod series;
+pub mod tags;
 pub mod time;
 
 use rusqlite::Connection;
