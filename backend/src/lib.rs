@@ -10,6 +10,7 @@
 //! - [`store`]: SQLite, the single writer thread, migrations
 //! - [`http`]: the router, health endpoints, `/api/v1`, the web app assets
 //! - [`telemetry`]: partout's own counters for `/metrics`
+//! - [`varint`]: varints and zigzag for our binary encodings
 //!
 //! Data flows one way: listener -> parser (`partout-protocols`) -> record ->
 //! store -> query -> HTTP -> web app.
@@ -24,3 +25,4 @@ pub mod query;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod varint;

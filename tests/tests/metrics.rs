@@ -49,6 +49,26 @@ fn render(partout: &Partout, query: &str) -> Vec<Value> {
     response.json().unwrap()
 }
 
+/// `GET <path>` as JSON.
+fn get_json(partout: &Partout, path: &str) -> Value {
+    http()
+        .get(format!("{}{path}", partout.url()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap()
+}
+
+/// The `/metrics` exposition, or `None` while the server does not answer.
+fn metrics_text(partout: &Partout) -> Option<String> {
+    http()
+        .get(format!("{}/metrics", partout.url()))
+        .send()
+        .ok()?
+        .text()
+        .ok()
+}
+
 fn values(series: &Value) -> Vec<f64> {
     series["datapoints"]
         .as_array()
@@ -174,15 +194,10 @@ fn statsd_over_udp_and_tcp_reads_back_exactly() {
     }
 
     // The native API answers the same question from the same sketches.
-    let answer: Value = http()
-        .get(format!(
-            "{}/api/v1/metrics/quantiles?name=e2e.latency&q=0.5,0.99,0.9999&from=-10min&until=now",
-            partout.url()
-        ))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let answer: Value = get_json(
+        &partout,
+        "/api/v1/metrics/quantiles?name=e2e.latency&q=0.5,0.99,0.9999&from=-10min&until=now",
+    );
     assert_eq!(answer["count"], 2000);
     for (i, q) in [0.5, 0.99, 0.9999].iter().enumerate() {
         let truth = exact_percentile(&sorted, *q);
@@ -192,15 +207,8 @@ fn statsd_over_udp_and_tcp_reads_back_exactly() {
             "q {q}: got {got}, exact {truth}"
         );
     }
-    let found: Vec<Value> = http()
-        .get(format!(
-            "{}/api/v1/metrics/series?match=stats.timers.e2e.*",
-            partout.url()
-        ))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let found = get_json(&partout, "/api/v1/metrics/series?match=stats.timers.e2e.*");
+    let found = found.as_array().unwrap();
     assert_eq!(found.len(), 1);
     assert_eq!(found[0]["kind"], "timer");
     assert!(found[0]["graphite_names"]
@@ -210,12 +218,7 @@ fn statsd_over_udp_and_tcp_reads_back_exactly() {
         .any(|n| n == "stats.timers.e2e.latency.upper_99"));
 
     // The bad line was counted, the rest accepted.
-    let metrics = http()
-        .get(format!("{}/metrics", partout.url()))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let metrics = metrics_text(&partout).unwrap();
     assert!(
         metrics.contains(
             "partout_rejected_items_total{protocol=\"statsd\",reason=\"missing_value\"} 1"
@@ -298,27 +301,15 @@ fn carbon_over_tcp_and_udp_lands_in_its_slots() {
     assert_eq!(tagged[0]["tags"]["mount"], "/var");
     assert_eq!(values(&tagged[0]), [91.0]);
 
-    let find: Vec<Value> = http()
-        .get(format!("{}/metrics/find?query=e2e.*", partout.url()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let find = get_json(&partout, "/metrics/find?query=e2e.*");
+    let find = find.as_array().unwrap();
     let ids: Vec<&str> = find.iter().map(|n| n["id"].as_str().unwrap()).collect();
     assert_eq!(
         ids,
         ["e2e.web1", "e2e.web2"],
         "tagged series are found by tag, not by path"
     );
-    let expand: Value = http()
-        .get(format!(
-            "{}/metrics/expand?query=e2e.*.load&leavesOnly=1",
-            partout.url()
-        ))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let expand: Value = get_json(&partout, "/metrics/expand?query=e2e.*.load&leavesOnly=1");
     assert_eq!(
         expand["results"],
         serde_json::json!(["e2e.web1.load", "e2e.web2.load"])
@@ -339,35 +330,25 @@ fn carbon_over_tcp_and_udp_lands_in_its_slots() {
     assert_eq!(values(&posted[0]), [7.0, 8.0]);
 
     // The tag endpoints Grafana's query editor calls.
-    let get_json = |path: &str| -> Value {
-        http()
-            .get(format!("{}{path}", partout.url()))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap()
-    };
     assert_eq!(
-        get_json("/tags/autoComplete/tags?expr=name%3De2e.disk"),
+        get_json(&partout, "/tags/autoComplete/tags?expr=name%3De2e.disk"),
         serde_json::json!(["host", "mount"])
     );
     assert_eq!(
-        get_json("/tags/autoComplete/values?tag=host&expr=name%3De2e.disk"),
+        get_json(
+            &partout,
+            "/tags/autoComplete/values?tag=host&expr=name%3De2e.disk"
+        ),
         serde_json::json!(["db1"])
     );
     assert_eq!(
-        get_json("/tags/findSeries?expr=host%3Ddb1"),
+        get_json(&partout, "/tags/findSeries?expr=host%3Ddb1"),
         serde_json::json!(["e2e.disk;host=db1;mount=/var"])
     );
 
     // The broken-clock points were refused, counted, and never stored.
     eventually("broken-clock points counted", || {
-        let metrics = http()
-            .get(format!("{}/metrics", partout.url()))
-            .send()
-            .ok()?
-            .text()
-            .ok()?;
+        let metrics = metrics_text(&partout)?;
         ["timestamp_in_future", "timestamp_too_old"]
             .iter()
             .all(|reason| {
@@ -377,12 +358,7 @@ fn carbon_over_tcp_and_udp_lands_in_its_slots() {
             })
             .then_some(())
     });
-    let expand: Value = http()
-        .get(format!("{}/metrics/expand?query=e2e.*", partout.url()))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let expand: Value = get_json(&partout, "/metrics/expand?query=e2e.*");
     assert_eq!(
         expand["results"],
         serde_json::json!(["e2e.web1", "e2e.web2"])
@@ -409,12 +385,7 @@ fn metrics_survive_a_restart_and_a_shutdown_mid_interval() {
     send_tcp(&partout, "carbon_tcp", "e2e.kept 42 1700000000\n");
     // Wait until the UDP datagram has been received (counted), not stored.
     eventually("statsd lines received", || {
-        let metrics = http()
-            .get(format!("{}/metrics", partout.url()))
-            .send()
-            .ok()?
-            .text()
-            .ok()?;
+        let metrics = metrics_text(&partout)?;
         metrics
             .contains("partout_ingested_items_total{protocol=\"statsd\"} 2")
             .then_some(())

@@ -5,8 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -48,11 +47,34 @@ pub fn routes() -> Router<AppState> {
         )
 }
 
-/// Query string plus, for form POSTs, the body.
+/// Most bytes of a form body (Grafana's POSTed targets).
+const MAX_FORM_BYTES: usize = 1024 * 1024;
+
+/// Query string plus, for form POSTs, the body: extracted once for every
+/// handler here.
 struct Params(Vec<(String, String)>);
 
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, _state: &S) -> Result<Self, Self::Rejection> {
+        let (parts, body) = request.into_parts();
+        let body = axum::body::to_bytes(body, MAX_FORM_BYTES)
+            .await
+            .map_err(|_| {
+                ApiError::PayloadTooLarge(format!("form body over {MAX_FORM_BYTES} bytes"))
+            })?;
+        Ok(Params::read(
+            &parts.method,
+            parts.uri.query(),
+            &parts.headers,
+            &body,
+        ))
+    }
+}
+
 impl Params {
-    fn read(method: &Method, query: Option<String>, headers: &HeaderMap, body: &Bytes) -> Params {
+    fn read(method: &Method, query: Option<&str>, headers: &HeaderMap, body: &[u8]) -> Params {
         let mut pairs: Vec<(String, String)> =
             form_urlencoded::parse(query.unwrap_or_default().as_bytes())
                 .into_owned()
@@ -108,12 +130,8 @@ struct RenderedSeries<'a> {
 
 async fn render_handler(
     State(state): State<AppState>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    params: Params,
 ) -> Result<Response, ApiError> {
-    let params = Params::read(&method, query, &headers, &body);
     let targets = params.all("target");
     if targets.is_empty() {
         return Err(ApiError::BadRequest(
@@ -231,12 +249,8 @@ struct TreeNode {
 
 async fn find_handler(
     State(state): State<AppState>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    params: Params,
 ) -> Result<Json<Vec<TreeNode>>, ApiError> {
-    let params = Params::read(&method, query, &headers, &body);
     let pattern = params
         .get("query")
         .ok_or_else(|| ApiError::BadRequest("query is required".into()))?
@@ -264,12 +278,8 @@ struct Expanded {
 
 async fn expand_handler(
     State(state): State<AppState>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    params: Params,
 ) -> Result<Json<Expanded>, ApiError> {
-    let params = Params::read(&method, query, &headers, &body);
     let leaves_only = matches!(params.get("leavesOnly"), Some("1" | "true"));
     let mut results = Vec::new();
     for pattern in params.all("query") {
@@ -311,12 +321,8 @@ async fn with_catalog<T: Send + 'static>(
 
 async fn tag_names_handler(
     State(state): State<AppState>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    params: Params,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let params = Params::read(&method, query, &headers, &body);
     let (expressions, prefix, limit) = (
         params.all("expr"),
         params.get("tagPrefix").unwrap_or("").to_owned(),
@@ -332,12 +338,8 @@ async fn tag_names_handler(
 
 async fn tag_values_handler(
     State(state): State<AppState>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    params: Params,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let params = Params::read(&method, query, &headers, &body);
     let tag = params
         .get("tag")
         .ok_or_else(|| ApiError::BadRequest("tag is required".into()))?
@@ -357,12 +359,8 @@ async fn tag_values_handler(
 
 async fn find_series_handler(
     State(state): State<AppState>,
-    method: Method,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
+    params: Params,
 ) -> Result<Json<Vec<String>>, ApiError> {
-    let params = Params::read(&method, query, &headers, &body);
     let expressions = params.all("expr");
     if expressions.is_empty() {
         return Err(ApiError::BadRequest("at least one expr is required".into()));

@@ -12,6 +12,8 @@
 //! We write this ourselves: it sits on the hot path of every timer sample,
 //! and its encoding is part of our storage format.
 
+use crate::varint::{put_varint, unzigzag, zigzag, Reader};
+
 /// Relative accuracy of every quantile: 1%.
 pub const RELATIVE_ACCURACY: f64 = 0.01;
 /// Magnitudes below this are counted in the zero bucket.
@@ -228,7 +230,7 @@ impl Sketch {
         out.extend_from_slice(&self.max.to_le_bytes());
         put_varint(out, self.zero);
         for store in [&self.positive, &self.negative] {
-            put_varint(out, zigzag(store.offset));
+            put_varint(out, zigzag(i64::from(store.offset)));
             put_varint(out, store.counts.len() as u64);
             for &count in &store.counts {
                 put_varint(out, count);
@@ -239,7 +241,7 @@ impl Sketch {
     /// Reads what [`Sketch::encode`] wrote; returns the sketch and the bytes
     /// it used, or `None` for anything malformed.
     pub fn decode(bytes: &[u8]) -> Option<(Sketch, usize)> {
-        let mut cursor = Cursor { bytes, at: 0 };
+        let mut cursor = Reader::new(bytes);
         if cursor.byte()? != ENCODING_VERSION {
             return None;
         }
@@ -250,7 +252,7 @@ impl Sketch {
         let zero = cursor.varint()?;
         let mut stores = [Store::default(), Store::default()];
         for store in &mut stores {
-            let offset = unzigzag(cursor.varint()?)?;
+            let offset = i32::try_from(unzigzag(cursor.varint()?)).ok()?;
             let len = usize::try_from(cursor.varint()?).ok()?;
             if len > MAX_BUCKETS {
                 return None;
@@ -269,56 +271,7 @@ impl Sketch {
             max,
         };
         let consistent = sketch.positive.total() + sketch.negative.total() + sketch.zero == count;
-        consistent.then_some((sketch, cursor.at))
-    }
-}
-
-fn zigzag(value: i32) -> u64 {
-    u64::from(((value << 1) ^ (value >> 31)) as u32)
-}
-
-fn unzigzag(value: u64) -> Option<i32> {
-    let value = u32::try_from(value).ok()?;
-    Some(((value >> 1) as i32) ^ -((value & 1) as i32))
-}
-
-/// Appends `value` as an unsigned LEB128 varint.
-pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn byte(&mut self) -> Option<u8> {
-        let byte = *self.bytes.get(self.at)?;
-        self.at += 1;
-        Some(byte)
-    }
-
-    fn varint(&mut self) -> Option<u64> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte()?;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Some(value);
-            }
-        }
-        None
-    }
-
-    fn f64(&mut self) -> Option<f64> {
-        let raw = self.bytes.get(self.at..self.at + 8)?;
-        self.at += 8;
-        Some(f64::from_le_bytes(raw.try_into().ok()?))
+        consistent.then_some((sketch, cursor.position()))
     }
 }
 

@@ -18,6 +18,8 @@
 //! Not yet used by the store (points are rows today); the store moves to
 //! chunks next.
 
+use crate::varint::{put_varint, unzigzag, zigzag, Reader};
+
 /// First byte of every uncompressed chunk.
 const VERSION: u8 = 1;
 /// zstd level: fast to write, and chunks are written once.
@@ -88,12 +90,14 @@ pub fn decode(blob: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
     // The decompressed size is bounded by what MAX_POINTS points can take.
     let limit = 32 + MAX_POINTS * (10 + 9);
     let raw = zstd::bulk::decompress(blob, limit).map_err(|_| ChunkError::Compression)?;
-    let mut cursor = Cursor { bytes: &raw, at: 0 };
-    let version = cursor.byte()?;
+    let mut cursor = Reader::new(&raw);
+    let corrupt = || ChunkError::Corrupt;
+    let version = cursor.byte().ok_or_else(corrupt)?;
     if version != VERSION {
         return Err(ChunkError::Version(version));
     }
-    let count = usize::try_from(cursor.varint()?).map_err(|_| ChunkError::Corrupt)?;
+    let count =
+        usize::try_from(cursor.varint().ok_or_else(corrupt)?).map_err(|_| ChunkError::Corrupt)?;
     if count > MAX_POINTS {
         return Err(ChunkError::Corrupt);
     }
@@ -101,18 +105,18 @@ pub fn decode(blob: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
         return Ok(Vec::new());
     }
     let mut timestamps = Vec::with_capacity(count);
-    let mut ts = unzigzag(cursor.varint()?);
+    let mut ts = unzigzag(cursor.varint().ok_or_else(corrupt)?);
     timestamps.push(ts);
     let mut delta = 0i64;
     for _ in 1..count {
-        delta = delta.wrapping_add(unzigzag(cursor.varint()?));
+        delta = delta.wrapping_add(unzigzag(cursor.varint().ok_or_else(corrupt)?));
         ts = ts.wrapping_add(delta);
         timestamps.push(ts);
     }
     let mut points = Vec::with_capacity(count);
     let mut bits = 0u64;
     for ts in timestamps {
-        let header = cursor.byte()?;
+        let header = cursor.byte().ok_or_else(corrupt)?;
         if header != 0 {
             let leading = usize::from(header >> 4);
             let meaningful = usize::from(header & 0x0f);
@@ -121,57 +125,16 @@ pub fn decode(blob: &[u8]) -> Result<Vec<(i64, f64)>, ChunkError> {
             }
             let mut bytes = [0u8; 8];
             for slot in bytes.iter_mut().skip(leading).take(meaningful) {
-                *slot = cursor.byte()?;
+                *slot = cursor.byte().ok_or_else(corrupt)?;
             }
             bits ^= u64::from_be_bytes(bytes);
         }
         points.push((ts, f64::from_bits(bits)));
     }
-    if cursor.at != raw.len() {
+    if !cursor.is_done() {
         return Err(ChunkError::Corrupt);
     }
     Ok(points)
-}
-
-fn zigzag(value: i64) -> u64 {
-    ((value << 1) ^ (value >> 63)) as u64
-}
-
-fn unzigzag(value: u64) -> i64 {
-    ((value >> 1) as i64) ^ -((value & 1) as i64)
-}
-
-fn put_varint(out: &mut Vec<u8>, mut value: u64) {
-    while value >= 0x80 {
-        out.push((value as u8) | 0x80);
-        value >>= 7;
-    }
-    out.push(value as u8);
-}
-
-struct Cursor<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Cursor<'_> {
-    fn byte(&mut self) -> Result<u8, ChunkError> {
-        let byte = *self.bytes.get(self.at).ok_or(ChunkError::Corrupt)?;
-        self.at += 1;
-        Ok(byte)
-    }
-
-    fn varint(&mut self) -> Result<u64, ChunkError> {
-        let mut value = 0u64;
-        for shift in (0..64).step_by(7) {
-            let byte = self.byte()?;
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(ChunkError::Corrupt)
-    }
 }
 
 #[cfg(test)]
