@@ -24,6 +24,7 @@ use crate::metrics::aggregate::{self, Aggregator};
 use crate::metrics::pipeline::{self, PipelineConfig, CARBON_QUEUE_BATCHES};
 use crate::store::{tokens, Store, StoreError};
 use crate::telemetry::Telemetry;
+use crate::tsdb::{Tsdb, TsdbConfig};
 
 /// File in the data dir naming every bound listener, for scripts and tests.
 pub const ADDRS_FILE: &str = "partout.addrs.json";
@@ -50,12 +51,24 @@ pub enum AppError {
     },
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Config(#[from] crate::tsdb::schema::SchemaError),
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
     #[error("http server failed: {0}")]
     Serve(#[source] std::io::Error),
     #[error("graceful shutdown did not finish within {0} s")]
     ShutdownTimeout(u64),
+}
+
+/// Seconds a metric chunk window stays open after its end for late points:
+/// the last interval of a window is only flushed at its end, and carbon
+/// senders lag a little.
+fn seal_grace_secs(flush_interval_secs: u64) -> i64 {
+    i64::try_from(flush_interval_secs)
+        .unwrap_or(3600)
+        .saturating_mul(2)
+        .max(60)
 }
 
 /// Runs partout until SIGINT/SIGTERM, then shuts down gracefully.
@@ -81,6 +94,18 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
             .await
             .map_err(|err| StoreError::Task(err.to_string()))??
     };
+    let telemetry = Arc::new(Telemetry::new());
+    let tsdb = Tsdb::open(
+        store.clone(),
+        TsdbConfig {
+            schemas: settings.schemas()?,
+            max_series: settings.max_series,
+            max_head_points: usize::try_from(settings.max_buffered_points).unwrap_or(usize::MAX),
+            seal_grace_secs: seal_grace_secs(settings.flush_interval_secs),
+        },
+        Arc::clone(&telemetry),
+    )
+    .await?;
     if let Some(secret) = settings.bootstrap_token.clone() {
         store
             .write(move |conn| tokens::ensure(conn, "bootstrap", tokens::Scope::Admin, &secret))
@@ -107,17 +132,21 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
 
     // Metrics ingestion: listeners feed the aggregator and the carbon queue;
     // the pipeline task writes both to the store.
-    let telemetry = Arc::new(Telemetry::new());
     let aggregator = Arc::new(Mutex::new(Aggregator::new(aggregate::Limits::default())));
     let (carbon_sender, carbon_receiver) = mpsc::channel(CARBON_QUEUE_BATCHES);
     let statsd: Arc<dyn Protocol> =
         Arc::new(Statsd::new(Arc::clone(&aggregator), Arc::clone(&telemetry)));
+    let carbon_pickle: Arc<dyn Protocol> = Arc::new(Carbon::pickle(
+        carbon_sender.clone(),
+        Arc::clone(&telemetry),
+    ));
     let carbon: Arc<dyn Protocol> = Arc::new(Carbon::new(carbon_sender, Arc::clone(&telemetry)));
     let listener_tasks = TaskTracker::new();
     for setting in &settings.listeners {
         let protocol = match setting.key {
             "statsd_udp" | "statsd_tcp" => &statsd,
             "carbon_udp" | "carbon_tcp" => &carbon,
+            "carbon_pickle" => &carbon_pickle,
             _ => {
                 tracing::debug!(
                     listener = setting.key,
@@ -132,15 +161,14 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
     }
     // Only the listeners hold the protocols now: when they stop, the carbon
     // queue's senders are gone and the pipeline sees the end of its input.
-    drop((statsd, carbon));
+    drop((statsd, carbon, carbon_pickle));
     listener_tasks.close();
     let pipeline_stop = CancellationToken::new();
     let pipeline_task = tokio::spawn(pipeline::run(
-        store.clone(),
+        tsdb.clone(),
         Arc::clone(&telemetry),
         PipelineConfig {
             step_secs: i64::try_from(settings.flush_interval_secs).unwrap_or(10),
-            max_series: settings.max_series,
         },
         aggregator,
         carbon_receiver,
@@ -154,6 +182,7 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
     let ready = Arc::new(AtomicBool::new(false));
     let state = AppState {
         store: store.clone(),
+        tsdb,
         telemetry,
         started,
         started_at_unix_ms: crate::store::unix_ms_now(),

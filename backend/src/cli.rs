@@ -66,6 +66,10 @@ pub struct ServeArgs {
     /// Carbon plaintext over UDP [default: 127.0.0.1:2003].
     #[arg(long, env = "PARTOUT_CARBON_UDP_LISTEN", value_name = "ADDR")]
     pub carbon_udp_listen: Option<String>,
+    /// Carbon pickle protocol over TCP, as carbon-relay forwards
+    /// [default: 127.0.0.1:2004].
+    #[arg(long, env = "PARTOUT_CARBON_PICKLE_LISTEN", value_name = "ADDR")]
+    pub carbon_pickle_listen: Option<String>,
     /// Syslog over UDP [default: 127.0.0.1:1514].
     #[arg(long, env = "PARTOUT_SYSLOG_UDP_LISTEN", value_name = "ADDR")]
     pub syslog_udp_listen: Option<String>,

@@ -4,6 +4,7 @@
 //! Precedence, highest first: command-line flags, `PARTOUT_*` environment
 //! variables (clap merges these two), the `--config` file, the defaults below.
 
+use crate::tsdb::schema::{default_retentions, SchemaError, SchemaText, Schemas};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -22,6 +23,7 @@ const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 const MIN_BOOTSTRAP_TOKEN_LEN: usize = 16;
 const DEFAULT_FLUSH_INTERVAL_SECS: u64 = 10;
 const DEFAULT_MAX_SERIES: u64 = 100_000;
+const DEFAULT_MAX_BUFFERED_POINTS: u64 = 4_000_000;
 
 /// Format of partout's own log output.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -43,7 +45,7 @@ pub struct FileConfig {
     pub shutdown_timeout_secs: Option<u64>,
     pub http: HttpSection,
     pub statsd: UdpTcpSection,
-    pub carbon: UdpTcpSection,
+    pub carbon: CarbonSection,
     pub syslog: UdpTcpSection,
     pub jsonlines: TcpSection,
     pub metrics: MetricsSection,
@@ -54,6 +56,18 @@ pub struct FileConfig {
 pub struct MetricsSection {
     pub flush_interval_secs: Option<u64>,
     pub max_series: Option<u64>,
+    pub max_buffered_points: Option<u64>,
+    pub retention: Option<String>,
+    pub schemas: Vec<SchemaSection>,
+}
+
+/// One `[[metrics.schemas]]` table: retention for names matching a regex.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchemaSection {
+    pub name: String,
+    pub pattern: String,
+    pub retention: String,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -67,6 +81,15 @@ pub struct HttpSection {
 pub struct UdpTcpSection {
     pub udp_listen: Option<String>,
     pub tcp_listen: Option<String>,
+}
+
+/// `[carbon]`: plaintext over UDP and TCP, and the pickle protocol.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CarbonSection {
+    pub udp_listen: Option<String>,
+    pub tcp_listen: Option<String>,
+    pub pickle_listen: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -94,6 +117,8 @@ pub enum ConfigError {
     BootstrapTokenTooShort,
     #[error("metrics.flush_interval_secs must be between 1 and 3600, not {0}")]
     FlushInterval(u64),
+    #[error("{0}")]
+    Retention(#[from] SchemaError),
 }
 
 /// A socket listener other than HTTP, under the key it has in
@@ -121,6 +146,23 @@ pub struct Settings {
     pub flush_interval_secs: u64,
     /// Most metric series the catalog may hold.
     pub max_series: u64,
+    /// Raw points held in memory before the oldest are sealed early.
+    pub max_buffered_points: u64,
+    /// Levels of series no schema matches, e.g. `10s:14d,1m:90d,1h:5y`.
+    pub metric_retention: String,
+    /// Per-pattern schemas, first match wins; validated.
+    pub metric_schemas: Vec<SchemaText>,
+}
+
+impl Settings {
+    /// The validated retention schemas.
+    pub fn schemas(&self) -> Result<Schemas, SchemaError> {
+        Schemas::new(
+            &self.metric_schemas,
+            &self.metric_retention,
+            i64::try_from(self.flush_interval_secs).unwrap_or(i64::MAX),
+        )
+    }
 }
 
 impl Settings {
@@ -167,6 +209,13 @@ impl Settings {
                 "127.0.0.1:2003",
             ),
             Reserved::new(
+                "carbon_pickle",
+                "carbon.pickle_listen",
+                &args.carbon_pickle_listen,
+                &file.carbon.pickle_listen,
+                "127.0.0.1:2004",
+            ),
+            Reserved::new(
                 "syslog_udp",
                 "syslog.udp_listen",
                 &args.syslog_udp_listen,
@@ -209,9 +258,33 @@ impl Settings {
         if !(1..=3600).contains(&flush_interval_secs) {
             return Err(ConfigError::FlushInterval(flush_interval_secs));
         }
+        let metric_schemas: Vec<SchemaText> = file
+            .metrics
+            .schemas
+            .iter()
+            .map(|schema| SchemaText {
+                name: schema.name.clone(),
+                pattern: schema.pattern.clone(),
+                retentions: schema.retention.clone(),
+            })
+            .collect();
+        let metric_retention = file.metrics.retention.clone().unwrap_or_else(|| {
+            default_retentions(i64::try_from(flush_interval_secs).unwrap_or(10))
+        });
+        Schemas::new(
+            &metric_schemas,
+            &metric_retention,
+            i64::try_from(flush_interval_secs).unwrap_or(i64::MAX),
+        )?;
         Ok(Settings {
             flush_interval_secs,
             max_series: file.metrics.max_series.unwrap_or(DEFAULT_MAX_SERIES),
+            max_buffered_points: file
+                .metrics
+                .max_buffered_points
+                .unwrap_or(DEFAULT_MAX_BUFFERED_POINTS),
+            metric_retention,
+            metric_schemas,
             data_dir: args
                 .data_dir
                 .clone()
@@ -338,7 +411,7 @@ mod tests {
     fn defaults_bind_loopback_only() {
         let settings = defaults();
         assert_eq!(settings.http_listen, "127.0.0.1:8080".parse().unwrap());
-        assert_eq!(settings.listeners.len(), 7);
+        assert_eq!(settings.listeners.len(), 8);
         for listener in settings.listeners {
             assert!(listener.addr.unwrap().ip().is_loopback(), "{listener:?}");
         }

@@ -8,6 +8,8 @@
 //! - [`metrics`]: StatsD aggregation, quantile sketches, the metrics writer
 //! - [`query`]: read paths (the Graphite render engine)
 //! - [`store`]: SQLite, the single writer thread, migrations
+//! - [`tsdb`]: the metrics store: catalog cache, head and its log, chunks,
+//!   rollups and retention
 //! - [`http`]: the router, health endpoints, `/api/v1`, the web app assets
 //! - [`telemetry`]: partout's own counters for `/metrics`
 //! - [`varint`]: varints and zigzag for our binary encodings
@@ -25,4 +27,5 @@ pub mod query;
 pub mod shutdown;
 pub mod store;
 pub mod telemetry;
+pub mod tsdb;
 pub mod varint;

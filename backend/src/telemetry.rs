@@ -54,6 +54,14 @@ pub struct Telemetry {
     pub deploys_recorded: Counter,
     /// Metric points committed to storage, by protocol.
     pub metric_points_written: Family<ProtocolLabels, Counter>,
+    /// Series in the metrics catalog.
+    pub metric_series: Gauge,
+    /// Raw points held in memory, not yet sealed into chunks.
+    pub metric_head_points: Gauge,
+    /// Chunks written by seals (raw and rollups).
+    pub metric_chunks_written: Counter,
+    /// Chunk bytes written by seals, after compression.
+    pub metric_chunk_bytes_written: Counter,
 }
 
 impl Telemetry {
@@ -107,6 +115,30 @@ impl Telemetry {
             "Metric points committed to storage, by protocol",
             metric_points_written.clone(),
         );
+        let metric_series = Gauge::default();
+        registry.register(
+            "metric_series",
+            "Series in the metrics catalog",
+            metric_series.clone(),
+        );
+        let metric_head_points = Gauge::default();
+        registry.register(
+            "metric_head_points",
+            "Raw metric points held in memory (and in the write-ahead log), not yet sealed into chunks",
+            metric_head_points.clone(),
+        );
+        let metric_chunks_written = Counter::default();
+        registry.register(
+            "metric_chunks_written",
+            "Metric chunks written by seals, raw and rollups",
+            metric_chunks_written.clone(),
+        );
+        let metric_chunk_bytes_written = Counter::default();
+        registry.register(
+            "metric_chunk_bytes_written",
+            "Compressed bytes of metric chunks written by seals",
+            metric_chunk_bytes_written.clone(),
+        );
         let build_info = Family::<Vec<(String, String)>, Gauge>::default();
         registry.register(
             "build_info",
@@ -129,6 +161,10 @@ impl Telemetry {
             uptime_seconds,
             deploys_recorded,
             metric_points_written,
+            metric_series,
+            metric_head_points,
+            metric_chunks_written,
+            metric_chunk_bytes_written,
         }
     }
 

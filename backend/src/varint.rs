@@ -59,6 +59,14 @@ impl<'a> Reader<'a> {
         None
     }
 
+    /// The next `len` bytes.
+    pub fn bytes(&mut self, len: usize) -> Option<&'a [u8]> {
+        let end = self.at.checked_add(len)?;
+        let slice = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(slice)
+    }
+
     /// A little-endian f64.
     pub fn f64(&mut self) -> Option<f64> {
         let raw = self.bytes.get(self.at..self.at + 8)?;

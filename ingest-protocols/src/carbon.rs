@@ -22,7 +22,7 @@ pub struct CarbonLine<'a> {
     /// Unix seconds.
     pub timestamp: i64,
     /// Validated `;`-separated `name=value` tags, empty when none.
-    tags: &'a str,
+    pub(crate) tags: &'a str,
 }
 
 impl<'a> CarbonLine<'a> {
@@ -47,6 +47,22 @@ pub fn parse_line(line: &[u8]) -> Result<CarbonLine<'_>, ParseError> {
     if fields.next().is_some() {
         return Err(ParseError::ExtraField);
     }
+    let (path, tags) = split_path(full_path)?;
+    let value = parse_value(value)?;
+    let timestamp = parse_timestamp(timestamp)?;
+    Ok(CarbonLine {
+        path,
+        value,
+        timestamp,
+        tags,
+    })
+}
+
+// The checks below are shared with the pickle protocol, so a point sent
+// either way is accepted or refused for the same reason.
+
+/// Splits `path[;name=value...]` into the path and its validated tags.
+pub(crate) fn split_path(full_path: &str) -> Result<(&str, &str), ParseError> {
     let (path, tags) = full_path.split_once(';').unwrap_or((full_path, ""));
     if path.is_empty() || path.chars().any(char::is_control) {
         return Err(ParseError::BadName);
@@ -61,28 +77,42 @@ pub fn parse_line(line: &[u8]) -> Result<CarbonLine<'_>, ParseError> {
             }
         }
     }
-    let value: f64 = value.parse().map_err(|_| ParseError::BadValue)?;
-    if !value.is_finite() {
-        return Err(ParseError::NonFinite);
-    }
-    let timestamp = parse_timestamp(timestamp)?;
-    Ok(CarbonLine {
-        path,
-        value,
-        timestamp,
-        tags,
-    })
+    Ok((path, tags))
 }
 
-fn parse_timestamp(text: &str) -> Result<i64, ParseError> {
+/// A value field: a number, and a finite one.
+pub(crate) fn parse_value(text: &str) -> Result<f64, ParseError> {
+    let value: f64 = text.parse().map_err(|_| ParseError::BadValue)?;
+    finite_value(value)
+}
+
+pub(crate) fn finite_value(value: f64) -> Result<f64, ParseError> {
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(ParseError::NonFinite)
+    }
+}
+
+/// A timestamp field: whole or fractional non-negative seconds.
+pub(crate) fn parse_timestamp(text: &str) -> Result<i64, ParseError> {
     if let Ok(seconds) = text.parse::<i64>() {
-        return if seconds >= 0 {
-            Ok(seconds)
-        } else {
-            Err(ParseError::BadTimestamp)
-        };
+        return whole_seconds(seconds);
     }
     let seconds: f64 = text.parse().map_err(|_| ParseError::BadTimestamp)?;
+    float_seconds(seconds)
+}
+
+pub(crate) fn whole_seconds(seconds: i64) -> Result<i64, ParseError> {
+    if seconds >= 0 {
+        Ok(seconds)
+    } else {
+        Err(ParseError::BadTimestamp)
+    }
+}
+
+/// Floors fractional seconds, refusing what is not a plausible time.
+pub(crate) fn float_seconds(seconds: f64) -> Result<i64, ParseError> {
     // 2^53 bounds what an f64 holds exactly; real timestamps are far below.
     if seconds.is_finite() && (0.0..9.0e15).contains(&seconds) {
         #[allow(clippy::cast_possible_truncation)]

@@ -46,6 +46,38 @@ pub enum ParseError {
     /// A line with more fields than the protocol has.
     #[error("unexpected extra field")]
     ExtraField,
+    /// The stream ended inside a length-prefixed frame.
+    #[error("stream ended inside a frame")]
+    TruncatedFrame,
+    /// A pickle opcode outside the plain-data subset: anything that would
+    /// look up, call or build an object (GLOBAL, REDUCE, BUILD, ...), and
+    /// containers carbon never sends (dicts, sets).
+    #[error("pickle opcode {name} (0x{opcode:02x}) at byte {offset} is refused: only lists, tuples, strings and numbers are accepted")]
+    PickleOpcode {
+        opcode: u8,
+        name: &'static str,
+        offset: usize,
+    },
+    /// The pickle ended before its STOP opcode or inside an argument.
+    #[error("pickle ends early (at byte {offset})")]
+    PickleTruncated { offset: usize },
+    /// A pickle that is not well formed: an argument that does not parse,
+    /// an opcode without the stack it needs, an unknown memo key.
+    #[error("malformed pickle at byte {offset}: {what}")]
+    PickleMalformed { what: &'static str, offset: usize },
+    /// A pickle past one of the unpickler's bounds (stack, memo, nesting,
+    /// string length, points per message, decoded size).
+    #[error("pickle exceeds the {what} limit of {limit}")]
+    PickleTooLarge { what: &'static str, limit: usize },
+    /// An item of a pickled batch that is not `(path, (timestamp, value))`.
+    #[error("not a (path, (timestamp, value)) pair")]
+    BadPoint,
+    /// A JSON log line that is not valid JSON (it is kept as the message).
+    #[error("not valid JSON")]
+    BadJson,
+    /// A JSON log line that is valid JSON but not an object.
+    #[error("JSON value is not an object")]
+    NotJsonObject,
 }
 
 impl ParseError {
@@ -65,6 +97,14 @@ impl ParseError {
             ParseError::BadTimestamp => "bad_timestamp",
             ParseError::NotUtf8 => "not_utf8",
             ParseError::ExtraField => "extra_field",
+            ParseError::TruncatedFrame => "truncated_frame",
+            ParseError::PickleOpcode { .. } => "pickle_opcode",
+            ParseError::PickleTruncated { .. } => "pickle_truncated",
+            ParseError::PickleMalformed { .. } => "pickle_malformed",
+            ParseError::PickleTooLarge { .. } => "pickle_too_large",
+            ParseError::BadPoint => "bad_point",
+            ParseError::BadJson => "bad_json",
+            ParseError::NotJsonObject => "not_json_object",
         }
     }
 }

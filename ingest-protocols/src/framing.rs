@@ -8,13 +8,18 @@
 //! its remaining bytes are discarded up to the next delimiter, so one bad
 //! sender line never costs the rest of the stream.
 //!
-//! Two modes:
+//! Three modes:
 //! - [`Mode::Lines`]: frames end with `\n` (a `\r` before it is dropped).
 //!   StatsD, carbon and JSON lines over TCP.
 //! - [`Mode::Syslog`]: RFC 6587. Per frame, a leading ASCII digit means
 //!   octet counting (`LEN SP MSG`, as `logger --octet-count` and rsyslog's
 //!   RELP-less TCP forwarding send); anything else means non-transparent
 //!   framing with `\n` as the trailer. Senders may mix both on one stream.
+//! - [`Mode::LengthPrefixed`]: a 4-byte big-endian unsigned length, then
+//!   that many bytes, as carbon's pickle protocol sends (Twisted's
+//!   `Int32StringReceiver`). A frame announced longer than the limit is
+//!   reported when its header arrives and its bytes are skipped as they
+//!   come, never buffered.
 
 use crate::ParseError;
 
@@ -23,12 +28,14 @@ use crate::ParseError;
 pub enum Mode {
     Lines,
     Syslog,
+    LengthPrefixed,
 }
 
 /// What one call to [`Framer::next`] found.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Step<'a> {
-    /// A complete frame (without its delimiter); drop `consumed` bytes.
+    /// A complete frame (without its delimiter or length prefix); drop
+    /// `consumed` bytes.
     Frame { frame: &'a [u8], consumed: usize },
     /// Bad input that was skipped; drop `consumed` bytes and go on.
     Skipped { error: ParseError, consumed: usize },
@@ -42,6 +49,8 @@ pub enum Step<'a> {
 
 /// The longest octet count prefix accepted (`"1048576 "` is 8 bytes).
 const MAX_COUNT_DIGITS: usize = 9;
+/// Size of the length header of [`Mode::LengthPrefixed`].
+const LENGTH_PREFIX: usize = 4;
 
 /// Stream framing state for one connection.
 #[derive(Debug, Clone)]
@@ -50,7 +59,8 @@ pub struct Framer {
     max_frame_len: usize,
     /// Inside an oversized newline-delimited frame: skip to the next `\n`.
     discarding_line: bool,
-    /// Bytes of an oversized octet-counted frame still to skip.
+    /// Bytes of an oversized octet-counted or length-prefixed frame still
+    /// to skip.
     discarding_octets: usize,
 }
 
@@ -84,6 +94,9 @@ impl Framer {
             };
             return Step::Discarded { consumed };
         }
+        if self.mode == Mode::LengthPrefixed {
+            return self.next_length_prefixed(buf);
+        }
         let octet_counted =
             self.mode == Mode::Syslog && buf.first().is_some_and(u8::is_ascii_digit);
         if octet_counted {
@@ -94,13 +107,46 @@ impl Framer {
     }
 
     /// At end of stream: the unterminated rest of `buf` as a last frame, if
-    /// any (senders often omit the final newline).
-    pub fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<&'a [u8]> {
-        if self.discarding_line || self.discarding_octets > 0 {
+    /// any (senders often omit the final newline). A length-prefixed frame
+    /// is only ever whole: a rest there is an error (the sender died
+    /// mid-frame).
+    pub fn finish<'a>(&mut self, buf: &'a [u8]) -> Option<Result<&'a [u8], ParseError>> {
+        if self.discarding_line || self.discarding_octets > 0 || buf.is_empty() {
             return None;
         }
+        if self.mode == Mode::LengthPrefixed {
+            return Some(Err(ParseError::TruncatedFrame));
+        }
         let frame = trim_line(buf);
-        (!frame.is_empty()).then_some(frame)
+        (!frame.is_empty()).then_some(Ok(frame))
+    }
+
+    fn next_length_prefixed<'a>(&mut self, buf: &'a [u8]) -> Step<'a> {
+        let Some(header) = buf.first_chunk::<LENGTH_PREFIX>() else {
+            return Step::NeedMore;
+        };
+        // u32 always fits in usize on the 32- and 64-bit targets we build.
+        let length = usize::try_from(u32::from_be_bytes(*header)).unwrap_or(usize::MAX);
+        let available = buf.len() - LENGTH_PREFIX;
+        if length > self.max_frame_len {
+            // Reported now, skipped as it streams in: waiting for the whole
+            // frame would mean buffering it.
+            let skip = length.min(available);
+            self.discarding_octets = length - skip;
+            return Step::Skipped {
+                error: ParseError::FrameTooLong {
+                    limit: self.max_frame_len,
+                },
+                consumed: LENGTH_PREFIX + skip,
+            };
+        }
+        match buf.get(LENGTH_PREFIX..LENGTH_PREFIX + length) {
+            Some(frame) => Step::Frame {
+                frame,
+                consumed: LENGTH_PREFIX + length,
+            },
+            None => Step::NeedMore,
+        }
     }
 
     fn next_line<'a>(&mut self, buf: &'a [u8]) -> Step<'a> {
@@ -218,8 +264,10 @@ mod tests {
                 }
             }
         }
-        if let Some(last) = framer.finish(&buf) {
-            out.push(last.to_vec());
+        match framer.finish(&buf) {
+            Some(Ok(last)) => out.push(last.to_vec()),
+            Some(Err(error)) => errors.push(error),
+            None => {}
         }
         (out, errors)
     }
@@ -287,7 +335,95 @@ mod tests {
         assert_eq!(errors, [ParseError::BadOctetCount]);
     }
 
+    /// Length-prefixed `payloads`, as a carbon pickle sender writes them.
+    fn length_prefixed(payloads: &[&[u8]]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for payload in payloads {
+            out.extend_from_slice(&u32::try_from(payload.len()).unwrap().to_be_bytes());
+            out.extend_from_slice(payload);
+        }
+        out
+    }
+
+    #[test]
+    fn length_prefixed_frames_keep_every_byte() {
+        // Newlines, carriage returns and empty frames are payload here.
+        let input = length_prefixed(&[b"ab\r\n", b"", b"\n"]);
+        for chunk in [1, 3, 64] {
+            let (out, errors) = frames(Mode::LengthPrefixed, 100, &input, chunk);
+            assert_eq!(out, [b"ab\r\n".to_vec(), Vec::new(), b"\n".to_vec()]);
+            assert!(errors.is_empty(), "chunk {chunk}: {errors:?}");
+        }
+    }
+
+    #[test]
+    fn an_oversized_length_prefixed_frame_is_skipped_without_buffering() {
+        let big = vec![b'x'; 5000];
+        let input = length_prefixed(&[b"first", &big, b"after"]);
+        for chunk in [1, 7, 4096] {
+            let mut framer = Framer::new(Mode::LengthPrefixed, 16);
+            let (mut buf, mut out, mut errors) = (Vec::new(), Vec::new(), Vec::new());
+            for piece in input.chunks(chunk) {
+                buf.extend_from_slice(piece);
+                loop {
+                    match framer.next(&buf) {
+                        Step::Frame { frame, consumed } => {
+                            out.push(frame.to_vec());
+                            buf.drain(..consumed);
+                        }
+                        Step::Skipped { error, consumed } => {
+                            errors.push(error);
+                            buf.drain(..consumed);
+                        }
+                        Step::Discarded { consumed } => {
+                            buf.drain(..consumed);
+                        }
+                        Step::NeedMore => break,
+                    }
+                }
+                // Never more than one frame's worth held back.
+                assert!(
+                    buf.len() < 16 + LENGTH_PREFIX,
+                    "chunk {chunk}: {}",
+                    buf.len()
+                );
+            }
+            assert_eq!(out, [b"first".to_vec(), b"after".to_vec()], "chunk {chunk}");
+            assert_eq!(errors, [ParseError::FrameTooLong { limit: 16 }]);
+        }
+    }
+
+    #[test]
+    fn a_length_header_past_u32_max_frames_is_refused_at_once() {
+        let (out, errors) = frames(Mode::LengthPrefixed, 1 << 20, &[0xff; 4], 4);
+        assert!(out.is_empty());
+        assert_eq!(errors, [ParseError::FrameTooLong { limit: 1 << 20 }]);
+    }
+
+    #[test]
+    fn a_stream_ending_mid_frame_reports_a_truncated_frame() {
+        let mut input = length_prefixed(&[b"whole"]);
+        input.extend_from_slice(&[0, 0, 0, 9, b'p']);
+        let (out, errors) = frames(Mode::LengthPrefixed, 100, &input, 2);
+        assert_eq!(out, [b"whole".to_vec()]);
+        assert_eq!(errors, [ParseError::TruncatedFrame]);
+        // A header cut short is the same loss.
+        let (_, errors) = frames(Mode::LengthPrefixed, 100, &[0, 0], 1);
+        assert_eq!(errors, [ParseError::TruncatedFrame]);
+    }
+
     proptest::proptest! {
+        /// Length-prefixed frames round-trip whatever bytes they carry and
+        /// however the stream is cut; oversized ones cost only themselves.
+        #[test]
+        fn length_prefixed_round_trips(messages in proptest::collection::vec(proptest::collection::vec(proptest::num::u8::ANY, 0..80), 0..10), chunk in 1usize..90) {
+            let payloads: Vec<&[u8]> = messages.iter().map(Vec::as_slice).collect();
+            let (out, errors) = frames(Mode::LengthPrefixed, 50, &length_prefixed(&payloads), chunk);
+            let expected: Vec<Vec<u8>> = messages.iter().filter(|m| m.len() <= 50).cloned().collect();
+            proptest::prop_assert_eq!(out, expected);
+            proptest::prop_assert_eq!(errors.len(), messages.iter().filter(|m| m.len() > 50).count());
+        }
+
         /// Whatever the chunking, newline framing returns exactly the lines
         /// that fit, and reports one error per line that does not.
         #[test]
@@ -320,8 +456,8 @@ mod tests {
 
         /// Arbitrary bytes never panic and every step consumes within bounds.
         #[test]
-        fn never_panics_and_stays_in_bounds(input in proptest::collection::vec(proptest::num::u8::ANY, 0..400), chunk in 1usize..64, syslog in proptest::bool::ANY) {
-            let mode = if syslog { Mode::Syslog } else { Mode::Lines };
+        fn never_panics_and_stays_in_bounds(input in proptest::collection::vec(proptest::num::u8::ANY, 0..400), chunk in 1usize..64, mode in 0u8..3) {
+            let mode = [Mode::Lines, Mode::Syslog, Mode::LengthPrefixed][usize::from(mode)];
             let mut framer = Framer::new(mode, 32);
             let mut buf: Vec<u8> = Vec::new();
             for piece in input.chunks(chunk) {

@@ -3,9 +3,21 @@
 //!
 //! # Layout
 //! - [`framing`]: splitting TCP byte streams into frames: newline-delimited,
-//!   and RFC 6587 octet counting as syslog senders use it.
+//!   RFC 6587 octet counting as syslog senders use it, and 4-byte length
+//!   prefixes as carbon's pickle protocol uses them.
 //! - [`carbon`]: carbon plaintext points, with Graphite 1.1 tags.
+//! - [`pickle`]: carbon's pickle protocol (batches from carbon-relay), read
+//!   by a restricted unpickler that only builds plain data.
 //! - [`statsd`]: StatsD and DogStatsD lines.
+//! - [`syslog`]: one syslog message, RFC 5424 or RFC 3164 with the
+//!   variants real senders emit; anything else is kept as a message.
+//! - [`jsonlog`]: one JSON log line (structlog, loguru, pino, zap, Vector,
+//!   Fluent Bit...) into timestamp, level, message, service, host,
+//!   flattened fields and detected exception data.
+//! - `timestamp`: calendar arithmetic and RFC 3339, shared by the log
+//!   parsers; time is always Unix nanoseconds.
+//! - [`sentry`]: Sentry envelopes, events, auth and DSNs, and issue
+//!   grouping; it has its own error type for whole-request failures.
 //! - [`error`]: the one error type; each variant has a stable `reason()`
 //!   used as the label of partout's reject counters.
 //!
@@ -15,6 +27,11 @@
 pub mod carbon;
 pub mod error;
 pub mod framing;
+pub mod jsonlog;
+pub mod pickle;
+pub mod sentry;
 pub mod statsd;
+pub mod syslog;
+mod timestamp;
 
 pub use error::ParseError;

@@ -6,6 +6,7 @@
 
 mod server;
 mod statsd;
+mod storage;
 
 use std::path::PathBuf;
 
@@ -29,8 +30,10 @@ fn main() -> anyhow::Result<()> {
             let scale: f64 = value("--scale")
                 .map_or(Ok(1.0), |s| s.parse())
                 .context("--scale takes a number")?;
-            statsd::run_all(&partout, scale)
+            statsd::run_all(&partout, scale)?;
+            storage::run()
         }
+        "storage" => storage::run(),
         other => bail!("unknown command {other}"),
     }
 }

@@ -71,6 +71,7 @@ pub fn all_ports_zero() -> Vec<String> {
         "--statsd-tcp-listen",
         "--carbon-tcp-listen",
         "--carbon-udp-listen",
+        "--carbon-pickle-listen",
         "--syslog-udp-listen",
         "--syslog-tcp-listen",
         "--jsonlines-tcp-listen",

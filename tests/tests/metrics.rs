@@ -1,7 +1,8 @@
-//! StatsD (UDP and TCP) and carbon (TCP and UDP) into the real binary, read
-//! back through the Graphite API: exact counter totals, gauge deltas, timer
-//! percentiles within the sketch's 1% of an exact computation, carbon
-//! points at their slots, and data that survives restarts and shutdowns.
+//! StatsD (UDP and TCP) and carbon (TCP, UDP and pickle) into the real
+//! binary, read back through the Graphite API: exact counter totals, gauge
+//! deltas, timer percentiles within the sketch's 1% of an exact computation,
+//! carbon points at their slots, pickles written by the real Python pickle
+//! module, and data that survives restarts and shutdowns.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
@@ -410,4 +411,139 @@ fn metrics_survive_a_restart_and_a_shutdown_mid_interval() {
     );
     assert_eq!(values(&kept[0]), [42.0]);
     drop(partout);
+}
+
+/// `literal` (a Python expression) pickled by the real `pickle` module of
+/// `python3`, as carbon-relay and other Python senders write it.
+fn python_pickle(protocol: u8, literal: &str) -> Vec<u8> {
+    let script = format!(
+        "import pickle, sys; sys.stdout.buffer.write(pickle.dumps({literal}, protocol={protocol}))"
+    );
+    let output = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .expect("python3 is needed to write the pickles of this test");
+    assert!(
+        output.status.success(),
+        "python3 failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output.stdout
+}
+
+/// Sends `messages` over one connection, each with its 4-byte big-endian
+/// length, as carbon's pickle protocol frames them.
+fn send_pickles(partout: &Partout, messages: &[Vec<u8>]) {
+    let mut stream = TcpStream::connect(addr(partout, "carbon_pickle")).unwrap();
+    for message in messages {
+        let length = u32::try_from(message.len()).unwrap();
+        stream.write_all(&length.to_be_bytes()).unwrap();
+        stream.write_all(message).unwrap();
+    }
+}
+
+/// `(value, timestamp)` of every non-null datapoint.
+fn datapoints(series: &Value) -> Vec<(f64, i64)> {
+    series["datapoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| Some((p[0].as_f64()?, p[1].as_i64()?)))
+        .collect()
+}
+
+#[test]
+fn carbon_pickle_from_python_reads_back_exactly() {
+    let partout = Partout::start_with(None, FLUSH_1S);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let base = now - now % 60 - 120;
+    // What carbon-relay sends: protocol 2, a list of (str, (int, float)),
+    // here with a Graphite 1.1 tagged path too.
+    let relay = python_pickle(
+        2,
+        &format!(
+            "[('e2e.pickle.relay', ({base} + i, i * 1.25)) for i in range(5)] \
+             + [('e2e.pickle.tagged;dc=par;host=web1', ({base}, 42.5))]"
+        ),
+    );
+    // Protocol 0, as older Python senders write it: a float timestamp (to
+    // be floored), an int, a numeric string, a long, and a bad point that
+    // must cost only itself.
+    let old = python_pickle(
+        0,
+        &format!(
+            "[('e2e.pickle.p0', ({base}.9, 7)), ('e2e.pickle.p0', ({base} + 1, '8.5')), \
+              ('e2e.pickle.p0', ({base} + 2, None)), ('e2e.pickle.p0', ({base} + 3, -2**40))]"
+        ),
+    );
+    // An object a naive unpickler would construct: refused whole.
+    let object = python_pickle(
+        2,
+        &format!("[('e2e.pickle.object', ({base}, __import__('decimal').Decimal('1.5')))]"),
+    );
+    send_pickles(&partout, &[relay, old, object]);
+
+    let relay = eventually("pickled relay points", || {
+        let series = render(
+            &partout,
+            &format!("from={base}&until={}&target=e2e.pickle.relay", base + 10),
+        );
+        (values(series.first()?).len() == 5).then_some(series)
+    });
+    assert_eq!(
+        datapoints(&relay[0]),
+        [
+            (0.0, base),
+            (1.25, base + 1),
+            (2.5, base + 2),
+            (3.75, base + 3),
+            (5.0, base + 4)
+        ]
+    );
+    let old = eventually("protocol 0 points", || {
+        let series = render(
+            &partout,
+            &format!("from={base}&until={}&target=e2e.pickle.p0", base + 10),
+        );
+        (values(series.first()?).len() == 3).then_some(series)
+    });
+    assert_eq!(
+        datapoints(&old[0]),
+        [
+            (7.0, base),
+            (8.5, base + 1),
+            (-1_099_511_627_776.0, base + 3)
+        ]
+    );
+    let tagged = render(
+        &partout,
+        &format!(
+            "from={base}&until={}&target=seriesByTag('name=e2e.pickle.tagged','dc=par')",
+            base + 1
+        ),
+    );
+    assert_eq!(tagged[0]["tags"]["host"], "web1");
+    assert_eq!(datapoints(&tagged[0]), [(42.5, base)]);
+
+    // The refused object left no series behind, and every refusal and
+    // acceptance is counted under the pickle listener's own label.
+    let expand: Value = get_json(&partout, "/metrics/expand?query=e2e.pickle.*");
+    assert_eq!(
+        expand["results"],
+        serde_json::json!(["e2e.pickle.p0", "e2e.pickle.relay"])
+    );
+    eventually("pickle counters", || {
+        let metrics = metrics_text(&partout)?;
+        [
+            "partout_ingested_items_total{protocol=\"carbon_pickle\"} 9",
+            "partout_rejected_items_total{protocol=\"carbon_pickle\",reason=\"bad_value\"} 1",
+            "partout_rejected_items_total{protocol=\"carbon_pickle\",reason=\"pickle_opcode\"} 1",
+        ]
+        .iter()
+        .all(|line| metrics.contains(line))
+        .then_some(())
+    });
 }

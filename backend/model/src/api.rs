@@ -152,3 +152,22 @@ pub struct QuantileBucket {
     pub count: u64,
     pub quantiles: Vec<QuantileValue>,
 }
+
+/// `GET /api/v1/metrics/points`: one series' points over a range at a
+/// chosen resolution and consolidation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoints {
+    pub name: String,
+    pub tags: BTreeMap<String, String>,
+    /// `gauge`, `counter`, `timer` or `set`.
+    pub kind: String,
+    /// Seconds between points.
+    pub step: i64,
+    /// The stored resolution read, seconds (the step is a multiple of it).
+    pub resolution: i64,
+    /// How each point merges what its bucket holds: `avg`, `sum`, `min`,
+    /// `max`, `last`, `count`, or a quantile `p99.9` (timers).
+    pub consolidation: String,
+    /// `[unix seconds, value]`; value is null for an empty bucket.
+    pub points: Vec<(i64, Option<f64>)>,
+}

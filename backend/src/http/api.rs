@@ -156,7 +156,7 @@ mod tests {
 
     #[tokio::test]
     async fn deploys_need_a_token_with_the_right_scope() {
-        let (state, _dir) = test_support::state();
+        let (state, _dir) = test_support::state().await;
         for (secret, scope) in [
             ("reader-token-0123456", Scope::Read),
             ("writer-token-0123456", Scope::Write),
@@ -198,7 +198,7 @@ mod tests {
 
     #[tokio::test]
     async fn bad_deploy_bodies_get_clear_json_errors() {
-        let (state, _dir) = test_support::state();
+        let (state, _dir) = test_support::state().await;
         state
             .store
             .write(|conn| tokens::ensure(conn, "t", Scope::Admin, "admin-token-0123456"))
@@ -225,7 +225,7 @@ mod tests {
 
     #[tokio::test]
     async fn status_reports_version_listeners_and_schema() {
-        let (state, _dir) = test_support::state();
+        let (state, _dir) = test_support::state().await;
         let app = router(state);
         let (status, json) = call(
             app.clone(),

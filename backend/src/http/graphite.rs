@@ -20,7 +20,6 @@ use crate::query::graphite::series::TimeSeries;
 use crate::query::graphite::tags;
 use crate::query::graphite::time::parse_time;
 use crate::query::graphite::{render, RenderRequest};
-use crate::store::metrics::all_series;
 
 /// Targets one request may carry.
 const MAX_TARGETS: usize = 100;
@@ -160,11 +159,13 @@ async fn render_handler(
     };
     let format = params.get("format").unwrap_or("json").to_owned();
     let step = state.metrics_step;
+    let tsdb = state.tsdb.clone();
+    let now = crate::store::unix_ms_now() / 1000;
     let rendered = state
         .store
         .read(move |conn| {
-            let catalog = all_series(conn)?;
-            Ok(render(conn, &catalog, step, &request))
+            let catalog = tsdb.catalog();
+            Ok(render(conn, &tsdb, &catalog, step, now, &request))
         })
         .await?
         .map_err(|e| ApiError::BadRequest(e.to_string()))?;
@@ -226,13 +227,7 @@ fn utc_text(ts: i64) -> String {
 }
 
 async fn nodes(state: &AppState, pattern: String) -> Result<Vec<Node>, ApiError> {
-    state
-        .store
-        .read(move |conn| {
-            let catalog = all_series(conn)?;
-            Ok(catalog::find(&catalog, &pattern))
-        })
-        .await?
+    catalog::find(&state.tsdb.catalog(), &pattern)
         .map_err(|e| ApiError::BadRequest(format!("bad query pattern: {e}")))
 }
 
@@ -312,10 +307,10 @@ async fn with_catalog<T: Send + 'static>(
         + Send
         + 'static,
 ) -> Result<T, ApiError> {
-    state
-        .store
-        .read(move |conn| Ok(query(&all_series(conn)?)))
-        .await?
+    let catalog = state.tsdb.catalog();
+    tokio::task::spawn_blocking(move || query(&catalog))
+        .await
+        .map_err(|e| ApiError::from(crate::store::StoreError::Task(e.to_string())))?
         .map_err(|e| ApiError::BadRequest(e.to_string()))
 }
 

@@ -4,17 +4,20 @@
 use axum::extract::{RawQuery, State};
 use axum::routing::get;
 use axum::{Json, Router};
-use partout_model::api::{MetricSeries, Quantiles};
+use partout_model::api::{MetricPoints, MetricSeries, Quantiles};
 
 use super::error::ApiError;
 use super::AppState;
 use crate::query::graphite::time::{parse_offset, parse_time};
-use crate::query::metrics::{quantiles, search, MetricsQueryError, QuantilesRequest};
+use crate::query::metrics::{
+    points, quantiles, search, Consolidation, MetricsQueryError, PointsRequest, QuantilesRequest,
+};
 
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/metrics/series", get(series_handler))
         .route("/metrics/quantiles", get(quantiles_handler))
+        .route("/metrics/points", get(points_handler))
 }
 
 fn pairs(query: Option<String>) -> Vec<(String, String)> {
@@ -61,10 +64,7 @@ async fn series_handler(
     let pairs = pairs(query);
     let pattern = first(&pairs, "match").unwrap_or("*").to_owned();
     let tags = tags(&pairs)?;
-    let found = state
-        .store
-        .read(move |conn| Ok(search(conn, &pattern, &tags)))
-        .await??;
+    let found = search(&state.tsdb.catalog(), &pattern, &tags)?;
     Ok(Json(found))
 }
 
@@ -74,9 +74,7 @@ async fn quantiles_handler(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Quantiles>, ApiError> {
     let pairs = pairs(query);
-    let name = first(&pairs, "name")
-        .ok_or_else(|| ApiError::BadRequest("name is required".into()))?
-        .to_owned();
+    let name = name(&pairs)?;
     let qs = first(&pairs, "q")
         .unwrap_or("0.5,0.9,0.99,0.999")
         .split(',')
@@ -91,26 +89,8 @@ async fn quantiles_handler(
             ApiError::BadRequest("q must be numbers between 0 and 1, comma-separated".into())
         })?;
     let now = crate::store::unix_ms_now() / 1000;
-    let time = |key: &str, default: &str| {
-        parse_time(first(&pairs, key).unwrap_or(default), now)
-            .map_err(|e| ApiError::BadRequest(e.to_string()))
-    };
-    let (from, until) = (time("from", "-24h")?, time("until", "now")?);
-    if until < from {
-        return Err(ApiError::BadRequest("until must not be before from".into()));
-    }
-    let step = match first(&pairs, "step") {
-        None | Some("") => None,
-        Some(text) => Some(
-            text.parse::<i64>()
-                .ok()
-                .or_else(|| parse_offset(text))
-                .filter(|s| *s > 0)
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!("bad step {text:?}: use seconds or 1h, 5min ..."))
-                })?,
-        ),
-    };
+    let (from, until) = range(&pairs, now)?;
+    let step = step_param(&pairs)?;
     let request = QuantilesRequest {
         name,
         tags: tags(&pairs)?,
@@ -119,10 +99,78 @@ async fn quantiles_handler(
         until,
         step,
     };
-    let raw_step = state.metrics_step;
+    let tsdb = state.tsdb.clone();
     let answer = state
         .store
-        .read(move |conn| Ok(quantiles(conn, raw_step, &request)))
+        .read(move |conn| Ok(quantiles(conn, &tsdb, now, &request)))
+        .await??;
+    Ok(Json(answer))
+}
+
+/// `from` (default `-24h`) and `until` (default `now`) in Graphite's forms.
+fn range(pairs: &[(String, String)], now: i64) -> Result<(i64, i64), ApiError> {
+    let time = |key: &str, default: &str| {
+        parse_time(first(pairs, key).unwrap_or(default), now)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))
+    };
+    let (from, until) = (time("from", "-24h")?, time("until", "now")?);
+    if until < from {
+        return Err(ApiError::BadRequest("until must not be before from".into()));
+    }
+    Ok((from, until))
+}
+
+/// `name`, required.
+fn name(pairs: &[(String, String)]) -> Result<String, ApiError> {
+    first(pairs, "name")
+        .map(str::to_owned)
+        .ok_or_else(|| ApiError::BadRequest("name is required".into()))
+}
+
+/// `step` as seconds or an offset like `5min`, `1h`.
+fn step_param(pairs: &[(String, String)]) -> Result<Option<i64>, ApiError> {
+    match first(pairs, "step") {
+        None | Some("") => Ok(None),
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .or_else(|| parse_offset(text))
+            .filter(|s| *s > 0)
+            .map(Some)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("bad step {text:?}: use seconds or 1h, 5min ..."))
+            }),
+    }
+}
+
+/// `GET /api/v1/metrics/points?name=stats.counters.api.hits&from=-24h&until=now[&step=5min][&consolidation=sum][&tag=k:v]`
+async fn points_handler(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<MetricPoints>, ApiError> {
+    let pairs = pairs(query);
+    let name = name(&pairs)?;
+    let consolidation_text = first(&pairs, "consolidation").unwrap_or("avg").to_owned();
+    let consolidation = Consolidation::parse(&consolidation_text).ok_or_else(|| {
+        ApiError::BadRequest(format!(
+            "bad consolidation {consolidation_text:?}: use avg, sum, min, max, last, count or a percentile like p99.9"
+        ))
+    })?;
+    let now = crate::store::unix_ms_now() / 1000;
+    let (from, until) = range(&pairs, now)?;
+    let request = PointsRequest {
+        name,
+        tags: tags(&pairs)?,
+        from,
+        until,
+        step: step_param(&pairs)?,
+        consolidation_text,
+        consolidation,
+    };
+    let tsdb = state.tsdb.clone();
+    let answer = state
+        .store
+        .read(move |conn| Ok(points(conn, &tsdb, now, &request)))
         .await??;
     Ok(Json(answer))
 }

@@ -39,6 +39,8 @@ pub use assets::web_app_embedded;
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The metrics store (catalog cache, head, chunks).
+    pub tsdb: crate::tsdb::Tsdb,
     pub telemetry: Arc<Telemetry>,
     pub started: Instant,
     pub started_at_unix_ms: i64,
@@ -94,12 +96,21 @@ pub(crate) mod test_support {
     use super::*;
 
     /// A state over a fresh store in a temp dir (kept alive by the guard).
-    pub fn state() -> (AppState, tempfile::TempDir) {
+    pub async fn state() -> (AppState, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
+        let telemetry = Arc::new(Telemetry::new());
+        let tsdb = crate::tsdb::Tsdb::open(
+            store.clone(),
+            crate::tsdb::test_config(),
+            Arc::clone(&telemetry),
+        )
+        .await
+        .unwrap();
         let state = AppState {
             store,
-            telemetry: Arc::new(Telemetry::new()),
+            tsdb,
+            telemetry,
             started: Instant::now(),
             started_at_unix_ms: crate::store::unix_ms_now(),
             data_dir: dir.path().to_owned(),

@@ -1,19 +1,29 @@
-//! Carbon plaintext over TCP and UDP: parse each line into a point and
-//! send batches to the metrics writer.
+//! Carbon plaintext over TCP and UDP, and carbon's pickle protocol over
+//! TCP: parse each line or pickled batch into points and send batches to
+//! the metrics writer.
 //!
 //! A session batches the points of one read (or datagram) and sends them
 //! as one message. The channel is bounded: a full channel makes a TCP
 //! connection wait before its next read (the sender slows down, nothing is
 //! lost), and drops a UDP datagram's points with a count (UDP has no way to
 //! push back).
+//!
+//! Both wire formats share the session, so a point is checked (timestamps
+//! included) and stored the same way whichever way it came. They count
+//! under their own protocol label, `carbon` and `carbon_pickle`, because
+//! their reject reasons differ and an operator wants to know which sender
+//! is at fault; once accepted, points are stored (and counted as written)
+//! as `carbon`. A pickled message that is refused whole counts as one
+//! refused item: how many points it held is unknown.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::AtomicI64;
 use std::sync::Arc;
 
-use partout_protocols::carbon::parse_line;
-use partout_protocols::ParseError;
+use partout_protocols::carbon::{parse_line, CarbonLine};
+use partout_protocols::framing::Mode;
+use partout_protocols::{pickle, ParseError};
 use tokio::sync::mpsc;
 
 use super::{IngestCounters, LineSession, Protocol};
@@ -24,19 +34,48 @@ use super::{IngestCounters, LineSession, Protocol};
 const MAX_FUTURE_SECS: i64 = 10 * 60;
 /// Points older than this are refused (the longest retention there is).
 const MAX_AGE_SECS: i64 = 5 * 365 * 86_400;
+/// Largest pickled message accepted, as carbon's own receiver
+/// (`MetricPickleReceiver.MAX_LENGTH`): carbon-relay sends 500 points per
+/// message, far below this.
+const MAX_PICKLE_MESSAGE: usize = 1024 * 1024;
 use crate::metrics::pipeline::CarbonPoint;
 use crate::metrics::SeriesKey;
 use crate::telemetry::Telemetry;
 
+/// How a carbon listener's frames are encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Wire {
+    /// One `path value timestamp` per line.
+    Plaintext,
+    /// Length-prefixed pickles of `[(path, (timestamp, value)), ...]`.
+    Pickle,
+}
+
 pub struct Carbon {
+    wire: Wire,
     sender: mpsc::Sender<Vec<CarbonPoint>>,
     telemetry: Arc<Telemetry>,
     last_logged: Arc<AtomicI64>,
 }
 
 impl Carbon {
+    /// The plaintext protocol.
     pub fn new(sender: mpsc::Sender<Vec<CarbonPoint>>, telemetry: Arc<Telemetry>) -> Carbon {
+        Carbon::with_wire(Wire::Plaintext, sender, telemetry)
+    }
+
+    /// The pickle protocol (TCP only: it has no datagram form).
+    pub fn pickle(sender: mpsc::Sender<Vec<CarbonPoint>>, telemetry: Arc<Telemetry>) -> Carbon {
+        Carbon::with_wire(Wire::Pickle, sender, telemetry)
+    }
+
+    fn with_wire(
+        wire: Wire,
+        sender: mpsc::Sender<Vec<CarbonPoint>>,
+        telemetry: Arc<Telemetry>,
+    ) -> Carbon {
         Carbon {
+            wire,
             sender,
             telemetry,
             last_logged: Arc::new(AtomicI64::new(0)),
@@ -46,17 +85,32 @@ impl Carbon {
 
 impl Protocol for Carbon {
     fn name(&self) -> &'static str {
-        "carbon"
+        match self.wire {
+            Wire::Plaintext => "carbon",
+            Wire::Pickle => "carbon_pickle",
+        }
+    }
+
+    fn framing(&self) -> Mode {
+        match self.wire {
+            Wire::Plaintext => Mode::Lines,
+            Wire::Pickle => Mode::LengthPrefixed,
+        }
+    }
+
+    fn max_frame_len(&self) -> Option<usize> {
+        (self.wire == Wire::Pickle).then_some(MAX_PICKLE_MESSAGE)
     }
 
     fn session(&self) -> Box<dyn LineSession> {
         Box::new(CarbonSession {
+            wire: self.wire,
             sender: self.sender.clone(),
             batch: Vec::new(),
             pending: None,
             now: unix_now(),
             counters: IngestCounters::new(
-                "carbon",
+                self.name(),
                 Arc::clone(&self.telemetry),
                 Arc::clone(&self.last_logged),
             ),
@@ -66,6 +120,7 @@ impl Protocol for Carbon {
 }
 
 struct CarbonSession {
+    wire: Wire,
     sender: mpsc::Sender<Vec<CarbonPoint>>,
     batch: Vec<CarbonPoint>,
     /// A TCP batch that found the channel full; sent by `ready`.
@@ -96,26 +151,70 @@ impl CarbonSession {
             }
         }
     }
+
+    /// Adds a parsed point to the batch, or says why its timestamp is
+    /// refused.
+    fn accept(&mut self, point: &CarbonLine<'_>) -> Result<(), &'static str> {
+        if point.timestamp > self.now + MAX_FUTURE_SECS {
+            return Err("timestamp_in_future");
+        }
+        if point.timestamp < self.now - MAX_AGE_SECS {
+            return Err("timestamp_too_old");
+        }
+        let tags = point.tags().map(|(k, v)| (k.to_owned(), v.to_owned()));
+        self.batch.push(CarbonPoint {
+            key: SeriesKey::new(point.path.to_owned(), tags),
+            ts: point.timestamp,
+            value: point.value,
+        });
+        Ok(())
+    }
+
+    fn plaintext_line(&mut self, line: &[u8]) {
+        match parse_line(line) {
+            Ok(point) => {
+                if let Err(reason) = self.accept(&point) {
+                    self.counters.refused(reason, line);
+                }
+            }
+            Err(error) => self.counters.refused(error.reason(), line),
+        }
+    }
+
+    fn pickle_message(&mut self, payload: &[u8]) {
+        let points = match pickle::parse_message(payload) {
+            Ok(points) => points,
+            Err(error) => {
+                // The error names the opcode or bound and the offset, which
+                // says more than the raw bytes would.
+                let sample = error.to_string();
+                self.counters.refused(error.reason(), sample.as_bytes());
+                return;
+            }
+        };
+        for point in points {
+            match point {
+                Ok(point) => {
+                    if let Err(reason) = self.accept(&point.line()) {
+                        let line = point.line();
+                        let sample = format!("{} {} {}", line.path, line.value, line.timestamp);
+                        self.counters.refused(reason, sample.as_bytes());
+                    }
+                }
+                Err(bad) => self
+                    .counters
+                    .refused(bad.error.reason(), bad.sample.as_bytes()),
+            }
+        }
+    }
 }
 
 impl LineSession for CarbonSession {
-    fn line(&mut self, line: &[u8]) {
-        match parse_line(line) {
-            Ok(point) if point.timestamp > self.now + MAX_FUTURE_SECS => {
-                self.counters.refused("timestamp_in_future", line);
-            }
-            Ok(point) if point.timestamp < self.now - MAX_AGE_SECS => {
-                self.counters.refused("timestamp_too_old", line);
-            }
-            Ok(point) => {
-                let tags = point.tags().map(|(k, v)| (k.to_owned(), v.to_owned()));
-                self.batch.push(CarbonPoint {
-                    key: SeriesKey::new(point.path.to_owned(), tags),
-                    ts: point.timestamp,
-                    value: point.value,
-                });
-            }
-            Err(error) => self.counters.refused(error.reason(), line),
+    /// A line (plaintext) or a whole message (pickle).
+    fn line(&mut self, frame: &[u8]) {
+        match self.wire {
+            Wire::Plaintext => self.plaintext_line(frame),
+            Wire::Pickle => self.pickle_message(frame),
         }
     }
 

@@ -3,8 +3,9 @@
 //! # Layout
 //! - [`net`]: generic UDP and TCP listener loops (binding, connection cap,
 //!   framing, cancellation); they know nothing of any protocol
-//! - [`statsd`], [`carbon`]: per protocol, a [`Protocol`] whose sessions
-//!   parse lines and hand the records on
+//! - [`statsd`], [`carbon`] (plaintext and pickle): per protocol, a
+//!   [`Protocol`] whose sessions parse lines or messages and hand the
+//!   records on
 //!
 //! Invariant: a bad line costs only itself: it is counted by reason, a
 //! sample is logged at most every few seconds, and the rest of the datagram
@@ -31,9 +32,14 @@ const BAD_INPUT_LOG_EVERY_SECS: i64 = 10;
 pub trait Protocol: Send + Sync + 'static {
     /// The label in `/metrics` (`statsd`, `carbon`, ...).
     fn name(&self) -> &'static str;
-    /// How TCP streams are cut into lines.
+    /// How TCP streams are cut into lines (or messages).
     fn framing(&self) -> Mode {
         Mode::Lines
+    }
+    /// Longest TCP frame, when the protocol needs another bound than the
+    /// listener's (`net::Limits::max_frame_len`), e.g. for whole messages.
+    fn max_frame_len(&self) -> Option<usize> {
+        None
     }
     /// State for one UDP socket task or one TCP connection.
     fn session(&self) -> Box<dyn LineSession>;

@@ -161,7 +161,8 @@ async fn serve_connection(
     shutdown: CancellationToken,
 ) -> io::Result<()> {
     let mut session = protocol.session();
-    let mut framer = Framer::new(protocol.framing(), limits.max_frame_len);
+    let max_frame_len = protocol.max_frame_len().unwrap_or(limits.max_frame_len);
+    let mut framer = Framer::new(protocol.framing(), max_frame_len);
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     loop {
         buf.reserve(READ_CHUNK);
@@ -180,8 +181,10 @@ async fn serve_connection(
             break;
         }
     }
-    if let Some(last) = framer.finish(&buf) {
-        session.line(last);
+    match framer.finish(&buf) {
+        Some(Ok(last)) => session.line(last),
+        Some(Err(error)) => session.frame_error(&error),
+        None => {}
     }
     session.end_of_chunk();
     session.ready().await;

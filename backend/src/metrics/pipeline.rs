@@ -1,31 +1,30 @@
 //! The metrics writer: every flush interval it takes the StatsD interval
-//! from the aggregator, turns it into points, and writes them with the
-//! carbon points received since, in one transaction.
+//! from the aggregator, turns it into rows, and hands them with the carbon
+//! points received since to the time-series store; it also runs the
+//! store's seals and retention.
 //!
 //! Timestamps: an interval `[t, t + step)` is stored at `t`, aligned to the
-//! raw resolution (`step` = the flush interval), as Graphite does. Carbon
-//! points are aligned the same way; a later point in the same slot replaces
-//! the earlier one (Graphite's last-write-wins).
+//! series' raw resolution, as Graphite does. Carbon points are aligned the
+//! same way; a later point in the same slot replaces the earlier one
+//! (Graphite's last-write-wins). A partial interval written at shutdown
+//! and completed after a restart merges (counters add, sketches merge).
 //!
-//! Durability: points are committed every flush interval (carbon also every
-//! second), so a crash loses at most one interval; a graceful shutdown
-//! flushes the partial interval. A partial interval written at shutdown and
-//! completed after a restart merges (counters add, sketches merge) instead
-//! of overwriting.
+//! Durability: rows are committed to the store's log every flush interval
+//! (carbon also every second), so a crash loses at most one interval; a
+//! graceful shutdown flushes the partial interval.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use rusqlite::{Connection, OptionalExtension};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::aggregate::{Aggregator, Interval};
 use super::{SeriesKey, TimerSummary};
-use crate::store::metrics::{ensure_series, NewPoint, Series, SeriesKind};
-use crate::store::{Store, StoreError};
+use crate::store::metrics::SeriesKind;
 use crate::telemetry::{RejectLabels, Telemetry};
+use crate::tsdb::point::RawValue;
+use crate::tsdb::{Row, Tsdb};
 
 /// Carbon batches waiting for the writer before senders must wait.
 pub const CARBON_QUEUE_BATCHES: usize = 1024;
@@ -33,6 +32,8 @@ pub const CARBON_QUEUE_BATCHES: usize = 1024;
 const CARBON_COMMIT_EVERY: Duration = Duration::from_secs(1);
 /// Carbon points buffered before a commit is forced.
 const CARBON_MAX_BUFFERED: usize = 200_000;
+/// How often expired chunks are deleted.
+const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
 /// One carbon point as received.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,28 +47,14 @@ pub struct CarbonPoint {
 /// How the metrics writer behaves.
 #[derive(Debug, Clone, Copy)]
 pub struct PipelineConfig {
-    /// Flush interval and raw resolution, in whole seconds.
+    /// Flush interval, in whole seconds.
     pub step_secs: i64,
-    /// Series the catalog may hold; new ones past it are refused.
-    pub max_series: u64,
 }
-
-/// A row ready to be written.
-struct Row {
-    key: SeriesKey,
-    kind: SeriesKind,
-    ts: i64,
-    value: f64,
-    timer: Option<TimerSummary>,
-}
-
-/// Catalog entries already resolved, shared with the writer thread.
-type SeriesCache = Arc<Mutex<HashMap<SeriesKey, Series>>>;
 
 /// Runs until `stop` is cancelled, then writes everything still held:
 /// cancel `stop` only after the listeners have stopped feeding it.
 pub async fn run(
-    store: Store,
+    tsdb: Tsdb,
     telemetry: Arc<Telemetry>,
     config: PipelineConfig,
     aggregator: Arc<Mutex<Aggregator>>,
@@ -75,10 +62,11 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     let step = config.step_secs.max(1);
-    let cache: SeriesCache = Arc::default();
     let mut carbon_buffer: Vec<CarbonPoint> = Vec::new();
     let mut commit_carbon = tokio::time::interval(CARBON_COMMIT_EVERY);
     commit_carbon.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut retention = tokio::time::interval(RETENTION_EVERY);
+    retention.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let now = unix_now();
         let next_boundary = (now / step + 1) * step;
@@ -88,19 +76,29 @@ pub async fn run(
             _ = stop.cancelled() => break,
             () = tokio::time::sleep(wait) => {
                 let interval_start = next_boundary - step;
-                flush_statsd(&store, &telemetry, &cache, &aggregator, interval_start, config).await;
-                flush_carbon(&store, &telemetry, &cache, &mut carbon_buffer, config).await;
+                flush_statsd(&tsdb, &telemetry, &aggregator, interval_start).await;
+                flush_carbon(&tsdb, &telemetry, &mut carbon_buffer).await;
+                if let Err(err) = tsdb.seal(unix_now()).await {
+                    tracing::error!(error = %err, "cannot seal metric chunks");
+                }
             }
             batch = carbon.recv() => {
                 if let Some(batch) = batch {
                     carbon_buffer.extend(batch);
                     if carbon_buffer.len() >= CARBON_MAX_BUFFERED {
-                        flush_carbon(&store, &telemetry, &cache, &mut carbon_buffer, config).await;
+                        flush_carbon(&tsdb, &telemetry, &mut carbon_buffer).await;
                     }
                 }
             }
             _ = commit_carbon.tick() => {
-                flush_carbon(&store, &telemetry, &cache, &mut carbon_buffer, config).await;
+                flush_carbon(&tsdb, &telemetry, &mut carbon_buffer).await;
+            }
+            _ = retention.tick() => {
+                match tsdb.enforce_retention(unix_now()).await {
+                    Ok(0) => {}
+                    Ok(deleted) => tracing::info!(chunks = deleted, "expired metric chunks deleted"),
+                    Err(err) => tracing::error!(error = %err, "cannot delete expired metric chunks"),
+                }
             }
         }
     }
@@ -109,17 +107,9 @@ pub async fn run(
     while let Some(batch) = carbon.recv().await {
         carbon_buffer.extend(batch);
     }
-    flush_carbon(&store, &telemetry, &cache, &mut carbon_buffer, config).await;
+    flush_carbon(&tsdb, &telemetry, &mut carbon_buffer).await;
     let interval_start = unix_now() / step * step;
-    flush_statsd(
-        &store,
-        &telemetry,
-        &cache,
-        &aggregator,
-        interval_start,
-        config,
-    )
-    .await;
+    flush_statsd(&tsdb, &telemetry, &aggregator, interval_start).await;
 }
 
 fn unix_now_ms() -> i64 {
@@ -130,14 +120,7 @@ fn unix_now() -> i64 {
     unix_now_ms() / 1000
 }
 
-async fn flush_statsd(
-    store: &Store,
-    telemetry: &Telemetry,
-    cache: &SeriesCache,
-    aggregator: &Mutex<Aggregator>,
-    ts: i64,
-    config: PipelineConfig,
-) {
+async fn flush_statsd(tsdb: &Tsdb, telemetry: &Telemetry, aggregator: &Mutex<Aggregator>, ts: i64) {
     let interval = match aggregator.lock() {
         Ok(mut aggregator) => aggregator.take_interval(),
         Err(_) => {
@@ -147,7 +130,7 @@ async fn flush_statsd(
     };
     count_refused(telemetry, "statsd", "bad_name", interval.refused_names);
     let rows = interval_rows(interval, ts);
-    write(store, telemetry, cache, rows, config, "statsd").await;
+    write(tsdb, telemetry, rows, "statsd").await;
 }
 
 fn interval_rows(interval: Interval, ts: i64) -> Vec<Row> {
@@ -157,70 +140,53 @@ fn interval_rows(interval: Interval, ts: i64) -> Vec<Row> {
             + interval.gauges.len()
             + interval.sets.len(),
     );
+    let plain = |key: SeriesKey, kind: SeriesKind, value: f64| Row {
+        key,
+        kind,
+        ts,
+        value: RawValue::Plain(value),
+    };
     for (key, total) in interval.counters {
-        rows.push(Row {
-            key,
-            kind: SeriesKind::Counter,
-            ts,
-            value: total,
-            timer: None,
-        });
+        rows.push(plain(key, SeriesKind::Counter, total));
     }
     for (key, value) in interval.gauges {
-        rows.push(Row {
-            key,
-            kind: SeriesKind::Gauge,
-            ts,
-            value,
-            timer: None,
-        });
+        rows.push(plain(key, SeriesKind::Gauge, value));
     }
     for (key, count) in interval.sets {
-        rows.push(Row {
-            key,
-            kind: SeriesKind::Set,
-            ts,
-            value: count as f64,
-            timer: None,
-        });
+        rows.push(plain(key, SeriesKind::Set, count as f64));
     }
     for (key, timer) in interval.timers {
+        let summary = TimerSummary {
+            sum_of_squares: timer.sum_of_squares,
+            sketch: timer.sketch,
+        };
         rows.push(Row {
             key,
             kind: SeriesKind::Timer,
             ts,
-            value: timer.scaled_count,
-            timer: Some(TimerSummary {
-                sum_of_squares: timer.sum_of_squares,
-                sketch: timer.sketch,
-            }),
+            value: RawValue::Timer {
+                count: timer.scaled_count,
+                summary: summary.encode().into_boxed_slice(),
+            },
         });
     }
     rows
 }
 
-async fn flush_carbon(
-    store: &Store,
-    telemetry: &Telemetry,
-    cache: &SeriesCache,
-    buffer: &mut Vec<CarbonPoint>,
-    config: PipelineConfig,
-) {
+async fn flush_carbon(tsdb: &Tsdb, telemetry: &Telemetry, buffer: &mut Vec<CarbonPoint>) {
     if buffer.is_empty() {
         return;
     }
-    let step = config.step_secs.max(1);
     let rows = buffer
         .drain(..)
         .map(|point| Row {
             key: point.key,
             kind: SeriesKind::Gauge,
-            ts: point.ts - point.ts.rem_euclid(step),
-            value: point.value,
-            timer: None,
+            ts: point.ts,
+            value: RawValue::Plain(point.value),
         })
         .collect();
-    write(store, telemetry, cache, rows, config, "carbon").await;
+    write(tsdb, telemetry, rows, "carbon").await;
 }
 
 fn count_refused(telemetry: &Telemetry, protocol: &str, reason: &str, count: u64) {
@@ -235,96 +201,17 @@ fn count_refused(telemetry: &Telemetry, protocol: &str, reason: &str, count: u64
     }
 }
 
-async fn write(
-    store: &Store,
-    telemetry: &Telemetry,
-    cache: &SeriesCache,
-    rows: Vec<Row>,
-    config: PipelineConfig,
-    protocol: &'static str,
-) {
-    if rows.is_empty() {
-        return;
-    }
-    let cache = Arc::clone(cache);
-    let offered = rows.len() as u64;
-    let result = store
-        .write(move |conn| write_rows(conn, &cache, rows, config.max_series))
-        .await;
-    match result {
-        Ok(over_limit) => {
-            count_refused(telemetry, protocol, "series_limit", over_limit);
+async fn write(tsdb: &Tsdb, telemetry: &Telemetry, rows: Vec<Row>, protocol: &'static str) {
+    match tsdb.ingest(rows).await {
+        Ok(report) => {
+            count_refused(telemetry, protocol, "series_limit", report.over_limit);
             telemetry
                 .metric_points_written
                 .get_or_create(&crate::telemetry::ProtocolLabels {
                     protocol: protocol.to_owned(),
                 })
-                .inc_by(offered - over_limit);
+                .inc_by(report.written);
         }
         Err(err) => tracing::error!(protocol, error = %err, "cannot store metric points"),
     }
-}
-
-/// Resolves series and writes the rows; returns how many were refused
-/// because the series catalog is full.
-fn write_rows(
-    conn: &Connection,
-    cache: &SeriesCache,
-    rows: Vec<Row>,
-    max_series: u64,
-) -> Result<u64, StoreError> {
-    let mut cache = cache
-        .lock()
-        .map_err(|_| StoreError::Task("series cache poisoned".into()))?;
-    let mut over_limit = 0;
-    let mut points = Vec::with_capacity(rows.len());
-    for row in rows {
-        let series = match cache.get(&row.key) {
-            Some(series) => series.clone(),
-            None => match ensure_series(conn, &row.key, row.kind, max_series)? {
-                Some(series) => {
-                    cache.insert(row.key.clone(), series.clone());
-                    series
-                }
-                None => {
-                    over_limit += 1;
-                    continue;
-                }
-            },
-        };
-        points.push(merge_with_stored(conn, &series, row)?);
-    }
-    crate::store::metrics::insert_points(conn, &points)?;
-    Ok(over_limit)
-}
-
-/// For counters, sets and timers, a point already stored in the same slot
-/// (a partial interval written at shutdown) is merged, not replaced.
-fn merge_with_stored(conn: &Connection, series: &Series, row: Row) -> Result<NewPoint, StoreError> {
-    let mut value = row.value;
-    let mut timer = row.timer;
-    if series.kind != SeriesKind::Gauge {
-        let stored: Option<(f64, Option<Vec<u8>>)> = conn
-            .prepare_cached(
-                "SELECT value, sketch FROM metric_points WHERE series_id = ?1 AND ts = ?2",
-            )?
-            .query_row(rusqlite::params![series.id, row.ts], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        if let Some((stored_value, stored_blob)) = stored {
-            value += stored_value;
-            if let (Some(timer), Some(blob)) = (timer.as_mut(), stored_blob) {
-                if let Some(stored_timer) = TimerSummary::decode(&blob) {
-                    timer.merge(&stored_timer);
-                }
-            }
-        }
-    }
-    Ok(NewPoint {
-        series_id: series.id,
-        ts: row.ts,
-        value,
-        sketch: timer.map(|timer| timer.encode()),
-    })
 }

@@ -1,12 +1,7 @@
 //! Metric series and their points.
 //!
 //! The catalog (`metric_series`) maps a Graphite name and canonical tags to
-//! an id and a kind. Points (`metric_points`) hold one value per series and
-//! aligned timestamp; timer points also carry their interval's quantile
-//! sketch, so percentiles over any range come from merged sketches.
-//!
-//! Invariant: only finite values reach this table (the parsers refuse NaN
-//! and infinities), so no series is ever poisoned.
+//! an id and a kind. Points live in chunks (see [`crate::tsdb`]).
 
 use rusqlite::{Connection, OptionalExtension};
 
@@ -56,32 +51,14 @@ pub struct Series {
     pub kind: SeriesKind,
 }
 
-/// One point to store.
-#[derive(Debug, Clone, PartialEq)]
-pub struct NewPoint {
-    pub series_id: i64,
-    /// Unix seconds, already aligned to the raw resolution.
-    pub ts: i64,
-    pub value: f64,
-    /// An encoded [`crate::metrics::sketch::Sketch`], for timers.
-    pub sketch: Option<Vec<u8>>,
-}
-
-/// A point as read back.
-#[derive(Debug, Clone, PartialEq)]
-pub struct StoredPoint {
-    pub ts: i64,
-    pub value: f64,
-    pub sketch: Option<Vec<u8>>,
-}
-
 /// The id of `key`, creating the series if it is new. Returns `None` when
-/// it is new and the catalog already holds `max_series` series.
+/// it is new and the catalog already holds `max_series` series (`None`:
+/// the caller enforces the cap, and counting is skipped).
 pub fn ensure_series(
     conn: &Connection,
     key: &SeriesKey,
     kind: SeriesKind,
-    max_series: u64,
+    max_series: Option<u64>,
 ) -> Result<Option<Series>, StoreError> {
     let tags = key.tags_text();
     let existing: Option<(i64, String)> = conn
@@ -100,11 +77,13 @@ pub fn ensure_series(
             kind,
         }));
     }
-    let count: i64 = conn
-        .prepare_cached("SELECT count(*) FROM metric_series")?
-        .query_row([], |row| row.get(0))?;
-    if u64::try_from(count).unwrap_or(u64::MAX) >= max_series {
-        return Ok(None);
+    if let Some(max_series) = max_series {
+        let count: i64 = conn
+            .prepare_cached("SELECT count(*) FROM metric_series")?
+            .query_row([], |row| row.get(0))?;
+        if u64::try_from(count).unwrap_or(u64::MAX) >= max_series {
+            return Ok(None);
+        }
     }
     conn.prepare_cached(
         "INSERT INTO metric_series (name, tags, kind, created_at_ms) VALUES (?1, ?2, ?3, ?4)",
@@ -120,23 +99,6 @@ pub fn ensure_series(
         key: key.clone(),
         kind,
     }))
-}
-
-/// Stores points; a point at an existing (series, ts) replaces it, as a
-/// later carbon write to the same slot does in Graphite.
-pub fn insert_points(conn: &Connection, points: &[NewPoint]) -> Result<(), StoreError> {
-    let mut insert = conn.prepare_cached(
-        "INSERT OR REPLACE INTO metric_points (series_id, ts, value, sketch) VALUES (?1, ?2, ?3, ?4)",
-    )?;
-    for point in points {
-        insert.execute(rusqlite::params![
-            point.series_id,
-            point.ts,
-            point.value,
-            point.sketch
-        ])?;
-    }
-    Ok(())
 }
 
 /// Every series in the catalog.
@@ -166,27 +128,6 @@ pub fn all_series(conn: &Connection) -> Result<Vec<Series>, StoreError> {
     Ok(series)
 }
 
-/// Points of `series_id` with `from <= ts < until`, oldest first.
-pub fn points(
-    conn: &Connection,
-    series_id: i64,
-    from: i64,
-    until: i64,
-) -> Result<Vec<StoredPoint>, StoreError> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT ts, value, sketch FROM metric_points
-         WHERE series_id = ?1 AND ts >= ?2 AND ts < ?3 ORDER BY ts",
-    )?;
-    let rows = stmt.query_map(rusqlite::params![series_id, from, until], |row| {
-        Ok(StoredPoint {
-            ts: row.get(0)?,
-            value: row.get(1)?,
-            sketch: row.get(2)?,
-        })
-    })?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,59 +142,28 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let first = store
-            .write(|conn| ensure_series(conn, &key("a.b"), SeriesKind::Gauge, 2))
+            .write(|conn| ensure_series(conn, &key("a.b"), SeriesKind::Gauge, Some(2)))
             .await
             .unwrap()
             .unwrap();
         let again = store
-            .write(|conn| ensure_series(conn, &key("a.b"), SeriesKind::Counter, 2))
+            .write(|conn| ensure_series(conn, &key("a.b"), SeriesKind::Counter, Some(2)))
             .await
             .unwrap()
             .unwrap();
         assert_eq!((again.id, again.kind), (first.id, SeriesKind::Gauge));
         store
-            .write(|conn| ensure_series(conn, &key("a.c"), SeriesKind::Gauge, 2))
+            .write(|conn| ensure_series(conn, &key("a.c"), SeriesKind::Gauge, Some(2)))
             .await
             .unwrap()
             .unwrap();
         let over = store
-            .write(|conn| ensure_series(conn, &key("a.d"), SeriesKind::Gauge, 2))
+            .write(|conn| ensure_series(conn, &key("a.d"), SeriesKind::Gauge, Some(2)))
             .await
             .unwrap();
         assert_eq!(over, None);
         let all = store.read(all_series).await.unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].key, key("a.b"));
-    }
-
-    #[tokio::test]
-    async fn points_replace_per_slot_and_read_back_in_range() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let id = store
-            .write(|conn| ensure_series(conn, &key("x"), SeriesKind::Gauge, 10))
-            .await
-            .unwrap()
-            .unwrap()
-            .id;
-        let new_points: Vec<NewPoint> = [(10, 1.0), (20, 2.0), (20, 3.0), (30, 4.0)]
-            .iter()
-            .map(|&(ts, value)| NewPoint {
-                series_id: id,
-                ts,
-                value,
-                sketch: None,
-            })
-            .collect();
-        store
-            .write(move |conn| insert_points(conn, &new_points))
-            .await
-            .unwrap();
-        let read = store
-            .read(move |conn| points(conn, id, 10, 30))
-            .await
-            .unwrap();
-        let pairs: Vec<(i64, f64)> = read.iter().map(|p| (p.ts, p.value)).collect();
-        assert_eq!(pairs, [(10, 1.0), (20, 3.0)]);
     }
 }

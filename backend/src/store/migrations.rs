@@ -54,6 +54,20 @@ const MIGRATIONS: &[&str] = &[
         sketch BLOB,
         PRIMARY KEY (series_id, ts)
     ) WITHOUT ROWID;",
+    // 4: metric points move to compressed chunks (see tsdb/). Rows of the
+    // pre-release point table are not carried over.
+    "DROP TABLE metric_points;
+    CREATE TABLE metric_chunks (
+        series_id INTEGER NOT NULL REFERENCES metric_series (id),
+        level INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        blob BLOB NOT NULL,
+        PRIMARY KEY (series_id, level, start)
+    ) WITHOUT ROWID;
+    CREATE TABLE metric_wal (
+        seq INTEGER PRIMARY KEY,
+        batch BLOB NOT NULL
+    );",
 ];
 
 /// The schema version this build migrates to.
@@ -118,7 +132,13 @@ mod tests {
         assert_eq!(user_version(&conn), SCHEMA_VERSION);
         assert_eq!(
             tables(&conn),
-            ["api_tokens", "deploys", "metric_points", "metric_series"]
+            [
+                "api_tokens",
+                "deploys",
+                "metric_chunks",
+                "metric_series",
+                "metric_wal"
+            ]
         );
     }
 

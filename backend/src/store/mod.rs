@@ -7,7 +7,6 @@
 //! across an `.await`: every SQLite call runs on the writer thread or in
 //! `spawn_blocking`.
 
-pub mod chunk;
 pub mod deploys;
 pub mod metrics;
 mod migrations;

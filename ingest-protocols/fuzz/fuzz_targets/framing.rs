@@ -1,5 +1,5 @@
-//! Feeds arbitrary bytes, in arbitrary chunk sizes, through both framing
-//! modes. Invariants: no panic, every step consumes what exists, frames
+//! Feeds arbitrary bytes, in arbitrary chunk sizes, through every framing
+//! mode. Invariants: no panic, every step consumes what exists, frames
 //! respect the limit, and the buffer never holds more than one frame.
 #![no_main]
 
@@ -10,8 +10,12 @@ const MAX_FRAME: usize = 64;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&control, input)) = data.split_first() else { return };
-    let mode = if control & 1 == 0 { Mode::Lines } else { Mode::Syslog };
-    let chunk = usize::from(control >> 1).max(1);
+    let mode = match control % 3 {
+        0 => Mode::Lines,
+        1 => Mode::Syslog,
+        _ => Mode::LengthPrefixed,
+    };
+    let chunk = usize::from(control / 3).max(1);
     let mut framer = Framer::new(mode, MAX_FRAME);
     let mut buf = Vec::new();
     for piece in input.chunks(chunk) {

@@ -13,20 +13,22 @@ use rusqlite::Connection;
 
 use super::catalog::{self, Field, Leaf, TimerField};
 use super::eval::{Range, RenderError, Source};
-use super::functions::Aggregate;
 use super::series::TimeSeries;
 use crate::metrics::TimerSummary;
-use crate::store::metrics::{points, Series, StoredPoint};
+use crate::store::metrics::Series;
+use crate::tsdb::point::Agg;
+use crate::tsdb::Tsdb;
 
 /// Most points one series may have in a response.
 pub const MAX_POINTS_PER_SERIES: i64 = 1_000_000;
 
-/// A [`Source`] over the store's catalog and points.
+/// A [`Source`] over the metrics store.
 pub struct StoreSource<'a> {
     pub conn: &'a Connection,
+    pub tsdb: &'a Tsdb,
     pub catalog: &'a [Series],
-    /// The stored (raw) resolution, seconds.
-    pub step: i64,
+    /// Unix seconds: which levels still hold a range depends on it.
+    pub now: i64,
     /// Fetch straight onto this coarser grid (for plain paths with a
     /// `maxDataPoints`), merging buckets per field.
     pub grid_step: Option<i64>,
@@ -34,7 +36,18 @@ pub struct StoreSource<'a> {
 
 impl StoreSource<'_> {
     fn fetch(&self, leaf: &Leaf, name: String, range: Range) -> Result<TimeSeries, RenderError> {
-        let step = self.grid_step.unwrap_or(self.step).max(self.step);
+        let schema = self.tsdb.schema_of(leaf.series.id);
+        let wanted = self
+            .grid_step
+            .unwrap_or(schema.raw().step)
+            .max(schema.raw().step);
+        let level_index = schema.level_for(self.now, range.from, wanted);
+        let level_step = schema
+            .levels
+            .get(level_index)
+            .map_or(schema.raw().step, |l| l.step);
+        // A whole number of the level's steps per point.
+        let step = (wanted + level_step - 1) / level_step * level_step;
         // Every bucket that overlaps [from, until]: the bucket holding
         // `until` is included, as Graphite includes it, so `until=now`
         // shows the interval in progress.
@@ -49,21 +62,30 @@ impl StoreSource<'_> {
                 ),
             });
         }
-        let stored = points(self.conn, leaf.series.id, start, end)
+        let stored = self
+            .tsdb
+            .read(self.conn, &leaf.series, level_index, start, end)
             .map_err(|e| RenderError::Store(e.to_string()))?;
-        let mut grouped: Vec<Vec<StoredPoint>> =
-            vec![Vec::new(); usize::try_from(buckets.max(0)).unwrap_or(0)];
-        for point in stored {
-            if let Some(bucket) = usize::try_from((point.ts - start) / step)
+        let mut grouped: Vec<Option<Agg>> =
+            vec![None; usize::try_from(buckets.max(0)).unwrap_or(0)];
+        for (ts, agg) in stored {
+            if let Some(bucket) = usize::try_from((ts - start) / step)
                 .ok()
                 .and_then(|i| grouped.get_mut(i))
             {
-                bucket.push(point);
+                match bucket {
+                    Some(merged) => merged.merge(&agg),
+                    None => *bucket = Some(agg),
+                }
             }
         }
         let values = grouped
             .iter()
-            .map(|bucket| bucket_value(leaf.field, bucket, step))
+            .map(|bucket| {
+                bucket
+                    .as_ref()
+                    .and_then(|agg| bucket_value(leaf.field, agg, step))
+            })
             .collect();
         let mut series = TimeSeries::new(name, start, step, values);
         series.consolidation = leaf.field.default_consolidation();
@@ -74,28 +96,18 @@ impl StoreSource<'_> {
     }
 }
 
-fn bucket_value(field: Field, bucket: &[StoredPoint], step: i64) -> Option<f64> {
-    if bucket.is_empty() {
-        return None;
-    }
-    let values: Vec<f64> = bucket.iter().map(|p| p.value).collect();
+/// The value of `field` for the points merged into one bucket of `step`
+/// seconds.
+fn bucket_value(field: Field, agg: &Agg, step: i64) -> Option<f64> {
     match field {
-        Field::Value => Aggregate::Average.apply(&values),
-        Field::Count => Aggregate::Sum.apply(&values),
-        Field::Unique => Aggregate::Max.apply(&values),
-        Field::Rate => Aggregate::Sum
-            .apply(&values)
-            .map(|total| total / step as f64),
-        Field::Timer(TimerField::Count) => Aggregate::Sum.apply(&values),
-        Field::Timer(timer_field) => {
-            let mut merged = TimerSummary::default();
-            for point in bucket {
-                if let Some(summary) = point.sketch.as_deref().and_then(TimerSummary::decode) {
-                    merged.merge(&summary);
-                }
-            }
-            timer_value(timer_field, &merged)
-        }
+        Field::Value => (agg.n > 0.0).then(|| agg.sum / agg.n),
+        Field::Count | Field::Timer(TimerField::Count) => Some(agg.sum),
+        Field::Unique => Some(agg.max),
+        Field::Rate => Some(agg.sum / step as f64),
+        Field::Timer(timer_field) => agg
+            .summary
+            .as_ref()
+            .and_then(|summary| timer_value(timer_field, summary)),
     }
 }
 
@@ -194,10 +206,14 @@ impl TagMatcher {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::metrics::SeriesKey;
-    use crate::store::metrics::{ensure_series, insert_points, NewPoint, SeriesKind};
+    use crate::store::metrics::SeriesKind;
     use crate::store::Store;
+    use crate::tsdb::point::RawValue;
+    use crate::tsdb::{test_config, Row};
 
     /// Regression: a point stored at the start of the interval in progress
     /// (what a shutdown flush writes) must show with `until=now`.
@@ -205,38 +221,25 @@ mod tests {
     async fn the_bucket_holding_until_is_included() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let series = store
-            .write(|conn| {
-                ensure_series(
-                    conn,
-                    &SeriesKey::new("a.b".into(), []),
-                    SeriesKind::Gauge,
-                    10,
-                )
-            })
-            .await
-            .unwrap()
-            .unwrap();
-        let id = series.id;
-        store
-            .write(move |conn| {
-                let points = [(100, 1.0), (110, 2.0), (120, 3.0)].map(|(ts, value)| NewPoint {
-                    series_id: id,
-                    ts,
-                    value,
-                    sketch: None,
-                });
-                insert_points(conn, &points)
-            })
+        let tsdb = Tsdb::open(store.clone(), test_config(), Arc::default())
             .await
             .unwrap();
+        let rows = [(100, 1.0), (110, 2.0), (120, 3.0)].map(|(ts, value)| Row {
+            key: SeriesKey::new("a.b".into(), []),
+            kind: SeriesKind::Gauge,
+            ts,
+            value: RawValue::Plain(value),
+        });
+        tsdb.ingest(rows.to_vec()).await.unwrap();
+        let reader = tsdb.clone();
         let rendered = store
             .read(move |conn| {
-                let catalog = vec![series];
+                let catalog = reader.catalog();
                 let source = StoreSource {
                     conn,
+                    tsdb: &reader,
                     catalog: &catalog,
-                    step: 10,
+                    now: 200,
                     grid_step: None,
                 };
                 Ok(source

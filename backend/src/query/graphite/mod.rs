@@ -27,6 +27,7 @@ use self::expr::{parse_target, Expr};
 use self::fetch::StoreSource;
 use self::series::TimeSeries;
 use crate::store::metrics::Series;
+use crate::tsdb::Tsdb;
 
 /// One `/render` request, already validated.
 #[derive(Debug, Clone)]
@@ -37,10 +38,14 @@ pub struct RenderRequest {
 }
 
 /// Renders every target, in order. Blocking: runs on a store reader.
+/// `step` is the raw resolution (the flush interval); `now` decides which
+/// resolutions still hold the range.
 pub fn render(
     conn: &Connection,
+    tsdb: &Tsdb,
     catalog: &[Series],
     step: i64,
+    now: i64,
     request: &RenderRequest,
 ) -> Result<Vec<TimeSeries>, RenderError> {
     let mut out = Vec::new();
@@ -53,14 +58,15 @@ pub fn render(
         let grid_step = match (&expr, request.max_data_points) {
             (Expr::Path(_), Some(max)) if raw_points > max as i64 => {
                 let per_point = (raw_points + max as i64 - 1) / max.max(1) as i64;
-                Some(step * per_point)
+                Some(rollup_friendly(tsdb, step * per_point))
             }
             _ => None,
         };
         let source = StoreSource {
             conn,
+            tsdb,
             catalog,
-            step,
+            now,
             grid_step,
         };
         for series in evaluate(&expr, &source, request.range)? {
@@ -71,4 +77,20 @@ pub fn render(
         }
     }
     Ok(out)
+}
+
+/// `wanted` rounded up to a multiple of the coarsest default level not
+/// coarser than it, so those rollups answer instead of raw points (fewer
+/// points to read; the same values, since rollups consolidate exactly).
+fn rollup_friendly(tsdb: &Tsdb, wanted: i64) -> i64 {
+    let level_step = tsdb
+        .default_schema()
+        .levels
+        .iter()
+        .map(|level| level.step)
+        .filter(|&step| step <= wanted)
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    (wanted + level_step - 1) / level_step * level_step
 }

@@ -1,0 +1,277 @@
+//! Bytes on disk per stored point, on realistic data: 10,000 series, a day
+//! at 10 s, through partout's own store (in process: the disk format does
+//! not depend on the transport, and a day of StatsD timers cannot be sent
+//! in real time).
+//!
+//! The mix, as a service fleet's StatsD and collectd output looks:
+//! - 45% counters: per-interval counts, Poisson-like around a per-series
+//!   rate from 0.05 to 500 per interval (sparse ones are mostly zero);
+//! - 40% gauges: a third integer random walks (queue lengths,
+//!   connections), a third percentages and load averages with one or two
+//!   decimals, a sixth memory sizes in bytes, a sixth full-precision
+//!   ratios (the worst case for compression);
+//! - 15% timers: 1 to 60 samples per interval of log-normal latencies in
+//!   ms with microsecond precision, each interval stored with its sketch.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use partout::metrics::{SeriesKey, TimerSummary};
+use partout::store::metrics::SeriesKind;
+use partout::store::Store;
+use partout::tsdb::point::RawValue;
+use partout::tsdb::schema::{Schemas, DEFAULT_RETENTIONS};
+use partout::tsdb::{Row, Tsdb, TsdbConfig};
+
+const SERIES: usize = 10_000;
+const STEP: i64 = 10;
+const INTERVALS: i64 = 8_640;
+
+/// xorshift64*: reproducible and dependency-free.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in [0, 1).
+    fn unit(&mut self) -> f64 {
+        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Standard normal (Box-Muller).
+    fn normal(&mut self) -> f64 {
+        let u = self.unit().max(1e-12);
+        let v = self.unit();
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+    }
+}
+
+enum Shape {
+    Counter { rate: f64 },
+    IntGauge { level: f64 },
+    DecimalGauge { level: f64, decimals: i32 },
+    Bytes { level: f64 },
+    Ratio { level: f64 },
+    Timer { per_interval: f64, median_ms: f64 },
+}
+
+struct Generated {
+    key: SeriesKey,
+    kind: SeriesKind,
+    shape: Shape,
+}
+
+fn fleet(rng: &mut Rng) -> Vec<Generated> {
+    (0..SERIES)
+        .map(|i| {
+            let host = format!("host{:03}", i % 200);
+            let slot = i / 200;
+            let roll = i % 20;
+            let (name, kind, shape) = match roll {
+                0..=8 => (
+                    format!("stats.counters.{host}.endpoint{slot}.requests"),
+                    SeriesKind::Counter,
+                    Shape::Counter {
+                        rate: 0.05 * 10f64.powf(rng.unit() * 4.0),
+                    },
+                ),
+                9..=11 => (
+                    format!("stats.gauges.{host}.queue{slot}"),
+                    SeriesKind::Gauge,
+                    Shape::IntGauge {
+                        level: (rng.unit() * 200.0).round(),
+                    },
+                ),
+                12..=14 => (
+                    format!("stats.gauges.{host}.cpu{slot}"),
+                    SeriesKind::Gauge,
+                    Shape::DecimalGauge {
+                        level: rng.unit() * 100.0,
+                        decimals: 1 + (slot % 2) as i32,
+                    },
+                ),
+                15 => (
+                    format!("stats.gauges.{host}.memory{slot}"),
+                    SeriesKind::Gauge,
+                    Shape::Bytes {
+                        level: 2e9 + rng.unit() * 6e9,
+                    },
+                ),
+                16 => (
+                    format!("stats.gauges.{host}.ratio{slot}"),
+                    SeriesKind::Gauge,
+                    Shape::Ratio { level: rng.unit() },
+                ),
+                _ => (
+                    format!("stats.timers.{host}.endpoint{slot}.latency"),
+                    SeriesKind::Timer,
+                    Shape::Timer {
+                        per_interval: 1.0 + rng.unit() * 59.0,
+                        median_ms: 5.0 + rng.unit() * 200.0,
+                    },
+                ),
+            };
+            Generated {
+                key: SeriesKey::new(name, []),
+                kind,
+                shape,
+            }
+        })
+        .collect()
+}
+
+fn next_value(series: &mut Generated, rng: &mut Rng) -> RawValue {
+    match &mut series.shape {
+        Shape::Counter { rate } => {
+            let sample = (*rate + rate.sqrt() * rng.normal()).round().max(0.0);
+            RawValue::Plain(sample)
+        }
+        Shape::IntGauge { level } => {
+            *level = (*level + (rng.normal() * 3.0).round()).max(0.0);
+            RawValue::Plain(*level)
+        }
+        Shape::DecimalGauge { level, decimals } => {
+            *level = (*level + rng.normal() * 2.0).clamp(0.0, 100.0);
+            let scale = 10f64.powi(*decimals);
+            RawValue::Plain((*level * scale).round() / scale)
+        }
+        Shape::Bytes { level } => {
+            *level = (*level + (rng.normal() * 1e6).round() * 4096.0).max(0.0);
+            RawValue::Plain((*level / 4096.0).round() * 4096.0)
+        }
+        Shape::Ratio { level } => {
+            *level = (*level + rng.normal() * 0.01).clamp(0.0, 1.0);
+            RawValue::Plain(*level)
+        }
+        Shape::Timer {
+            per_interval,
+            median_ms,
+        } => {
+            let count = (*per_interval + per_interval.sqrt() * rng.normal())
+                .round()
+                .max(1.0) as u32;
+            let mut summary = TimerSummary::default();
+            for _ in 0..count {
+                let ms = (*median_ms * (0.6 * rng.normal()).exp() * 1000.0).round() / 1000.0;
+                summary.sketch.add(ms, 1);
+                summary.sum_of_squares += ms * ms;
+            }
+            RawValue::Timer {
+                count: f64::from(count),
+                summary: summary.encode().into_boxed_slice(),
+            }
+        }
+    }
+}
+
+pub fn run() -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(measure())
+}
+
+async fn measure() -> anyhow::Result<()> {
+    let dir = tempfile::tempdir()?;
+    let store = Store::open(dir.path())?;
+    let config = TsdbConfig {
+        schemas: Schemas::new(&[], DEFAULT_RETENTIONS, STEP)?,
+        max_series: 1_000_000,
+        max_head_points: 8_000_000,
+        seal_grace_secs: 60,
+    };
+    let tsdb = Tsdb::open(store.clone(), config, Arc::default()).await?;
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut fleet = fleet(&mut rng);
+    // Midnight, a week ago: the whole day is inside every retention.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let start = now - now % 86_400 - 7 * 86_400;
+    let started = Instant::now();
+    let mut per_kind: std::collections::BTreeMap<&'static str, u64> = Default::default();
+    for interval in 0..INTERVALS {
+        let ts = start + interval * STEP;
+        let rows: Vec<Row> = fleet
+            .iter_mut()
+            .map(|series| Row {
+                key: series.key.clone(),
+                kind: series.kind,
+                ts,
+                value: next_value(series, &mut rng),
+            })
+            .collect();
+        for row in &rows {
+            *per_kind.entry(row.kind.as_str()).or_default() += 1;
+        }
+        tsdb.ingest(rows).await?;
+        if (interval + 1) % 360 == 0 {
+            tsdb.seal(ts + STEP + 60).await?;
+        }
+    }
+    tsdb.seal(start + 86_400 + 3_600).await?;
+    let ingest_secs = started.elapsed().as_secs_f64();
+    let sizes = store
+        .read(|conn| {
+            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
+            let mut stmt = conn.prepare(
+                "SELECT level, sum(length(blob)), count(*) FROM metric_chunks GROUP BY level ORDER BY level",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, i64>(2)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    // Blob sizes per kind, raw level only.
+    let by_kind = store
+        .read(|conn| {
+            let mut stmt = conn.prepare(
+                "SELECT s.kind, sum(length(c.blob)) FROM metric_chunks c JOIN metric_series s ON s.id = c.series_id
+                 WHERE c.level = 0 GROUP BY s.kind ORDER BY s.kind",
+            )?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })
+        .await?;
+    drop(tsdb);
+    drop(store);
+    let file_bytes: u64 = ["partout.sqlite", "partout.sqlite-wal"]
+        .iter()
+        .map(|f| std::fs::metadata(dir.path().join(f)).map_or(0, |m| m.len()))
+        .sum();
+    let timer_points = per_kind.get("timer").copied().unwrap_or(0);
+    let points: u64 = per_kind.values().sum();
+    let plain_points = points - timer_points;
+    println!(
+        "storage, realistic day (10,000 series x 8,640 points at 10 s, {plain_points} plain + {timer_points} timer points, ingested and sealed in process in {ingest_secs:.1} s)"
+    );
+    for (level, bytes, chunks) in &sizes {
+        println!("  level {level}: {chunks} chunks, {bytes} bytes of blobs");
+    }
+    for (kind, bytes) in &by_kind {
+        let count = per_kind.get(kind.as_str()).copied().unwrap_or(1).max(1);
+        println!(
+            "  raw {kind}: {:.2} bytes per point (blobs only)",
+            *bytes as f64 / count as f64
+        );
+    }
+    let plain_bytes: i64 = by_kind
+        .iter()
+        .filter(|(k, _)| k != "timer")
+        .map(|(_, b)| b)
+        .sum();
+    println!(
+        "disk per stored point, realistic:   {:>8.2} bytes (database file {file_bytes} bytes / {points} points, all levels, timers' sketches included)",
+        file_bytes as f64 / points as f64
+    );
+    println!(
+        "  counters and gauges alone:        {:>8.2} bytes per point (raw chunk blobs)",
+        plain_bytes as f64 / plain_points as f64
+    );
+    Ok(())
+}
