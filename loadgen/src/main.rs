@@ -30,8 +30,7 @@ fn main() -> anyhow::Result<()> {
             let scale: f64 = value("--scale")
                 .map_or(Ok(1.0), |s| s.parse())
                 .context("--scale takes a number")?;
-            statsd::run_all(&partout, scale)?;
-            storage::run()
+            statsd::run_all(&partout, scale)
         }
         "storage" => storage::run(),
         other => bail!("unknown command {other}"),

@@ -32,9 +32,9 @@ commands:
   test [--route rustup|debian]
         install test dependencies, build, check formatting and lints, run
         every test (what CI runs)
-  bench
+  bench [metrics|storage]
         build partout and the load generator (release) and print the
-        metrics benchmark's figures
+        benchmarks' figures (both when none is named)
   dist [--route rustup|debian] [--locked]
         build the release binary with the web app embedded
   wasm [--route rustup|debian] [--locked]
