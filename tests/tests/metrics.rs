@@ -208,6 +208,26 @@ fn statsd_over_udp_and_tcp_reads_back_exactly() {
             "q {q}: got {got}, exact {truth}"
         );
     }
+    // Points at a chosen step and consolidation: the counter's hourly sums
+    // add up to every hit, sample rates applied (300 + 2/0.1 + 4/0.2).
+    let counters = get_json(
+        &partout,
+        "/api/v1/metrics/series?match=stats.counters.e2e.*",
+    );
+    let counter_name = counters[0]["name"].as_str().unwrap().to_owned();
+    let hourly = get_json(
+        &partout,
+        &format!("/api/v1/metrics/points?name={counter_name}&from=-10min&until=now&step=1h&consolidation=sum"),
+    );
+    assert_eq!(hourly["step"], 3600);
+    let total: f64 = hourly["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p[1].as_f64())
+        .sum();
+    assert_eq!(total, 340.0, "{hourly}");
+
     let found = get_json(&partout, "/api/v1/metrics/series?match=stats.timers.e2e.*");
     let found = found.as_array().unwrap();
     assert_eq!(found.len(), 1);
