@@ -168,12 +168,17 @@ impl Head {
         }
     }
 
-    /// Every point held, as samples (what the write-ahead log is rewritten
-    /// to after a seal).
-    pub fn snapshot(&self) -> Vec<Sample> {
+    /// The points of every window `keep(series_id, window_start)` accepts,
+    /// as samples (what the write-ahead log is rewritten to after a seal:
+    /// everything but the windows just sealed).
+    pub fn snapshot(&self, keep: impl Fn(i64, i64) -> bool) -> Vec<Sample> {
         let mut samples = Vec::with_capacity(self.points);
         for (&series_id, series) in &self.series {
-            for (ts, value) in series.windows.values().flatten() {
+            let kept = series
+                .windows
+                .iter()
+                .filter(|(&start, _)| keep(series_id, start));
+            for (ts, value) in kept.flat_map(|(_, points)| points) {
                 samples.push(Sample {
                     series_id,
                     ts: *ts,
@@ -230,6 +235,7 @@ mod tests {
         assert_eq!(starts, [0, 3600]);
         head.remove(&forced);
         assert_eq!(head.len(), 1);
-        assert_eq!(head.snapshot(), [sample(1, 7200, 1.0)]);
+        assert_eq!(head.snapshot(|_, _| true), [sample(1, 7200, 1.0)]);
+        assert!(head.snapshot(|_, start| start != 7200).is_empty());
     }
 }

@@ -294,31 +294,15 @@ impl Tsdb {
         if windows.is_empty() {
             return Ok(SealReport::default());
         }
-        let mut remaining = Head::default();
-        {
-            // What the log holds after this seal: the head minus the
-            // sealed windows.
-            let sealed: std::collections::HashSet<(i64, i64)> =
-                windows.iter().map(|w| (w.series_id, w.start)).collect();
-            for sample in head.snapshot() {
-                let entry = self.entry(sample.series_id);
-                let Some(entry) = entry else { continue };
-                let start = self
-                    .inner
-                    .config
-                    .schemas
-                    .get(entry.schema)
-                    .raw()
-                    .window_start(sample.ts);
-                if !sealed.contains(&(sample.series_id, start)) {
-                    remaining.apply(sample, entry.kind, start);
-                }
-            }
-        }
+        // What the log holds after this seal: the head minus the sealed
+        // windows.
+        let sealed: std::collections::HashSet<(i64, i64)> =
+            windows.iter().map(|w| (w.series_id, w.start)).collect();
+        let remaining = head.snapshot(|series_id, start| !sealed.contains(&(series_id, start)));
         let log = if remaining.is_empty() {
             None
         } else {
-            Some(wal::encode(remaining.snapshot().iter())?)
+            Some(wal::encode(remaining.iter())?)
         };
         let levels: HashMap<i64, Vec<Level>> = windows
             .iter()
