@@ -17,14 +17,19 @@ use tokio_util::task::TaskTracker;
 use crate::config::{ListenerSetting, Settings};
 use crate::http::{self, AppState};
 use crate::ingest::carbon::Carbon;
+use crate::ingest::logs::LogProtocol;
 use crate::ingest::net::{self, Limits};
 use crate::ingest::statsd::Statsd;
 use crate::ingest::Protocol;
+use crate::logs::partition::WriterBudget;
+use crate::logs::record::{NormalizeConfig, TimePolicy};
+use crate::logs::{LogConfig, LogError, LogStore};
 use crate::metrics::aggregate::{self, Aggregator};
 use crate::metrics::pipeline::{self, PipelineConfig, CARBON_QUEUE_BATCHES};
 use crate::store::{tokens, Store, StoreError};
 use crate::telemetry::Telemetry;
 use crate::tsdb::{Tsdb, TsdbConfig};
+use partout_protocols::jsonlog::JsonLogLimits;
 
 /// File in the data dir naming every bound listener, for scripts and tests.
 pub const ADDRS_FILE: &str = "partout.addrs.json";
@@ -52,6 +57,8 @@ pub enum AppError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
+    Logs(#[from] LogError),
+    #[error(transparent)]
     Config(#[from] crate::tsdb::schema::SchemaError),
     #[error("cannot install signal handlers: {0}")]
     Signals(#[source] std::io::Error),
@@ -69,6 +76,34 @@ fn seal_grace_secs(flush_interval_secs: u64) -> i64 {
         .unwrap_or(3600)
         .saturating_mul(2)
         .max(60)
+}
+
+/// The log store's settings.
+fn log_config(settings: &Settings, data_dir: &Path) -> LogConfig {
+    let second = 1_000_000_000i64;
+    let max_age_nanos = settings.log_retention_secs.saturating_mul(second);
+    LogConfig {
+        dir: data_dir.join("logs"),
+        normalize: NormalizeConfig {
+            json: JsonLogLimits {
+                max_fields: settings.log_max_fields,
+                ..JsonLogLimits::default()
+            },
+            time: TimePolicy {
+                max_past_nanos: max_age_nanos,
+                max_future_nanos: 3600 * second,
+            },
+        },
+        max_age_nanos,
+        max_bytes: settings.log_max_disk_bytes,
+        commit_interval: std::time::Duration::from_secs(1),
+        writer: WriterBudget {
+            threads: 1,
+            memory_bytes: 96 * 1024 * 1024,
+        },
+        queue_lines: 256 * 1024,
+        max_line_bytes: settings.log_max_line_bytes,
+    }
 }
 
 /// Runs partout until SIGINT/SIGTERM, then shuts down gracefully.
@@ -106,6 +141,15 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         Arc::clone(&telemetry),
     )
     .await?;
+    let (logs, log_writer) = {
+        let config = log_config(&settings, &data_dir);
+        let telemetry = Arc::clone(&telemetry);
+        tokio::task::spawn_blocking(move || {
+            LogStore::open(config, telemetry, crate::logs::system_clock())
+        })
+        .await
+        .map_err(|err| StoreError::Task(err.to_string()))??
+    };
     if let Some(secret) = settings.bootstrap_token.clone() {
         store
             .write(move |conn| tokens::ensure(conn, "bootstrap", tokens::Scope::Admin, &secret))
@@ -141,12 +185,24 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         Arc::clone(&telemetry),
     ));
     let carbon: Arc<dyn Protocol> = Arc::new(Carbon::new(carbon_sender, Arc::clone(&telemetry)));
+    let syslog: Arc<dyn Protocol> = Arc::new(LogProtocol::syslog(
+        logs.clone(),
+        settings.log_max_line_bytes,
+        Arc::clone(&telemetry),
+    ));
+    let json_lines: Arc<dyn Protocol> = Arc::new(LogProtocol::json_lines(
+        logs.clone(),
+        settings.log_max_line_bytes,
+        Arc::clone(&telemetry),
+    ));
     let listener_tasks = TaskTracker::new();
     for setting in &settings.listeners {
         let protocol = match setting.key {
             "statsd_udp" | "statsd_tcp" => &statsd,
             "carbon_udp" | "carbon_tcp" => &carbon,
             "carbon_pickle" => &carbon_pickle,
+            "syslog_udp" | "syslog_tcp" => &syslog,
+            "jsonlines_tcp" => &json_lines,
             _ => {
                 tracing::debug!(
                     listener = setting.key,
@@ -161,7 +217,7 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
     }
     // Only the listeners hold the protocols now: when they stop, the carbon
     // queue's senders are gone and the pipeline sees the end of its input.
-    drop((statsd, carbon, carbon_pickle));
+    drop((statsd, carbon, carbon_pickle, syslog, json_lines));
     listener_tasks.close();
     let pipeline_stop = CancellationToken::new();
     let pipeline_task = tokio::spawn(pipeline::run(
@@ -183,6 +239,8 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
     let state = AppState {
         store: store.clone(),
         tsdb,
+        logs: logs.clone(),
+        shutdown: shutdown.clone(),
         telemetry,
         started,
         started_at_unix_ms: crate::store::unix_ms_now(),
@@ -222,6 +280,12 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         pipeline_stop.cancel();
         if let Err(err) = pipeline_task.await {
             tracing::error!(error = %err, "the metrics writer failed");
+        }
+        // The listeners and the HTTP server are gone: with the last handle
+        // dropped, the log writer takes what is queued, commits and exits.
+        drop(logs);
+        if let Err(err) = tokio::task::spawn_blocking(move || log_writer.join()).await {
+            tracing::error!(error = %err, "the log writer failed");
         }
         store.close().await?;
         match served {

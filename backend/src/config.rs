@@ -24,6 +24,10 @@ const MIN_BOOTSTRAP_TOKEN_LEN: usize = 16;
 const DEFAULT_FLUSH_INTERVAL_SECS: u64 = 10;
 const DEFAULT_MAX_SERIES: u64 = 100_000;
 const DEFAULT_MAX_BUFFERED_POINTS: u64 = 4_000_000;
+const DEFAULT_LOG_RETENTION: &str = "30d";
+const DEFAULT_LOG_MAX_DISK: &str = "20GB";
+const DEFAULT_LOG_MAX_LINE_BYTES: usize = 64 * 1024;
+const DEFAULT_LOG_MAX_FIELDS: usize = 100;
 
 /// Format of partout's own log output.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -49,6 +53,17 @@ pub struct FileConfig {
     pub syslog: UdpTcpSection,
     pub jsonlines: TcpSection,
     pub metrics: MetricsSection,
+    pub logs: LogsSection,
+}
+
+/// `[logs]`: how long and how much log data is kept, and line limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogsSection {
+    pub retention: Option<String>,
+    pub max_disk: Option<String>,
+    pub max_line_bytes: Option<usize>,
+    pub max_fields: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -119,6 +134,12 @@ pub enum ConfigError {
     FlushInterval(u64),
     #[error("{0}")]
     Retention(#[from] SchemaError),
+    #[error("logs.retention {0:?} is not a duration such as \"30d\" (units s, m, h, d, w, y)")]
+    LogRetention(String),
+    #[error("logs.max_disk {0:?} is not a size such as \"20GB\" (units KB, MB, GB, TB, or bytes)")]
+    LogMaxDisk(String),
+    #[error("logs.{0} must be at least {1}")]
+    LogLimit(&'static str, usize),
 }
 
 /// A socket listener other than HTTP, under the key it has in
@@ -152,6 +173,14 @@ pub struct Settings {
     pub metric_retention: String,
     /// Per-pattern schemas, first match wins; validated.
     pub metric_schemas: Vec<SchemaText>,
+    /// Log partitions older than this many seconds are dropped.
+    pub log_retention_secs: i64,
+    /// Most bytes of log partitions on disk; the oldest go first.
+    pub log_max_disk_bytes: u64,
+    /// Longest log line kept whole, bytes.
+    pub log_max_line_bytes: usize,
+    /// Most structured fields a log line may add.
+    pub log_max_fields: usize,
 }
 
 impl Settings {
@@ -276,7 +305,36 @@ impl Settings {
             &metric_retention,
             i64::try_from(flush_interval_secs).unwrap_or(i64::MAX),
         )?;
+        let log_retention = file
+            .logs
+            .retention
+            .as_deref()
+            .unwrap_or(DEFAULT_LOG_RETENTION);
+        let log_retention_secs = crate::tsdb::schema::duration(log_retention, 1)
+            .ok_or_else(|| ConfigError::LogRetention(log_retention.to_owned()))?;
+        let log_max_disk = file
+            .logs
+            .max_disk
+            .as_deref()
+            .unwrap_or(DEFAULT_LOG_MAX_DISK);
+        let log_max_disk_bytes = parse_size(log_max_disk)
+            .ok_or_else(|| ConfigError::LogMaxDisk(log_max_disk.to_owned()))?;
+        let log_max_line_bytes = file
+            .logs
+            .max_line_bytes
+            .unwrap_or(DEFAULT_LOG_MAX_LINE_BYTES);
+        if log_max_line_bytes < 256 {
+            return Err(ConfigError::LogLimit("max_line_bytes", 256));
+        }
+        let log_max_fields = file.logs.max_fields.unwrap_or(DEFAULT_LOG_MAX_FIELDS);
+        if log_max_fields < 1 {
+            return Err(ConfigError::LogLimit("max_fields", 1));
+        }
         Ok(Settings {
+            log_retention_secs,
+            log_max_disk_bytes,
+            log_max_line_bytes,
+            log_max_fields,
             flush_interval_secs,
             max_series: file.metrics.max_series.unwrap_or(DEFAULT_MAX_SERIES),
             max_buffered_points: file
@@ -300,6 +358,30 @@ impl Settings {
             bootstrap_token,
         })
     }
+}
+
+/// `20GB`, `512MB`, `1TB`, or a number of bytes; decimal units, as disks
+/// are sold.
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok().filter(|&n| n > 0)?;
+    let unit: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "KB" | "K" => 1_000,
+        "MB" | "M" => 1_000_000,
+        "GB" | "G" => 1_000_000_000,
+        "TB" | "T" => 1_000_000_000_000,
+        "KIB" => 1 << 10,
+        "MIB" => 1 << 20,
+        "GIB" => 1 << 30,
+        "TIB" => 1 << 40,
+        _ => return None,
+    };
+    number.checked_mul(unit)
 }
 
 /// One listener's sources, before precedence is applied.
@@ -447,6 +529,24 @@ mod tests {
         );
         let err = parse_listen("statsd.udp_listen", "localhost:x").unwrap_err();
         assert!(err.to_string().contains("statsd.udp_listen"), "{err}");
+    }
+
+    #[test]
+    fn log_limits_parse_and_refuse_nonsense() {
+        let file: FileConfig =
+            toml::from_str("[logs]\nretention = \"7d\"\nmax_disk = \"512MiB\"\n").unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert_eq!(settings.log_retention_secs, 7 * 86_400);
+        assert_eq!(settings.log_max_disk_bytes, 512 << 20);
+        for bad in [
+            "[logs]\nretention = \"soon\"\n",
+            "[logs]\nmax_disk = \"lots\"\n",
+            "[logs]\nmax_line_bytes = 10\n",
+        ] {
+            let file: FileConfig = toml::from_str(bad).unwrap();
+            let error = Settings::merge(&ServeArgs::default(), file).unwrap_err();
+            assert!(error.to_string().contains("logs."), "{error}");
+        }
     }
 
     #[test]

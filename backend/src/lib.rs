@@ -22,6 +22,7 @@ pub mod cli;
 pub mod config;
 pub mod http;
 pub mod ingest;
+pub mod logs;
 pub mod metrics;
 pub mod query;
 pub mod shutdown;

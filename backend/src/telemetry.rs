@@ -62,6 +62,28 @@ pub struct Telemetry {
     pub metric_chunks_written: Counter,
     /// Chunk bytes written by seals, after compression.
     pub metric_chunk_bytes_written: Counter,
+    /// Log lines made durable in the journal and handed to the index.
+    pub log_lines_written: Counter,
+    /// Log lines waiting in the queue to the log writer.
+    pub log_queue_lines: Gauge,
+    /// Bytes of the log journal (what arrived since the last commit).
+    pub log_journal_bytes: Gauge,
+    /// Log partitions (days) on disk.
+    pub log_partitions: Gauge,
+    /// Bytes of the log partitions on disk.
+    pub log_index_bytes: Gauge,
+    /// Log partitions removed by retention, by reason (`age`, `size`).
+    pub log_partitions_dropped: Family<ReasonLabels, Counter>,
+    /// Live-tail subscribers that fell behind and skipped lines.
+    pub log_tail_lagged: Counter,
+    /// Log lines longer than the limit, kept cut and marked.
+    pub log_lines_truncated: Counter,
+}
+
+/// Labels of counters split by a reason only.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub reason: String,
 }
 
 impl Telemetry {
@@ -139,6 +161,54 @@ impl Telemetry {
             "Compressed bytes of metric chunks written by seals",
             metric_chunk_bytes_written.clone(),
         );
+        let log_lines_written = Counter::default();
+        registry.register(
+            "log_lines_written",
+            "Log lines made durable in the journal and handed to the index",
+            log_lines_written.clone(),
+        );
+        let log_queue_lines = Gauge::default();
+        registry.register(
+            "log_queue_lines",
+            "Log lines accepted and waiting for the log writer",
+            log_queue_lines.clone(),
+        );
+        let log_journal_bytes = Gauge::default();
+        registry.register(
+            "log_journal_bytes",
+            "Bytes of the log journal: lines not yet committed to the index",
+            log_journal_bytes.clone(),
+        );
+        let log_partitions = Gauge::default();
+        registry.register(
+            "log_partitions",
+            "Log partitions (UTC days) on disk",
+            log_partitions.clone(),
+        );
+        let log_index_bytes = Gauge::default();
+        registry.register(
+            "log_index_bytes",
+            "Bytes of the log partitions on disk (index and compressed lines)",
+            log_index_bytes.clone(),
+        );
+        let log_partitions_dropped = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "log_partitions_dropped",
+            "Log partitions removed by retention, by reason (age or size)",
+            log_partitions_dropped.clone(),
+        );
+        let log_tail_lagged = Counter::default();
+        registry.register(
+            "log_tail_lagged",
+            "Times a live-tail subscriber fell behind and skipped lines",
+            log_tail_lagged.clone(),
+        );
+        let log_lines_truncated = Counter::default();
+        registry.register(
+            "log_lines_truncated",
+            "Log lines longer than logs.max_line_bytes, kept cut and marked truncated",
+            log_lines_truncated.clone(),
+        );
         let build_info = Family::<Vec<(String, String)>, Gauge>::default();
         registry.register(
             "build_info",
@@ -165,6 +235,14 @@ impl Telemetry {
             metric_head_points,
             metric_chunks_written,
             metric_chunk_bytes_written,
+            log_lines_written,
+            log_queue_lines,
+            log_journal_bytes,
+            log_partitions,
+            log_index_bytes,
+            log_partitions_dropped,
+            log_tail_lagged,
+            log_lines_truncated,
         }
     }
 

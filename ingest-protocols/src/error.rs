@@ -78,6 +78,47 @@ pub enum ParseError {
     /// A JSON log line that is valid JSON but not an object.
     #[error("JSON value is not an object")]
     NotJsonObject,
+    /// An Elasticsearch bulk action line that is not JSON, or not one
+    /// object holding one action and its metadata object, or whose
+    /// `_index` or `_id` has the wrong type or is empty.
+    #[error("malformed bulk action line")]
+    BadBulkAction,
+    /// A bulk action line naming an action other than `index`, `create`,
+    /// `update` and `delete`.
+    #[error("unknown bulk action")]
+    UnknownBulkAction,
+    /// A bulk `index`, `create` or `update` with no source line before the
+    /// end of the body.
+    #[error("bulk action without its source line")]
+    MissingBulkSource,
+    /// A bulk `update` whose line has no `doc` object: scripted updates and
+    /// bare upserts change stored documents, which a log store never does.
+    #[error("bulk update without a partial doc")]
+    BadBulkUpdate,
+    /// A body whose snappy header announces more bytes than the caller
+    /// allows; nothing was decompressed.
+    #[error("decompressed body larger than {limit} bytes")]
+    DecompressedTooLarge { limit: usize },
+    /// A body that is not a valid snappy block.
+    #[error("invalid snappy block")]
+    BadSnappy,
+    /// A protobuf message that does not decode: a truncated or overlong
+    /// varint, a length past the end, a field of the wrong wire type.
+    /// `offset` counts bytes of the decompressed message.
+    #[error("malformed protobuf at byte {offset}: {what}")]
+    BadProtobuf { what: &'static str, offset: usize },
+    /// A Loki push body that is not JSON of the push shape. Only the
+    /// position is kept: serde's messages quote client data.
+    #[error("invalid push JSON at line {line}, column {column}: {what}")]
+    BadPushJson {
+        what: &'static str,
+        line: usize,
+        column: usize,
+    },
+    /// Stream labels that do not parse (`{name="value", ...}`), or that
+    /// name a label twice or with an empty name.
+    #[error("invalid stream labels: {what}")]
+    BadLabels { what: &'static str },
 }
 
 impl ParseError {
@@ -105,6 +146,15 @@ impl ParseError {
             ParseError::BadPoint => "bad_point",
             ParseError::BadJson => "bad_json",
             ParseError::NotJsonObject => "not_json_object",
+            ParseError::BadBulkAction => "bad_bulk_action",
+            ParseError::UnknownBulkAction => "unknown_bulk_action",
+            ParseError::MissingBulkSource => "missing_bulk_source",
+            ParseError::BadBulkUpdate => "bad_bulk_update",
+            ParseError::DecompressedTooLarge { .. } => "decompressed_too_large",
+            ParseError::BadSnappy => "bad_snappy",
+            ParseError::BadProtobuf { .. } => "bad_protobuf",
+            ParseError::BadPushJson { .. } => "bad_push_json",
+            ParseError::BadLabels { .. } => "bad_labels",
         }
     }
 }

@@ -42,6 +42,10 @@ pub enum Step<'a> {
     /// Bytes of an oversized frame, already reported, thrown away; drop
     /// `consumed` bytes and go on.
     Discarded { consumed: usize },
+    /// The first `max_frame_len` bytes of an oversized frame, when the
+    /// framer truncates (see [`Framer::truncating`]); the rest of the frame
+    /// is discarded as it comes. Drop `consumed` bytes and go on.
+    Truncated { frame: &'a [u8], consumed: usize },
     /// No complete frame in the buffer; read more (or call
     /// [`Framer::finish`] at end of stream).
     NeedMore,
@@ -62,6 +66,9 @@ pub struct Framer {
     /// Bytes of an oversized octet-counted or length-prefixed frame still
     /// to skip.
     discarding_octets: usize,
+    /// Oversized newline or octet-counted frames yield their head as
+    /// [`Step::Truncated`] instead of an error.
+    truncate: bool,
 }
 
 impl Framer {
@@ -71,7 +78,17 @@ impl Framer {
             max_frame_len: max_frame_len.max(1),
             discarding_line: false,
             discarding_octets: 0,
+            truncate: false,
         }
+    }
+
+    /// Oversized frames are cut to `max_frame_len` and handed on as
+    /// [`Step::Truncated`] rather than refused: log lines are kept, cut,
+    /// never dropped. (Length-prefixed frames are still refused: a cut
+    /// pickle is no pickle.)
+    pub fn truncating(mut self) -> Framer {
+        self.truncate = true;
+        self
     }
 
     /// The next step over `buf`, the unconsumed bytes read so far.
@@ -156,12 +173,22 @@ impl Framer {
                 frame: trim_line(buf.get(..end).unwrap_or_default()),
                 consumed: end + 1,
             },
+            Some(end) if self.truncate => Step::Truncated {
+                frame: buf.get(..limit).unwrap_or_default(),
+                consumed: end + 1,
+            },
             Some(end) => Step::Skipped {
                 error: ParseError::FrameTooLong { limit },
                 consumed: end + 1,
             },
             None if buf.len() > limit => {
                 self.discarding_line = true;
+                if self.truncate {
+                    return Step::Truncated {
+                        frame: buf.get(..limit).unwrap_or_default(),
+                        consumed: buf.len(),
+                    };
+                }
                 Step::Skipped {
                     error: ParseError::FrameTooLong { limit },
                     consumed: buf.len(),
@@ -188,6 +215,19 @@ impl Framer {
             .and_then(|d| d.parse().ok())
             .unwrap_or(0);
         let header = digits + 1;
+        if count > self.max_frame_len && self.truncate {
+            // Wait for the head, then hand it on and skip the rest.
+            let limit = self.max_frame_len;
+            let Some(frame) = buf.get(header..header + limit) else {
+                return Step::NeedMore;
+            };
+            let skip = count.min(buf.len() - header);
+            self.discarding_octets = count - skip;
+            return Step::Truncated {
+                frame,
+                consumed: header + skip,
+            };
+        }
         if count > self.max_frame_len {
             let available = buf.len() - header;
             let skip = count.min(available);
@@ -260,6 +300,10 @@ mod tests {
                     Step::Discarded { consumed } => {
                         buf.drain(..consumed);
                     }
+                    Step::Truncated { frame, consumed } => {
+                        out.push(frame.to_vec());
+                        buf.drain(..consumed);
+                    }
                     Step::NeedMore => break,
                 }
             }
@@ -270,6 +314,54 @@ mod tests {
             None => {}
         }
         (out, errors)
+    }
+
+    /// Like `frames`, with a truncating framer.
+    fn truncated_frames(mode: Mode, max: usize, input: &[u8], chunk: usize) -> Vec<Vec<u8>> {
+        let mut framer = Framer::new(mode, max).truncating();
+        let mut buf: Vec<u8> = Vec::new();
+        let mut out = Vec::new();
+        for piece in input.chunks(chunk.max(1)) {
+            buf.extend_from_slice(piece);
+            loop {
+                match framer.next(&buf) {
+                    Step::Frame { frame, consumed } => {
+                        out.push(frame.to_vec());
+                        buf.drain(..consumed);
+                    }
+                    Step::Truncated { frame, consumed } => {
+                        let mut cut = frame.to_vec();
+                        cut.extend_from_slice(b"~");
+                        out.push(cut);
+                        buf.drain(..consumed);
+                    }
+                    Step::Skipped { consumed, .. } | Step::Discarded { consumed } => {
+                        buf.drain(..consumed);
+                    }
+                    Step::NeedMore => break,
+                }
+            }
+        }
+        if let Some(Ok(last)) = framer.finish(&buf) {
+            out.push(last.to_vec());
+        }
+        out
+    }
+
+    #[test]
+    fn a_truncating_framer_keeps_the_head_of_long_frames() {
+        for chunk in [1, 3, 100] {
+            assert_eq!(
+                truncated_frames(Mode::Lines, 4, b"abcdefgh\nxy\nlonglonglong", chunk),
+                [b"abcd~".to_vec(), b"xy".to_vec(), b"long~".to_vec()],
+                "chunk {chunk}"
+            );
+            assert_eq!(
+                truncated_frames(Mode::Syslog, 4, b"8 abcdefgh6 uvwxyz2 ok", chunk),
+                [b"abcd~".to_vec(), b"uvwx~".to_vec(), b"ok".to_vec()],
+                "chunk {chunk}"
+            );
+        }
     }
 
     #[test]
@@ -378,6 +470,9 @@ mod tests {
                         Step::Discarded { consumed } => {
                             buf.drain(..consumed);
                         }
+                        Step::Truncated { consumed, .. } => {
+                            buf.drain(..consumed);
+                        }
                         Step::NeedMore => break,
                     }
                 }
@@ -456,9 +551,12 @@ mod tests {
 
         /// Arbitrary bytes never panic and every step consumes within bounds.
         #[test]
-        fn never_panics_and_stays_in_bounds(input in proptest::collection::vec(proptest::num::u8::ANY, 0..400), chunk in 1usize..64, mode in 0u8..3) {
+        fn never_panics_and_stays_in_bounds(input in proptest::collection::vec(proptest::num::u8::ANY, 0..400), chunk in 1usize..64, mode in 0u8..3, truncate: bool) {
             let mode = [Mode::Lines, Mode::Syslog, Mode::LengthPrefixed][usize::from(mode)];
             let mut framer = Framer::new(mode, 32);
+            if truncate {
+                framer = framer.truncating();
+            }
             let mut buf: Vec<u8> = Vec::new();
             for piece in input.chunks(chunk) {
                 buf.extend_from_slice(piece);
@@ -467,6 +565,7 @@ mod tests {
                         Step::Frame { frame, consumed } => { proptest::prop_assert!(frame.len() <= 32); consumed }
                         Step::Skipped { consumed, .. } => consumed,
                         Step::Discarded { consumed } => consumed,
+                        Step::Truncated { frame, consumed } => { proptest::prop_assert!(frame.len() == 32); consumed }
                         Step::NeedMore => break,
                     };
                     proptest::prop_assert!(consumed > 0 && consumed <= buf.len());

@@ -40,7 +40,8 @@ use crate::ParseError;
 
 pub use exception::ExceptionData;
 pub use flatten::OVERFLOW_FIELD;
-pub use level::Level;
+pub use level::{from_text as parse_level, Level};
+pub use time::from_text as parse_timestamp;
 
 /// Bounds on what one line may add to the field catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

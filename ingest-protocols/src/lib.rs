@@ -14,6 +14,11 @@
 //! - [`jsonlog`]: one JSON log line (structlog, loguru, pino, zap, Vector,
 //!   Fluent Bit...) into timestamp, level, message, service, host,
 //!   flattened fields and detected exception data.
+//! - [`esbulk`]: Elasticsearch `_bulk` bodies (Vector, Fluent Bit,
+//!   Filebeat, Logstash) into items in request order, each with its
+//!   source document or the reason it was refused.
+//! - [`loki`]: Loki push bodies (Promtail, Alloy, Vector, Fluent Bit),
+//!   JSON or snappy-compressed protobuf, into labelled streams of lines.
 //! - `timestamp`: calendar arithmetic and RFC 3339, shared by the log
 //!   parsers; time is always Unix nanoseconds.
 //! - [`sentry`]: Sentry envelopes, events, auth and DSNs, and issue
@@ -26,8 +31,10 @@
 
 pub mod carbon;
 pub mod error;
+pub mod esbulk;
 pub mod framing;
 pub mod jsonlog;
+pub mod loki;
 pub mod pickle;
 pub mod sentry;
 pub mod statsd;

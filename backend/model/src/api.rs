@@ -171,3 +171,106 @@ pub struct MetricPoints {
     /// `[unix seconds, value]`; value is null for an empty bucket.
     pub points: Vec<(i64, Option<f64>)>,
 }
+
+/// A structured field's value in a [`LogLine`], as JSON shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum LogFieldValue {
+    Bool(bool),
+    Integer(i64),
+    Unsigned(u64),
+    Float(f64),
+    Text(String),
+    Null(()),
+}
+
+/// One stored log line.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogLine {
+    /// Stable id of the line (for `/api/v1/logs/context`).
+    pub id: String,
+    /// RFC 3339 with up to nanoseconds, UTC.
+    pub time: String,
+    /// Unix milliseconds of `time` (rounded down), for charts.
+    pub time_ms: i64,
+    /// `trace`, `debug`, `info`, `warn`, `error` or `fatal`.
+    pub level: Option<String>,
+    pub service: Option<String>,
+    pub host: Option<String>,
+    pub message: String,
+    /// Every other key, by dotted name.
+    pub fields: BTreeMap<String, LogFieldValue>,
+    /// `syslog`, `json` or `loki`.
+    pub source: String,
+    /// What was odd about the line: `parse_error`, `invalid_utf8`,
+    /// `truncated`, `time_replaced`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub flags: Vec<String>,
+}
+
+/// `GET /api/v1/logs/search`: matching lines, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogSearch {
+    pub lines: Vec<LogLine>,
+    /// Pass as `cursor` for the next (older) page; absent on the last page.
+    pub next_cursor: Option<String>,
+    /// Milliseconds the search took on the server.
+    pub took_ms: f64,
+}
+
+/// `GET /api/v1/logs/histogram`: matching lines per time bucket and level.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogHistogram {
+    /// Unix milliseconds; buckets are `[start, start + step_ms)`.
+    pub from_ms: i64,
+    pub until_ms: i64,
+    pub step_ms: i64,
+    pub total: u64,
+    pub buckets: Vec<LogHistogramBucket>,
+    pub took_ms: f64,
+}
+
+/// One bucket of a [`LogHistogram`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogHistogramBucket {
+    pub start_ms: i64,
+    pub total: u64,
+    /// Count per level; lines without a level count under `none`.
+    pub levels: BTreeMap<String, u64>,
+}
+
+/// `GET /api/v1/logs/top`: the most frequent values of a field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogTopValues {
+    pub field: String,
+    /// Lines counted (all matching lines, or the newest `sample` of them).
+    pub counted: u64,
+    /// Set when only the newest lines were counted (structured fields are
+    /// read from the stored lines, so a sample keeps this fast).
+    pub sampled: bool,
+    pub values: Vec<LogTopValue>,
+    pub took_ms: f64,
+}
+
+/// One value of a [`LogTopValues`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogTopValue {
+    pub value: String,
+    pub count: u64,
+}
+
+/// `GET /api/v1/logs/context`: lines around one line from the same
+/// service and host, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogContext {
+    pub before: Vec<LogLine>,
+    pub line: LogLine,
+    pub after: Vec<LogLine>,
+}
+
+/// Answer to `POST /api/v1/logs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LogIngestResult {
+    /// Lines stored (durably, before this answer was sent).
+    pub accepted: u64,
+}

@@ -34,12 +34,44 @@ impl Caller {
     }
 }
 
-fn bearer_secret(parts: &Parts) -> Option<&str> {
+/// The token a request carries: `Authorization: Bearer <token>`, or Basic
+/// auth with the token as the password (what log shippers such as Vector,
+/// Fluent Bit and Filebeat can send; the user name is ignored).
+fn bearer_secret(parts: &Parts) -> Option<String> {
     let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (kind, secret) = value.trim().split_once(' ')?;
-    kind.eq_ignore_ascii_case("bearer")
-        .then(|| secret.trim())
-        .filter(|secret| !secret.is_empty())
+    let secret = secret.trim();
+    let secret = if kind.eq_ignore_ascii_case("bearer") {
+        secret.to_owned()
+    } else if kind.eq_ignore_ascii_case("basic") {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(secret)
+            .ok()?;
+        let text = String::from_utf8(decoded).ok()?;
+        text.split_once(':')?.1.to_owned()
+    } else {
+        return None;
+    };
+    (!secret.is_empty()).then_some(secret)
+}
+
+/// A caller allowed to send data (logs now; events later): the one place
+/// ingestion is authorized, so access control completes it here.
+#[derive(Debug, Clone)]
+pub struct IngestCaller(pub Caller);
+
+impl FromRequestParts<AppState> for IngestCaller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = Caller::from_request_parts(parts, state).await?;
+        caller.require(Scope::Ingest)?;
+        Ok(IngestCaller(caller))
+    }
 }
 
 impl FromRequestParts<AppState> for Caller {
@@ -54,7 +86,6 @@ impl FromRequestParts<AppState> for Caller {
                 "authentication required: send Authorization: Bearer <api token>",
             ));
         };
-        let secret = secret.to_owned();
         let token = state
             .store
             .read(move |conn| tokens::find_active(conn, &secret))

@@ -25,6 +25,18 @@ pub enum ApiError {
     Unavailable,
     #[error("internal error")]
     Internal(#[source] StoreError),
+    #[error("internal error")]
+    Logs(#[source] crate::logs::LogError),
+}
+
+impl From<crate::logs::LogError> for ApiError {
+    fn from(err: crate::logs::LogError) -> Self {
+        use crate::logs::LogError;
+        match err {
+            LogError::Closed | LogError::QueueFull | LogError::Journal(_) => ApiError::Unavailable,
+            other => ApiError::Logs(other),
+        }
+    }
 }
 
 impl From<StoreError> for ApiError {
@@ -65,6 +77,10 @@ impl IntoResponse for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(source) => {
+                tracing::error!(error = %source, "request failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+            ApiError::Logs(source) => {
                 tracing::error!(error = %source, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }

@@ -6,6 +6,8 @@
 //! - `api`: `/api/v1/...` JSON handlers
 //! - `graphite`: `/render`, `/metrics/find`, `/metrics/expand`
 //! - `metrics_api`: `/api/v1/metrics/series`, `/api/v1/metrics/quantiles`
+//! - `logs_api`: `/api/v1/logs` (ingest), `/api/v1/logs/search`,
+//!   `histogram`, `top`, `context`, `tail` (Server-Sent Events)
 //! - `assets`: the embedded web app and its SPA fallback
 //! - `auth`: the one place requests are authenticated
 //! - `error`: `ApiError`, the JSON error body
@@ -16,6 +18,7 @@ mod auth;
 mod error;
 mod graphite;
 mod health;
+mod logs_api;
 mod metrics_api;
 
 use std::collections::BTreeMap;
@@ -41,6 +44,11 @@ pub struct AppState {
     pub store: Store,
     /// The metrics store (catalog cache, head, chunks).
     pub tsdb: crate::tsdb::Tsdb,
+    /// The log store.
+    pub logs: crate::logs::LogStore,
+    /// Cancelled when shutdown starts: long-lived responses (live tail)
+    /// end then, so the server can drain.
+    pub shutdown: tokio_util::sync::CancellationToken,
     pub telemetry: Arc<Telemetry>,
     pub started: Instant,
     pub started_at_unix_ms: i64,
@@ -59,7 +67,12 @@ pub fn router(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
-        .nest("/api/v1", api::routes().merge(metrics_api::routes()))
+        .nest(
+            "/api/v1",
+            api::routes()
+                .merge(metrics_api::routes())
+                .merge(logs_api::routes()),
+        )
         .merge(graphite::routes())
         .merge(assets::routes())
         .layer(middleware::from_fn_with_state(
@@ -107,9 +120,17 @@ pub(crate) mod test_support {
         )
         .await
         .unwrap();
+        let (logs, _writer) = crate::logs::LogStore::open(
+            crate::logs::test_config(&dir.path().join("logs")),
+            Arc::clone(&telemetry),
+            crate::logs::system_clock(),
+        )
+        .unwrap();
         let state = AppState {
             store,
             tsdb,
+            logs,
+            shutdown: tokio_util::sync::CancellationToken::new(),
             telemetry,
             started: Instant::now(),
             started_at_unix_ms: crate::store::unix_ms_now(),

@@ -3,6 +3,7 @@
 //! # Layout
 //! - [`net`]: generic UDP and TCP listener loops (binding, connection cap,
 //!   framing, cancellation); they know nothing of any protocol
+//! - [`logs`]: syslog (UDP and TCP) and JSON lines (TCP) into the log store
 //! - [`statsd`], [`carbon`] (plaintext and pickle): per protocol, a
 //!   [`Protocol`] whose sessions parse lines or messages and hand the
 //!   records on
@@ -12,6 +13,7 @@
 //! or stream goes on.
 
 pub mod carbon;
+pub mod logs;
 pub mod net;
 pub mod statsd;
 
@@ -43,6 +45,16 @@ pub trait Protocol: Send + Sync + 'static {
     }
     /// State for one UDP socket task or one TCP connection.
     fn session(&self) -> Box<dyn LineSession>;
+    /// State for a TCP connection from `peer` (protocols that record the
+    /// sender override this).
+    fn session_for_peer(&self, _peer: std::net::SocketAddr) -> Box<dyn LineSession> {
+        self.session()
+    }
+    /// Whether an over-long TCP frame is cut and handed on
+    /// ([`LineSession::truncated_line`]) rather than refused.
+    fn truncates_long_frames(&self) -> bool {
+        false
+    }
 }
 
 /// Handles the lines of one socket task or connection.
@@ -57,6 +69,16 @@ pub trait LineSession: Send {
             }
         }
         self.end_of_chunk();
+    }
+    /// A datagram from `peer` (protocols that record the sender override
+    /// this).
+    fn datagram_from(&mut self, datagram: &[u8], _peer: std::net::SocketAddr) {
+        self.datagram(datagram);
+    }
+    /// The head of a frame longer than the limit, when the protocol
+    /// truncates; refused as too long by default.
+    fn truncated_line(&mut self, _head: &[u8]) {
+        self.frame_error(&ParseError::FrameTooLong { limit: 0 });
     }
     /// Called after each read: publish what was batched.
     fn end_of_chunk(&mut self) {}

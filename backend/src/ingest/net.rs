@@ -106,8 +106,8 @@ pub async fn run_udp(socket: UdpSocket, protocol: Arc<dyn Protocol>, shutdown: C
 
 fn drain_udp(socket: &UdpSocket, session: &mut dyn LineSession, buf: &mut [u8], name: &str) {
     loop {
-        match socket.try_recv(buf) {
-            Ok(len) => session.datagram(buf.get(..len).unwrap_or_default()),
+        match socket.try_recv_from(buf) {
+            Ok((len, peer)) => session.datagram_from(buf.get(..len).unwrap_or_default(), peer),
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => return,
             Err(err) => {
                 // ICMP errors and the like: the socket itself is fine.
@@ -160,9 +160,15 @@ async fn serve_connection(
     limits: Limits,
     shutdown: CancellationToken,
 ) -> io::Result<()> {
-    let mut session = protocol.session();
+    let mut session = match stream.peer_addr() {
+        Ok(peer) => protocol.session_for_peer(peer),
+        Err(_) => protocol.session(),
+    };
     let max_frame_len = protocol.max_frame_len().unwrap_or(limits.max_frame_len);
     let mut framer = Framer::new(protocol.framing(), max_frame_len);
+    if protocol.truncates_long_frames() {
+        framer = framer.truncating();
+    }
     let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK);
     loop {
         buf.reserve(READ_CHUNK);
@@ -216,6 +222,10 @@ fn consume_frames(framer: &mut Framer, buf: &mut Vec<u8>, session: &mut dyn Line
                 start += consumed;
             }
             Step::Discarded { consumed } => start += consumed,
+            Step::Truncated { frame, consumed } => {
+                session.truncated_line(frame);
+                start += consumed;
+            }
             Step::NeedMore => break,
         }
     }

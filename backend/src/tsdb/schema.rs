@@ -239,7 +239,7 @@ pub fn parse_retentions(text: &str, min_step: i64) -> Result<Vec<Level>, String>
 }
 
 /// `<n><unit>` in seconds; without a unit, `n * bare_unit`.
-fn duration(text: &str, bare_unit: i64) -> Option<i64> {
+pub(crate) fn duration(text: &str, bare_unit: i64) -> Option<i64> {
     let text = text.trim();
     let split = text
         .find(|c: char| !c.is_ascii_digit())

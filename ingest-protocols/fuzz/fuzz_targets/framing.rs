@@ -17,6 +17,9 @@ fuzz_target!(|data: &[u8]| {
     };
     let chunk = usize::from(control / 3).max(1);
     let mut framer = Framer::new(mode, MAX_FRAME);
+    if control & 0x80 != 0 {
+        framer = framer.truncating();
+    }
     let mut buf = Vec::new();
     for piece in input.chunks(chunk) {
         buf.extend_from_slice(piece);
@@ -24,6 +27,10 @@ fuzz_target!(|data: &[u8]| {
             let consumed = match framer.next(&buf) {
                 Step::Frame { frame, consumed } => {
                     assert!(frame.len() <= MAX_FRAME);
+                    consumed
+                }
+                Step::Truncated { frame, consumed } => {
+                    assert_eq!(frame.len(), MAX_FRAME);
                     consumed
                 }
                 Step::Skipped { consumed, .. } | Step::Discarded { consumed } => consumed,

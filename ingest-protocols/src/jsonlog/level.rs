@@ -37,7 +37,8 @@ pub(super) fn from_json(value: &Value) -> Option<Level> {
     }
 }
 
-fn from_text(text: &str) -> Option<Level> {
+/// The level a text names (`WARN`, `warning`, `30`, `E`...).
+pub fn from_text(text: &str) -> Option<Level> {
     let text = text.trim();
     if let Ok(number) = text.parse::<u64>() {
         return from_number(number);

@@ -20,7 +20,9 @@ pub(super) fn from_json(value: &Value) -> Option<i64> {
     }
 }
 
-fn from_text(text: &str) -> Option<i64> {
+/// Unix nanoseconds of RFC 3339 text or an epoch number in s, ms, us or
+/// ns (told apart by magnitude).
+pub fn from_text(text: &str) -> Option<i64> {
     let text = text.trim();
     if let Some(unix_nanos) = parse_rfc3339(text.as_bytes()) {
         return Some(unix_nanos);

@@ -1,0 +1,193 @@
+//! One UTC day of logs: a tantivy index in `logs/<YYYY-MM-DD>/`.
+//!
+//! Retention drops whole partitions, so expiring a day is one directory
+//! removal, never a delete-and-merge. Each commit records the highest
+//! journal sequence number it holds in the commit payload: replay skips
+//! what a partition already has, so a crash between a commit and the
+//! journal's release indexes nothing twice.
+
+use std::path::{Path, PathBuf};
+
+use tantivy::indexer::NoMergePolicy;
+use tantivy::store::{Compressor, ZstdCompressor};
+use tantivy::{
+    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
+};
+
+use super::day;
+use super::schema::{register_tokenizers, LogSchema};
+
+/// The doc store compresses blocks this large: log lines repeat across
+/// lines, so bigger blocks compress much better, and a result page reads
+/// only a few blocks.
+const DOC_STORE_BLOCK: usize = 256 * 1024;
+const DOC_STORE_ZSTD_LEVEL: i32 = 6;
+
+/// What searches see of a partition: cheap to clone, safe to share.
+#[derive(Clone)]
+pub struct PartitionReader {
+    pub day: i64,
+    pub reader: IndexReader,
+    pub index: Index,
+}
+
+impl PartitionReader {
+    pub fn searcher(&self) -> Searcher {
+        self.reader.searcher()
+    }
+
+    /// Time range this partition covers, Unix nanoseconds, end exclusive.
+    pub fn span(&self) -> (i64, i64) {
+        let start = self.day.saturating_mul(day::NANOS_PER_DAY);
+        (start, start.saturating_add(day::NANOS_PER_DAY))
+    }
+}
+
+/// A partition as its writer sees it.
+pub struct Partition {
+    pub shared: PartitionReader,
+    pub dir: PathBuf,
+    writer: Option<IndexWriter>,
+    /// Highest sequence number committed here.
+    pub committed_seq: Option<u64>,
+    /// Highest sequence number added since the last commit.
+    pending_seq: Option<u64>,
+    /// Commit rounds since a line was last added: idle writers are closed.
+    pub idle_rounds: u32,
+}
+
+/// Memory and threads of one partition's writer.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterBudget {
+    pub threads: usize,
+    pub memory_bytes: usize,
+}
+
+impl Partition {
+    /// Opens the partition of `day` under `root`, creating it if needed.
+    pub fn open(root: &Path, day_number: i64, schema: &LogSchema) -> tantivy::Result<Partition> {
+        let dir = root.join(day::name(day_number));
+        std::fs::create_dir_all(&dir)?;
+        let index = if dir.join("meta.json").exists() {
+            Index::open_in_dir(&dir)?
+        } else {
+            Index::builder()
+                .schema(schema.schema.clone())
+                .settings(IndexSettings {
+                    docstore_compression: Compressor::Zstd(ZstdCompressor {
+                        compression_level: Some(DOC_STORE_ZSTD_LEVEL),
+                    }),
+                    docstore_blocksize: DOC_STORE_BLOCK,
+                    ..IndexSettings::default()
+                })
+                .create_in_dir(&dir)?
+        };
+        register_tokenizers(&index);
+        let committed_seq = index
+            .load_metas()?
+            .payload
+            .and_then(|payload| payload.parse::<u64>().ok());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Partition {
+            shared: PartitionReader {
+                day: day_number,
+                reader,
+                index,
+            },
+            dir,
+            writer: None,
+            committed_seq,
+            pending_seq: None,
+            idle_rounds: 0,
+        })
+    }
+
+    pub fn day(&self) -> i64 {
+        self.shared.day
+    }
+
+    /// Whether line `seq` is already committed here (a replay after a
+    /// crash between commit and journal release).
+    pub fn holds(&self, seq: u64) -> bool {
+        self.committed_seq.is_some_and(|committed| seq <= committed)
+    }
+
+    pub fn add(
+        &mut self,
+        seq: u64,
+        document: TantivyDocument,
+        budget: WriterBudget,
+    ) -> tantivy::Result<()> {
+        let writer = match &mut self.writer {
+            Some(writer) => writer,
+            None => self.writer.insert(
+                self.shared
+                    .index
+                    .writer_with_num_threads(budget.threads.max(1), budget.memory_bytes)?,
+            ),
+        };
+        writer.add_document(document)?;
+        self.pending_seq = Some(seq);
+        self.idle_rounds = 0;
+        Ok(())
+    }
+
+    /// Commits what was added, if anything, and makes it searchable.
+    pub fn commit(&mut self) -> tantivy::Result<bool> {
+        let (Some(writer), Some(seq)) = (&mut self.writer, self.pending_seq) else {
+            self.idle_rounds = self.idle_rounds.saturating_add(1);
+            return Ok(false);
+        };
+        let mut prepared = writer.prepare_commit()?;
+        prepared.set_payload(&seq.to_string());
+        prepared.commit()?;
+        self.committed_seq = Some(seq);
+        self.pending_seq = None;
+        self.shared.reader.reload()?;
+        Ok(true)
+    }
+
+    /// Commits, then closes the writer and waits for its merges: frees its
+    /// memory (an old day rarely gets more lines).
+    pub fn close_writer(&mut self) -> tantivy::Result<()> {
+        self.commit()?;
+        if let Some(writer) = self.writer.take() {
+            writer.wait_merging_threads()?;
+        }
+        Ok(())
+    }
+
+    /// Whether a writer is open (and holding memory).
+    pub fn has_writer(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    /// Closes the writer without merging: for removal.
+    pub fn abandon(&mut self) {
+        if let Some(mut writer) = self.writer.take() {
+            writer.set_merge_policy(Box::new(NoMergePolicy));
+            let _ = writer.rollback();
+        }
+    }
+
+    /// Bytes the partition's files take.
+    pub fn disk_bytes(&self) -> u64 {
+        dir_bytes(&self.dir)
+    }
+}
+
+pub fn dir_bytes(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|entry| entry.metadata().ok())
+                .filter(|meta| meta.is_file())
+                .map(|meta| meta.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}

@@ -1,0 +1,224 @@
+//! The tantivy schema of a log partition, its tokenizers, and how a
+//! record becomes a document.
+//!
+//! | field     | indexed as                         | why                                  |
+//! |-----------|------------------------------------|--------------------------------------|
+//! | `ts`      | i64 nanos, fast                    | time ranges, newest-first order      |
+//! | `seq`     | u64, fast                          | a line's id; ties between equal times|
+//! | `level`   | u64 0 (trace) to 5 (fatal), fast   | `level:error`, `level:>=warn`, histogram split |
+//! | `service`, `host` | exact text, fast           | filters, top values, context         |
+//! | `source`, `flag`  | exact text                 | `source:syslog`, `flag:parse_error`  |
+//! | `message` | words, lowercased, with positions  | full text and phrases                |
+//! | `fields`  | JSON: text lowercased whole, numbers as numbers | `user:ann`, `http.status:>=500` |
+//! | `words`   | words of every field value, no positions | bare terms also find field values |
+//! | `raw`     | stored only                        | the line as received ([`RawLog`])    |
+//!
+//! Only `raw` is stored: a result is rebuilt by normalizing it again, so
+//! the document store holds the sender's bytes once, zstd-compressed.
+
+use std::collections::BTreeMap;
+
+use partout_protocols::jsonlog::{FieldValue, Level};
+use tantivy::schema::{
+    Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
+    TextFieldIndexing, TextOptions, FAST, STORED, STRING,
+};
+use tantivy::tokenizer::{
+    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
+};
+use tantivy::{Index, TantivyDocument};
+
+use super::record::LogRecord;
+
+/// Exact values, case-insensitive: field filters compare whole values.
+pub const EXACT_TOKENIZER: &str = "partout_exact";
+/// Words: runs of letters and digits, lowercased.
+pub const WORDS_TOKENIZER: &str = "partout_words";
+/// Longest word indexed; longer ones (base64 blobs, hashes) are skipped.
+const MAX_WORD: usize = 80;
+/// Longest exact value indexed.
+const MAX_EXACT: usize = 256;
+
+/// Handles on the schema's fields.
+#[derive(Clone)]
+pub struct LogSchema {
+    pub schema: Schema,
+    pub ts: Field,
+    pub seq: Field,
+    pub level: Field,
+    pub service: Field,
+    pub host: Field,
+    pub source: Field,
+    pub flag: Field,
+    pub message: Field,
+    pub fields: Field,
+    pub words: Field,
+    pub raw: Field,
+}
+
+impl LogSchema {
+    pub fn new() -> LogSchema {
+        let mut builder = Schema::builder();
+        let number = NumericOptions::default().set_indexed().set_fast();
+        let ts = builder.add_i64_field("ts", number.clone());
+        let seq = builder.add_u64_field("seq", number.clone());
+        let level = builder.add_u64_field("level", number);
+        let service = builder.add_text_field("service", STRING | FAST);
+        let host = builder.add_text_field("host", STRING | FAST);
+        let source = builder.add_text_field("source", STRING);
+        let flag = builder.add_text_field("flag", STRING);
+        let message = builder.add_text_field(
+            "message",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(WORDS_TOKENIZER)
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+            ),
+        );
+        let fields = builder.add_json_field(
+            "fields",
+            JsonObjectOptions::default()
+                .set_expand_dots_enabled()
+                .set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer(EXACT_TOKENIZER)
+                        .set_fieldnorms(false)
+                        .set_index_option(IndexRecordOption::Basic),
+                ),
+        );
+        let words = builder.add_text_field(
+            "words",
+            TextOptions::default().set_indexing_options(
+                TextFieldIndexing::default()
+                    .set_tokenizer(WORDS_TOKENIZER)
+                    .set_fieldnorms(false)
+                    .set_index_option(IndexRecordOption::Basic),
+            ),
+        );
+        let raw = builder.add_bytes_field("raw", STORED);
+        LogSchema {
+            schema: builder.build(),
+            ts,
+            seq,
+            level,
+            service,
+            host,
+            source,
+            flag,
+            message,
+            fields,
+            words,
+            raw,
+        }
+    }
+
+    /// The document of one line.
+    pub fn document(&self, seq: u64, record: &LogRecord, raw: &[u8]) -> TantivyDocument {
+        let mut doc = TantivyDocument::new();
+        doc.add_i64(self.ts, record.timestamp_nanos);
+        doc.add_u64(self.seq, seq);
+        if let Some(level) = record.level {
+            doc.add_u64(self.level, level_code(level));
+        }
+        if let Some(service) = &record.service {
+            doc.add_text(self.service, service);
+        }
+        if let Some(host) = &record.host {
+            doc.add_text(self.host, host);
+        }
+        doc.add_text(self.source, record.source.as_str());
+        for flag in record.flags.names() {
+            doc.add_text(self.flag, flag);
+        }
+        doc.add_text(self.message, &record.message);
+        if !record.fields.is_empty() {
+            let mut object = BTreeMap::new();
+            let mut words = String::new();
+            for (name, value) in &record.fields {
+                if let FieldValue::Text(text) | FieldValue::Json(text) = value {
+                    words.push_str(text);
+                    words.push(' ');
+                }
+                object.insert(name.clone(), owned_value(value));
+            }
+            doc.add_object(self.fields, object);
+            if !words.is_empty() {
+                doc.add_text(self.words, words);
+            }
+        }
+        doc.add_bytes(self.raw, raw);
+        doc
+    }
+}
+
+impl Default for LogSchema {
+    fn default() -> LogSchema {
+        LogSchema::new()
+    }
+}
+
+fn owned_value(value: &FieldValue) -> OwnedValue {
+    match value {
+        FieldValue::Null => OwnedValue::Null,
+        FieldValue::Bool(flag) => OwnedValue::Bool(*flag),
+        FieldValue::Integer(number) => OwnedValue::I64(*number),
+        FieldValue::Unsigned(number) => OwnedValue::U64(*number),
+        FieldValue::Float(number) => OwnedValue::F64(*number),
+        FieldValue::Text(text) | FieldValue::Json(text) => OwnedValue::Str(text.clone()),
+    }
+}
+
+/// The indexed code of a level: ordered, so `level:>=warn` is a range.
+pub fn level_code(level: Level) -> u64 {
+    match level {
+        Level::Trace => 0,
+        Level::Debug => 1,
+        Level::Info => 2,
+        Level::Warn => 3,
+        Level::Error => 4,
+        Level::Fatal => 5,
+    }
+}
+
+/// Every level, in code order.
+pub const LEVELS: [Level; 6] = [
+    Level::Trace,
+    Level::Debug,
+    Level::Info,
+    Level::Warn,
+    Level::Error,
+    Level::Fatal,
+];
+
+/// Registers the tokenizers the schema names; every opened index needs it.
+pub fn register_tokenizers(index: &Index) {
+    index.tokenizers().register(
+        EXACT_TOKENIZER,
+        TextAnalyzer::builder(RawTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_EXACT))
+            .filter(LowerCaser)
+            .build(),
+    );
+    index.tokenizers().register(
+        WORDS_TOKENIZER,
+        TextAnalyzer::builder(SimpleTokenizer::default())
+            .filter(RemoveLongFilter::limit(MAX_WORD))
+            .filter(LowerCaser)
+            .build(),
+    );
+}
+
+/// The words of `text` as the index cut them.
+pub fn words(text: &str) -> Vec<String> {
+    let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD))
+        .filter(LowerCaser)
+        .build();
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while let Some(token) = stream.next() {
+        out.push(token.text.clone());
+    }
+    out
+}

@@ -1,0 +1,308 @@
+//! The log writer thread: the only owner of the journal and of the index
+//! writers.
+//!
+//! Per round: take what is queued (up to a bound), number it, append it to
+//! the journal with one `fdatasync` for the whole group, acknowledge, then
+//! index it. Every commit interval, commit the partitions that changed
+//! (searchable from then on), release the journal, close idle writers,
+//! and now and then apply retention.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{mpsc, oneshot};
+
+use super::journal::Journal;
+use super::partition::{Partition, PartitionReader};
+use super::raw::RawLog;
+use super::record::{normalize, LogRecord};
+use super::{day, Clock, LogConfig, Shared, TailLine};
+use crate::telemetry::{ReasonLabels, Telemetry};
+
+/// Most lines written to the journal in one group.
+const MAX_GROUP_LINES: usize = 16_384;
+/// Most bytes (roughly) written to the journal in one group.
+const MAX_GROUP_BYTES: usize = 16 * 1024 * 1024;
+/// Commit rounds a partition's writer may sit unused before it is closed
+/// (the current day's stays open).
+const IDLE_ROUNDS_BEFORE_CLOSE: u32 = 30;
+/// How often retention runs.
+const RETENTION_EVERY: Duration = Duration::from_secs(60);
+
+/// What the writer thread is asked to do.
+pub enum Message {
+    /// Lines to store; `ack` hears once they are durable.
+    Lines {
+        lines: Vec<RawLog>,
+        ack: Option<oneshot::Sender<Result<(), String>>>,
+    },
+    /// Time to commit, if the interval has passed.
+    Tick,
+    /// Commit now, then answer (tests, shutdown, benchmarks).
+    Commit(oneshot::Sender<()>),
+    /// Apply retention now, then answer.
+    Retention(oneshot::Sender<()>),
+}
+
+pub struct Writer {
+    pub config: Arc<LogConfig>,
+    pub shared: Arc<Shared>,
+    pub telemetry: Arc<Telemetry>,
+    pub clock: Clock,
+    pub journal: Journal,
+    pub partitions: BTreeMap<i64, Partition>,
+    pub next_seq: u64,
+    pub last_commit: Instant,
+    pub last_retention: Instant,
+    /// A line could not be indexed (its partition would not open): the
+    /// journal is kept, so the next start retries it.
+    pub unindexed: bool,
+}
+
+impl Writer {
+    /// Runs until every sender is gone, then commits and returns.
+    pub fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
+        let mut replies = Vec::new();
+        while let Some(first) = receiver.blocking_recv() {
+            let mut lines = Vec::new();
+            let mut acks = Vec::new();
+            let mut bytes = 0usize;
+            let mut commit_now = false;
+            let mut retention_now = false;
+            let mut next = Some(first);
+            while let Some(message) = next.take() {
+                match message {
+                    Message::Lines {
+                        lines: mut batch,
+                        ack,
+                    } => {
+                        bytes += batch.iter().map(RawLog::weight).sum::<usize>();
+                        lines.append(&mut batch);
+                        acks.extend(ack);
+                    }
+                    Message::Tick => {}
+                    Message::Commit(reply) => {
+                        commit_now = true;
+                        replies.push(reply);
+                    }
+                    Message::Retention(reply) => {
+                        retention_now = true;
+                        replies.push(reply);
+                    }
+                }
+                if lines.len() < MAX_GROUP_LINES && bytes < MAX_GROUP_BYTES {
+                    next = receiver.try_recv().ok();
+                }
+            }
+            self.shared.dequeued(lines.len(), &self.telemetry);
+            self.write_group(lines, acks);
+            if commit_now || self.last_commit.elapsed() >= self.config.commit_interval {
+                self.commit();
+            }
+            if retention_now || self.last_retention.elapsed() >= RETENTION_EVERY {
+                self.apply_retention();
+            }
+            for reply in replies.drain(..) {
+                let _ = reply.send(());
+            }
+        }
+        self.commit();
+        for partition in self.partitions.values_mut() {
+            if let Err(error) = partition.close_writer() {
+                tracing::error!(%error, "closing a log partition writer failed");
+            }
+        }
+    }
+
+    fn write_group(&mut self, lines: Vec<RawLog>, acks: Vec<oneshot::Sender<Result<(), String>>>) {
+        if lines.is_empty() {
+            for ack in acks {
+                let _ = ack.send(Ok(()));
+            }
+            return;
+        }
+        let first_seq = self.next_seq;
+        if let Err(error) = self.journal.append(first_seq, &lines) {
+            // Nothing of the group is acknowledged or indexed: the senders
+            // hear the failure and keep their lines.
+            tracing::error!(%error, "log journal write failed; the batch is refused");
+            for ack in acks {
+                let _ = ack.send(Err(format!("log journal write failed: {error}")));
+            }
+            return;
+        }
+        for ack in acks {
+            let _ = ack.send(Ok(()));
+        }
+        self.next_seq += lines.len() as u64;
+        self.telemetry.log_lines_written.inc_by(lines.len() as u64);
+        for (offset, raw) in lines.into_iter().enumerate() {
+            self.index(first_seq + offset as u64, raw);
+        }
+    }
+
+    /// Adds one line to its day's partition (unless a replay finds it
+    /// already committed there).
+    pub fn index(&mut self, seq: u64, raw: RawLog) {
+        let record = normalize(&raw, &self.config.normalize);
+        let day_number = day::day_of(record.timestamp_nanos);
+        let shared = Arc::clone(&self.shared);
+        let budget = self.config.writer;
+        let partition = match self.partition(day_number) {
+            Ok(partition) => partition,
+            Err(error) => {
+                tracing::error!(%error, day = %day::name(day_number), "cannot open log partition; the line stays in the journal until a restart retries it");
+                self.unindexed = true;
+                return;
+            }
+        };
+        if partition.holds(seq) {
+            return;
+        }
+        let mut encoded = Vec::with_capacity(raw.bytes.len() + 32);
+        raw.encode(&mut encoded);
+        let document = shared.schema.document(seq, &record, &encoded);
+        if let Err(error) = partition.add(seq, document, budget) {
+            tracing::error!(%error, "indexing a log line failed; it stays in the journal until a restart retries it");
+            self.unindexed = true;
+            return;
+        }
+        if shared.tail.receiver_count() > 0 {
+            let _ = shared.tail.send(Arc::new(TailLine { seq, record }));
+        }
+    }
+
+    fn partition(&mut self, day_number: i64) -> tantivy::Result<&mut Partition> {
+        if !self.partitions.contains_key(&day_number) {
+            let partition = Partition::open(&self.config.dir, day_number, &self.shared.schema)?;
+            self.shared.publish_partition(partition.shared.clone());
+            self.partitions.insert(day_number, partition);
+            self.telemetry
+                .log_partitions
+                .set(self.partitions.len() as i64);
+        }
+        self.partitions
+            .get_mut(&day_number)
+            .ok_or_else(|| tantivy::TantivyError::InternalError("partition vanished".into()))
+    }
+
+    /// Commits every partition that changed, then releases the journal.
+    pub fn commit(&mut self) {
+        self.last_commit = Instant::now();
+        let today = day::day_of((self.clock)());
+        let mut all_committed = true;
+        for partition in self.partitions.values_mut() {
+            if let Err(error) = partition.commit() {
+                all_committed = false;
+                tracing::error!(%error, day = %day::name(partition.day()), "log partition commit failed; its lines stay in the journal");
+            }
+            if partition.has_writer()
+                && partition.day() < today
+                && partition.idle_rounds >= IDLE_ROUNDS_BEFORE_CLOSE
+            {
+                if let Err(error) = partition.close_writer() {
+                    tracing::error!(%error, "closing an idle log partition writer failed");
+                }
+            }
+        }
+        if all_committed && !self.unindexed {
+            if let Err(error) = self.journal.release(self.next_seq) {
+                tracing::error!(%error, "releasing the log journal failed");
+            }
+        }
+        self.telemetry
+            .log_journal_bytes
+            .set(i64::try_from(self.journal.disk_bytes()).unwrap_or(i64::MAX));
+    }
+
+    /// Drops partitions past the age limit, then the oldest ones while the
+    /// total is over the size limit (never the newest one).
+    pub fn apply_retention(&mut self) {
+        self.last_retention = Instant::now();
+        let now = (self.clock)();
+        let oldest_kept = day::day_of(now.saturating_sub(self.config.max_age_nanos));
+        let expired: Vec<i64> = self
+            .partitions
+            .keys()
+            .copied()
+            .filter(|&day_number| day_number < oldest_kept)
+            .collect();
+        for day_number in expired {
+            self.drop_partition(day_number, "age");
+        }
+        let mut sizes: Vec<(i64, u64)> = self
+            .partitions
+            .values()
+            .map(|partition| (partition.day(), partition.disk_bytes()))
+            .collect();
+        let mut total: u64 = sizes.iter().map(|(_, bytes)| bytes).sum();
+        while total > self.config.max_bytes && sizes.len() > 1 {
+            let (day_number, bytes) = sizes.remove(0);
+            self.drop_partition(day_number, "size");
+            total -= bytes;
+        }
+        self.telemetry
+            .log_index_bytes
+            .set(i64::try_from(total).unwrap_or(i64::MAX));
+        self.telemetry
+            .log_partitions
+            .set(self.partitions.len() as i64);
+    }
+
+    fn drop_partition(&mut self, day_number: i64, reason: &str) {
+        let Some(mut partition) = self.partitions.remove(&day_number) else {
+            return;
+        };
+        partition.abandon();
+        self.shared.unpublish_partition(day_number);
+        let dir = partition.dir.clone();
+        drop(partition);
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {
+                tracing::info!(day = %day::name(day_number), reason, "log partition removed by retention")
+            }
+            Err(error) => {
+                tracing::error!(%error, dir = %dir.display(), "removing a log partition failed")
+            }
+        }
+        self.telemetry
+            .log_partitions_dropped
+            .get_or_create(&ReasonLabels {
+                reason: reason.to_owned(),
+            })
+            .inc();
+    }
+}
+
+/// Partitions found on disk at start, by day.
+pub fn open_existing(
+    config: &LogConfig,
+    shared: &Shared,
+) -> std::io::Result<BTreeMap<i64, Partition>> {
+    let mut partitions = BTreeMap::new();
+    for entry in std::fs::read_dir(&config.dir)? {
+        let entry = entry?;
+        let Some(day_number) = entry.file_name().to_str().and_then(day::parse) else {
+            continue;
+        };
+        match Partition::open(&config.dir, day_number, &shared.schema) {
+            Ok(partition) => {
+                shared.publish_partition(partition.shared.clone());
+                partitions.insert(day_number, partition);
+            }
+            Err(error) => {
+                tracing::error!(%error, day = %day::name(day_number), "cannot open log partition; it is left alone and not searched");
+            }
+        }
+    }
+    Ok(partitions)
+}
+
+/// Shared view for searches: partitions by day.
+pub type PartitionMap = BTreeMap<i64, PartitionReader>;
+
+/// A record decoded from a stored document.
+pub fn record_of(config: &LogConfig, raw: &RawLog) -> LogRecord {
+    normalize(raw, &config.normalize)
+}
