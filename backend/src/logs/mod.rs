@@ -34,6 +34,9 @@ pub mod schema;
 pub mod search;
 pub mod writer;
 
+#[cfg(test)]
+mod tests;
+
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, RwLock};

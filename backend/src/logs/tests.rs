@@ -1,0 +1,334 @@
+//! The log store end to end in process: durable appends, search with
+//! cursors, histogram, top values, context, retention with an injected
+//! clock, journal replay without doubles, and the live-tail matcher
+//! agreeing with the index on every query form.
+
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::Arc;
+
+use super::day::{NANOS_PER_DAY, NANOS_PER_SECOND};
+use super::journal::Journal;
+use super::lang;
+use super::raw::{RawLog, Source};
+use super::search::{matcher, Cursor, Scope};
+use super::{test_config, Clock, LogConfig, LogStore, WriterThread};
+use crate::telemetry::Telemetry;
+
+/// 2026-11-22T12:00:00Z.
+const NOON: i64 = 1_795_392_000 * NANOS_PER_SECOND;
+
+fn clock_at(now: &Arc<AtomicI64>) -> Clock {
+    let now = Arc::clone(now);
+    Arc::new(move || now.load(Ordering::Relaxed))
+}
+
+fn open(config: LogConfig, now: &Arc<AtomicI64>) -> (LogStore, WriterThread) {
+    LogStore::open(config, Arc::new(Telemetry::new()), clock_at(now)).unwrap()
+}
+
+fn json(received: i64, text: &str) -> RawLog {
+    RawLog::new(Source::JsonLine, received, text.as_bytes(), 1 << 20)
+}
+
+fn scope(query: &str, from: i64, until: i64) -> Scope {
+    Scope {
+        query: lang::parse(query).unwrap(),
+        from_nanos: from,
+        until_nanos: until,
+    }
+}
+
+fn messages(store: &LogStore, query: &str) -> Vec<String> {
+    let (hits, _) = store
+        .search(&scope(query, 0, i64::MAX), 1000, None)
+        .unwrap();
+    hits.into_iter().map(|hit| hit.record.message).collect()
+}
+
+/// A line at `NOON + offset_secs` with a message and fields.
+fn line_at(offset_secs: i64, message: &str, extra: &str) -> RawLog {
+    let ts = NOON + offset_secs * NANOS_PER_SECOND;
+    json(
+        NOON,
+        &format!(r#"{{"ts":{},"msg":"{message}"{extra}}}"#, ts / 1_000_000),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pages_walk_newest_first_without_repeats_across_equal_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(NOON));
+    let (store, _writer) = open(test_config(dir.path()), &now);
+    // Ten lines share each second, across two days (so two partitions).
+    let mut lines = Vec::new();
+    for second in [-86_400 - 5, -3, -2, -1] {
+        for n in 0..10 {
+            lines.push(line_at(second, &format!("s{second}n{n}"), ""));
+        }
+    }
+    store.append(lines).await.unwrap();
+    store.commit().await.unwrap();
+    assert_eq!(store.shared.partitions().len(), 2);
+
+    let mut seen = Vec::new();
+    let mut cursor: Option<Cursor> = None;
+    let whole = scope("", 0, i64::MAX);
+    loop {
+        let (hits, next) = store.search(&whole, 7, cursor).unwrap();
+        let mut previous = seen
+            .last()
+            .map(|(ts, seq, _): &(i64, u64, String)| (*ts, *seq));
+        for hit in &hits {
+            let key = (hit.record.timestamp_nanos, hit.seq);
+            if let Some(before) = previous {
+                assert!(key < before, "not newest first: {key:?} after {before:?}");
+            }
+            previous = Some(key);
+            seen.push((key.0, key.1, hit.record.message.clone()));
+        }
+        match next {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 40);
+    let mut unique: Vec<u64> = seen.iter().map(|(_, seq, _)| *seq).collect();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), 40);
+    assert!(seen[0].2.starts_with("s-1n"));
+    assert!(seen[39].2.starts_with("s-86405n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn histogram_top_values_and_context_count_what_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(NOON));
+    let (store, _writer) = open(test_config(dir.path()), &now);
+    let mut lines = Vec::new();
+    for n in 0..60i64 {
+        let service = if n % 3 == 0 { "api" } else { "web" };
+        let level = if n % 10 == 0 { "error" } else { "info" };
+        lines.push(line_at(
+            n,
+            &format!("request {n}"),
+            &format!(
+                r#","service":"{service}","host":"h1","level":"{level}","user":"u{}""#,
+                n % 4
+            ),
+        ));
+    }
+    store.append(lines).await.unwrap();
+    store.commit().await.unwrap();
+
+    let minute = scope("", NOON, NOON + 60 * NANOS_PER_SECOND);
+    let buckets = store.histogram(&minute, 10 * NANOS_PER_SECOND).unwrap();
+    assert_eq!(buckets.len(), 6);
+    for bucket in &buckets {
+        assert_eq!(bucket.iter().sum::<u64>(), 10);
+        assert_eq!(bucket[4], 1, "one error per 10 s: {bucket:?}");
+    }
+    let errors = store
+        .histogram(
+            &scope("level:error", NOON, NOON + 60 * NANOS_PER_SECOND),
+            60 * NANOS_PER_SECOND,
+        )
+        .unwrap();
+    assert_eq!(errors[0][4], 6);
+
+    let (services, counted, sampled) = store.top_values(&minute, "service", 100).unwrap();
+    assert_eq!(
+        services,
+        vec![("web".to_owned(), 40), ("api".to_owned(), 20)]
+    );
+    assert_eq!((counted, sampled), (60, false));
+    let (users, counted, _) = store.top_values(&minute, "user", 100).unwrap();
+    assert_eq!(counted, 60);
+    assert_eq!(users.len(), 4);
+    assert!(users.iter().all(|(_, count)| *count == 15));
+    let (levels, _, _) = store.top_values(&minute, "level", 100).unwrap();
+    assert_eq!(
+        levels,
+        vec![("info".to_owned(), 54), ("error".to_owned(), 6)]
+    );
+
+    // Context of "request 30" (api): the api lines around it.
+    let (hits, _) = store
+        .search(&scope("\"request 30\"", 0, i64::MAX), 1, None)
+        .unwrap();
+    let (before, line, after) = store.context(hits[0].seq, 2, 3).unwrap().unwrap();
+    assert_eq!(line.record.message, "request 30");
+    let names = |hits: &[super::search::Hit]| -> Vec<String> {
+        hits.iter().map(|hit| hit.record.message.clone()).collect()
+    };
+    assert_eq!(names(&before), ["request 24", "request 27"]);
+    assert_eq!(names(&after), ["request 33", "request 36", "request 39"]);
+    assert!(store.context(9_999, 1, 1).unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retention_drops_old_days_then_the_oldest_over_the_size_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(NOON));
+    let config = LogConfig {
+        max_age_nanos: 3 * NANOS_PER_DAY,
+        ..test_config(dir.path())
+    };
+    let (store, writer) = open(config.clone(), &now);
+    let mut lines = Vec::new();
+    for day in 0..3 {
+        lines.push(line_at(-day * 86_400, &format!("day{day}"), ""));
+    }
+    store.append(lines).await.unwrap();
+    store.commit().await.unwrap();
+    assert_eq!(messages(&store, "day*").len(), 3);
+
+    // Two days later, the oldest day is past three days of age.
+    now.store(NOON + 2 * NANOS_PER_DAY, Ordering::Relaxed);
+    store.apply_retention().await.unwrap();
+    assert_eq!(messages(&store, "day*"), ["day0", "day1"]);
+    assert!(!dir
+        .path()
+        .join(super::day::name(super::day::day_of(NOON) - 2))
+        .exists());
+
+    // A size cap smaller than two partitions keeps only the newest.
+    drop(store);
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap();
+    let (store, _writer) = open(
+        LogConfig {
+            max_bytes: 1,
+            ..config
+        },
+        &now,
+    );
+    assert_eq!(messages(&store, "day*"), ["day0"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replayed_journal_indexes_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(NOON));
+    let (store, writer) = open(test_config(dir.path()), &now);
+    let lines: Vec<RawLog> = (0..5)
+        .map(|n| line_at(n, &format!("once{n}"), ""))
+        .collect();
+    store.append(lines.clone()).await.unwrap();
+    store.commit().await.unwrap();
+    drop(store);
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap();
+
+    // A crash between the index commit and the journal's release leaves
+    // the same lines in the journal, and one line that never got indexed.
+    {
+        let (mut journal, _) = Journal::open(&dir.path().join("journal")).unwrap();
+        journal.append(0, &lines).unwrap();
+        journal
+            .append(5, &[line_at(9, "only in the journal", "")])
+            .unwrap();
+    }
+    let (store, _writer) = open(test_config(dir.path()), &now);
+    let mut found = messages(&store, "");
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "once0",
+            "once1",
+            "once2",
+            "once3",
+            "once4",
+            "only in the journal"
+        ]
+    );
+    // New lines continue the numbering.
+    store.append(vec![line_at(10, "after", "")]).await.unwrap();
+    store.commit().await.unwrap();
+    let (hits, _) = store.search(&scope("after", 0, i64::MAX), 1, None).unwrap();
+    assert_eq!(hits[0].seq, 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tail_matcher_agrees_with_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(NOON));
+    let (store, _writer) = open(test_config(dir.path()), &now);
+    let bodies = [
+        r#""level":"error","service":"api","user":"Ann","http":{"status":502},"duration_ms":12.5"#,
+        r#""level":"warn","service":"api","user":"bob","http":{"status":404},"duration_ms":300"#,
+        r#""level":"info","service":"web","user":"carol","http":{"status":200},"path":"/pay/now""#,
+        r#""level":"debug","service":"worker","job":"mail-sender","ok":true"#,
+        r#""service":"web","request_id":"ab12-cd34""#,
+    ];
+    let texts = [
+        "payment failed for card",
+        "slow query on orders",
+        "GET /pay/now done",
+        "sent 3 mails",
+        "connection reset by peer",
+    ];
+    let lines: Vec<RawLog> = bodies
+        .iter()
+        .zip(texts)
+        .enumerate()
+        .map(|(n, (body, text))| line_at(n as i64, text, &format!(",{body}")))
+        .collect();
+    store.append(lines).await.unwrap();
+    store.commit().await.unwrap();
+    let (all, _) = store.search(&scope("", 0, i64::MAX), 100, None).unwrap();
+    assert_eq!(all.len(), 5);
+
+    for query in [
+        "payment",
+        "PAYMENT",
+        "pay*",
+        "\"reset by peer\"",
+        "\"by reset\"",
+        "ann",
+        "ab12-cd34",
+        "mail*",
+        "user:ann",
+        "user:an*",
+        "http.status:>=500",
+        "http.status:[400 TO 499]",
+        "http.status:{200 TO 502}",
+        "duration_ms:>12",
+        "duration_ms:<=12.5",
+        "duration_ms:>12.5",
+        "ok:true",
+        "level:error",
+        "level:>=warn",
+        "level:[debug TO info]",
+        "service:api",
+        "service:w*",
+        "request_id:*",
+        "path:\"/pay/now\"",
+        "message:\"query on\"",
+        "source:json",
+        "NOT service:api",
+        "-level:info",
+        "service:api OR user:carol",
+        "service:(api OR worker) AND NOT level:debug",
+        "*",
+    ] {
+        let parsed = lang::parse(query).unwrap();
+        let (hits, _) = store.search(&scope(query, 0, i64::MAX), 100, None).unwrap();
+        let mut indexed: Vec<&str> = hits.iter().map(|hit| hit.record.message.as_str()).collect();
+        let mut matched: Vec<&str> = all
+            .iter()
+            .filter(|hit| matcher::matches(&parsed, &hit.record))
+            .map(|hit| hit.record.message.as_str())
+            .collect();
+        indexed.sort_unstable();
+        matched.sort_unstable();
+        assert_eq!(indexed, matched, "query {query:?}");
+        assert!(
+            !indexed.is_empty() || query == "\"by reset\"",
+            "query {query:?} matched nothing"
+        );
+    }
+}
