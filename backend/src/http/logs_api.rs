@@ -24,6 +24,7 @@ use tokio::sync::broadcast;
 
 use super::auth::IngestCaller;
 use super::error::ApiError;
+use super::params::{first, pairs};
 use super::AppState;
 use crate::logs::day::{rfc3339, NANOS_PER_SECOND};
 use crate::logs::lang;
@@ -156,19 +157,6 @@ pub fn now_nanos() -> i64 {
     crate::store::unix_ms_now().saturating_mul(1_000_000)
 }
 
-fn pairs(query: Option<String>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
-}
-
 /// A time parameter, Unix nanoseconds.
 fn time_param(text: &str, now_nanos: i64) -> Result<i64, ApiError> {
     let text = text.trim();
@@ -295,7 +283,7 @@ async fn histogram_handler(
     RawQuery(query): RawQuery,
 ) -> Result<Json<LogHistogram>, ApiError> {
     let pairs = pairs(query);
-    let mut scope = scope(&pairs)?;
+    let scope = scope(&pairs)?;
     let span = scope.until_nanos - scope.from_nanos;
     let step = match first(&pairs, "step") {
         Some(text) => crate::query::graphite::time::parse_offset(text.trim())
@@ -310,12 +298,11 @@ async fn histogram_handler(
             "too many buckets: at most {MAX_BUCKETS}, use a larger step"
         )));
     }
-    // Buckets start on multiples of the step, as charts expect.
-    scope.from_nanos -= scope.from_nanos.rem_euclid(step);
     let logs = state.logs.clone();
     let started = Instant::now();
     let scope_copy = scope.clone();
-    let counts = blocking(move || logs.histogram(&scope_copy, step).map_err(search_error)).await?;
+    let (start, counts) =
+        blocking(move || logs.histogram(&scope_copy, step).map_err(search_error)).await?;
     let mut total = 0;
     let buckets = counts
         .iter()
@@ -324,7 +311,7 @@ async fn histogram_handler(
             let bucket_total: u64 = slots.iter().sum();
             total += bucket_total;
             LogHistogramBucket {
-                start_ms: (scope.from_nanos + index as i64 * step) / 1_000_000,
+                start_ms: (start + index as i64 * step) / 1_000_000,
                 total: bucket_total,
                 levels: (0..LEVEL_SLOTS)
                     .filter(|&slot| slots[slot] > 0)

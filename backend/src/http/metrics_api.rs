@@ -7,6 +7,7 @@ use axum::{Json, Router};
 use partout_model::api::{MetricPoints, MetricSeries, Quantiles};
 
 use super::error::ApiError;
+use super::params::{first, pairs};
 use super::AppState;
 use crate::query::graphite::time::{parse_offset, parse_time};
 use crate::query::metrics::{
@@ -18,19 +19,6 @@ pub fn routes() -> Router<AppState> {
         .route("/metrics/series", get(series_handler))
         .route("/metrics/quantiles", get(quantiles_handler))
         .route("/metrics/points", get(points_handler))
-}
-
-fn pairs(query: Option<String>) -> Vec<(String, String)> {
-    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .into_owned()
-        .collect()
-}
-
-fn first<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
-    pairs
-        .iter()
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.as_str())
 }
 
 /// Every `tag=k:v` parameter.

@@ -9,6 +9,7 @@
 //! - `logs_api`: `/api/v1/logs` (ingest), `/api/v1/logs/search`,
 //!   `histogram`, `top`, `context`, `tail` (Server-Sent Events)
 //! - `assets`: the embedded web app and its SPA fallback
+//! - `params`: query-string pairs shared by the native APIs
 //! - `auth`: the one place requests are authenticated
 //! - `error`: `ApiError`, the JSON error body
 
@@ -20,6 +21,7 @@ mod graphite;
 mod health;
 mod logs_api;
 mod metrics_api;
+mod params;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -122,13 +122,29 @@ async fn histogram_top_values_and_context_count_what_matches() {
     store.commit().await.unwrap();
 
     let minute = scope("", NOON, NOON + 60 * NANOS_PER_SECOND);
-    let buckets = store.histogram(&minute, 10 * NANOS_PER_SECOND).unwrap();
+    let (start, buckets) = store.histogram(&minute, 10 * NANOS_PER_SECOND).unwrap();
+    assert_eq!(start, NOON);
     assert_eq!(buckets.len(), 6);
     for bucket in &buckets {
         assert_eq!(bucket.iter().sum::<u64>(), 10);
         assert_eq!(bucket[4], 1, "one error per 10 s: {bucket:?}");
     }
-    let errors = store
+    // A range starting mid-bucket: the bucket starts on the step, but
+    // lines before `from` are not counted.
+    let (start, late) = store
+        .histogram(
+            &scope(
+                "",
+                NOON + 5 * NANOS_PER_SECOND,
+                NOON + 60 * NANOS_PER_SECOND,
+            ),
+            10 * NANOS_PER_SECOND,
+        )
+        .unwrap();
+    assert_eq!(start, NOON);
+    assert_eq!(late[0].iter().sum::<u64>(), 5);
+    assert_eq!(late.iter().flatten().sum::<u64>(), 55);
+    let (_, errors) = store
         .histogram(
             &scope("level:error", NOON, NOON + 60 * NANOS_PER_SECOND),
             60 * NANOS_PER_SECOND,

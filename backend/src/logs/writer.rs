@@ -81,7 +81,10 @@ impl Writer {
                         lines.append(&mut batch);
                         acks.extend(ack);
                     }
-                    Message::Tick => {}
+                    // Ticks come once per commit interval: committing on
+                    // each (cheap when nothing is pending) keeps a line's
+                    // wait for search within one interval.
+                    Message::Tick => commit_now = true,
                     Message::Commit(reply) => {
                         commit_now = true;
                         replies.push(reply);

@@ -316,21 +316,24 @@ impl LogStore {
         Ok(Some((earlier, line, later)))
     }
 
-    /// Matching lines per bucket of `step_nanos` from `scope.from_nanos`,
-    /// each split by level code (index 6: no level).
+    /// Matching lines per bucket of `step_nanos`, each split by level code
+    /// (index 6: no level). Buckets start on a multiple of the step (as
+    /// charts expect) at or before `scope.from_nanos`; the first one counts
+    /// only lines from `scope.from_nanos` on. Returns the first bucket's
+    /// start and the counts.
     pub fn histogram(
         &self,
         scope: &Scope,
         step_nanos: i64,
-    ) -> Result<Vec<[u64; collect::LEVEL_SLOTS]>, LogError> {
+    ) -> Result<(i64, Vec<[u64; collect::LEVEL_SLOTS]>), LogError> {
+        let step_nanos = step_nanos.max(1);
+        let start = scope.from_nanos - scope.from_nanos.rem_euclid(step_nanos);
         let query = self.scoped(scope, Vec::new())?;
-        let buckets = usize::try_from(
-            (scope.until_nanos - scope.from_nanos + step_nanos - 1) / step_nanos.max(1),
-        )
-        .unwrap_or(0);
+        let buckets =
+            usize::try_from((scope.until_nanos - start + step_nanos - 1) / step_nanos).unwrap_or(0);
         let collector = collect::Histogram {
-            from_nanos: scope.from_nanos,
-            step_nanos: step_nanos.max(1),
+            from_nanos: start,
+            step_nanos,
             buckets,
         };
         let mut total = vec![[0u64; collect::LEVEL_SLOTS]; buckets];
@@ -341,7 +344,7 @@ impl LogStore {
                 .map_err(search_error)?;
             collect::add_counts(&mut total, &counts);
         }
-        Ok(total)
+        Ok((start, total))
     }
 
     /// Counts of each value of `field` among matching lines, most frequent
