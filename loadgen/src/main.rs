@@ -1,9 +1,22 @@
-//! `partout-loadgen metrics --partout <binary>`: starts a real partout in a
-//! temporary data dir, drives it over real sockets on 127.0.0.1, and prints
-//! the figures the metrics issue asks for. Every loop is bounded in count
-//! and time. Run it through `cargo xtask bench`, which builds both in
-//! release mode first.
+//! The benchmark driver, run through `cargo xtask bench`, which builds it
+//! and partout in release mode first:
+//! - `partout-loadgen metrics --partout <binary> [--scale X]` and
+//!   `partout-loadgen logs --partout <binary> [--lines N]` start a real
+//!   partout in a temporary data dir, drive it over real sockets on
+//!   127.0.0.1, and print the figures the metrics and logs issues ask for
+//!   (`partout-loadgen logs --sample N` prints N lines of its data set);
+//! - `partout-loadgen storage` measures the metrics store in process.
+//!
+//! Every loop is bounded in count and time.
+//!
+//! # Layout
+//! - `server.rs`: starting partout, its addresses, counters and CPU time
+//! - `rng.rs`: the seeded PRNG every data set comes from
+//! - `statsd.rs`, `storage.rs`: the metrics benchmarks
+//! - `logs/`: the logs benchmark
 
+mod logs;
+mod rng;
 mod server;
 mod statsd;
 mod storage;
@@ -15,7 +28,7 @@ use anyhow::{bail, Context as _};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(command) = args.first() else {
-        bail!("usage: partout-loadgen metrics --partout <path to partout>");
+        bail!("usage: partout-loadgen metrics|logs --partout <path to partout> | storage");
     };
     let value = |flag: &str| {
         args.iter()
@@ -31,6 +44,22 @@ fn main() -> anyhow::Result<()> {
                 .map_or(Ok(1.0), |s| s.parse())
                 .context("--scale takes a number")?;
             statsd::run_all(&partout, scale)
+        }
+        "logs" => {
+            if let Some(count) = value("--sample") {
+                let count = count.parse().context("--sample takes a whole number")?;
+                logs::print_sample(logs::DEFAULT_LINES, count);
+                return Ok(());
+            }
+            let partout =
+                PathBuf::from(value("--partout").context("--partout <path> is required")?);
+            let lines: u64 = value("--lines")
+                .map_or(Ok(logs::DEFAULT_LINES), |s| s.replace('_', "").parse())
+                .context("--lines takes a whole number")?;
+            if lines == 0 {
+                bail!("--lines must be at least 1");
+            }
+            logs::run(&partout, lines)
         }
         "storage" => storage::run(),
         other => bail!("unknown command {other}"),

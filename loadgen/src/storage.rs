@@ -23,33 +23,11 @@ use partout::tsdb::point::RawValue;
 use partout::tsdb::schema::{Schemas, DEFAULT_RETENTIONS};
 use partout::tsdb::{Row, Tsdb, TsdbConfig};
 
+use crate::rng::Rng;
+
 const SERIES: usize = 10_000;
 const STEP: i64 = 10;
 const INTERVALS: i64 = 8_640;
-
-/// xorshift64*: reproducible and dependency-free.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// Standard normal (Box-Muller).
-    fn normal(&mut self) -> f64 {
-        let u = self.unit().max(1e-12);
-        let v = self.unit();
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-    }
-}
 
 enum Shape {
     Counter { rate: f64 },

@@ -32,9 +32,10 @@ commands:
   test [--route rustup|debian]
         install test dependencies, build, check formatting and lints, run
         every test (what CI runs)
-  bench [metrics|storage]
+  bench [metrics|storage|logs] [options]
         build partout and the load generator (release) and print the
-        benchmarks' figures (both when none is named)
+        benchmarks' figures (all three when none is named; options such
+        as `--lines N` for logs go to the load generator)
   dist [--route rustup|debian] [--locked]
         build the release binary with the web app embedded
   wasm [--route rustup|debian] [--locked]

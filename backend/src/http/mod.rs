@@ -8,6 +8,8 @@
 //! - `metrics_api`: `/api/v1/metrics/series`, `/api/v1/metrics/quantiles`
 //! - `logs_api`: `/api/v1/logs` (ingest), `/api/v1/logs/search`,
 //!   `histogram`, `top`, `context`, `tail` (Server-Sent Events)
+//! - `ship_api`: log shippers' APIs: Elasticsearch `_bulk` (and what its
+//!   clients probe first), `/loki/api/v1/push`
 //! - `assets`: the embedded web app and its SPA fallback
 //! - `params`: query-string pairs shared by the native APIs
 //! - `auth`: the one place requests are authenticated
@@ -22,6 +24,7 @@ mod health;
 mod logs_api;
 mod metrics_api;
 mod params;
+mod ship_api;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -76,7 +79,11 @@ pub fn router(state: AppState) -> Router {
                 .merge(logs_api::routes()),
         )
         .merge(graphite::routes())
+        .merge(ship_api::routes())
         .merge(assets::routes())
+        // `GET /` and `/{index}` are the web app's unless an Elasticsearch
+        // client asks: decided per request, so not as routes.
+        .layer(middleware::from_fn(ship_api::elastic_root))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,

@@ -1,0 +1,51 @@
+//! The log shippers' own APIs, so Vector, Fluent Bit, Filebeat, Logstash,
+//! Promtail and Grafana Alloy send logs to partout with their stock
+//! Elasticsearch or Loki outputs and no plugin.
+//!
+//! ```text
+//! POST /_bulk, POST /{index}/_bulk   Elasticsearch bulk (NDJSON, gzip)   token: ingest
+//! GET / (from an ES client), /_license, /_xpack, /_cluster/health,
+//! GET|PUT /_index_template/{name}, /_template/{name}, /_ilm/policy/{name},
+//!   /_data_stream/{name}, PUT|HEAD /{index}                            no token
+//! POST /loki/api/v1/push             Loki push (JSON, or snappy protobuf) token: ingest
+//! GET /ready                         Loki's readiness (Vector's health check)
+//! ```
+//!
+//! For example, what Filebeat sends once it has read `GET /`:
+//!
+//! ```text
+//! POST /filebeat-8.11.0/_bulk   Authorization: Basic ZWxhc3RpYzpzM2NyZXQ=  (elastic:<token>)
+//! {"create":{}}
+//! {"@timestamp":"2026-11-22T11:18:20.113Z","message":"GET / 200","host":{"name":"web1"}}
+//! -> 200 {"took":3,"errors":false,"items":[{"create":{"_index":"filebeat-8.11.0",
+//!         "_id":"...","_version":1,"result":"created",...,"status":201}}]}
+//! ```
+//!
+//! The token is the Basic-auth password (any user name) or a bearer token,
+//! as [`super::auth`] reads it.
+//!
+//! # Layout
+//! - `elastic`: the bulk API
+//! - `discovery`: what Elasticsearch clients ask before they send, and
+//!   [`elastic_root`], the middleware for the two paths the web app shares
+//!   with Elasticsearch (`/` and `/{index}`)
+//! - `loki`: the push API
+
+mod discovery;
+mod elastic;
+mod loki;
+#[cfg(test)]
+mod tests;
+
+use axum::Router;
+
+pub use discovery::elastic_root;
+
+use super::AppState;
+
+/// The shippers' routes. [`elastic_root`] must wrap the whole router too:
+/// `GET /` and single-segment paths belong to the web app, so they cannot
+/// be routes of their own.
+pub fn routes() -> Router<AppState> {
+    elastic::routes().merge(loki::routes())
+}
