@@ -27,10 +27,19 @@ const CLUSTER_NAME: &str = "partout";
 /// Whether a request comes from an Elasticsearch client rather than a
 /// browser: the official clients say so in `X-Elastic-Client-Meta` or
 /// their `Accept`; other shippers send no `Accept` or a JSON one, while
-/// every browser navigation asks for `text/html`.
+/// every browser navigation asks for `text/html`. A person probing with
+/// `curl` or `wget` (which send `*/*`) is shown the app, as a browser is.
 fn looks_like_elastic_client(headers: &HeaderMap) -> bool {
     if headers.contains_key("x-elastic-client-meta") {
         return true;
+    }
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if user_agent.starts_with("curl/") || user_agent.starts_with("wget/") {
+        return false;
     }
     let accept = headers
         .get_all(header::ACCEPT)

@@ -375,6 +375,14 @@ async fn root_is_the_web_app_for_browsers_and_cluster_info_for_clients() {
         .to_ascii_lowercase()
         .contains("<!doctype html"));
     assert!(!browser.is_elastic());
+    for user_agent in ["curl/8.5.0", "Wget/1.21.4"] {
+        let person = call(
+            &app,
+            get("/", &[("user-agent", user_agent), ("accept", "*/*")]),
+        )
+        .await;
+        assert!(!person.is_elastic(), "{user_agent}");
+    }
 
     let clients: [&[(&str, &str)]; 4] = [
         // The official clients.
