@@ -173,6 +173,7 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         })?;
     let mut listeners = BTreeMap::new();
     listeners.insert("http".to_owned(), http_addr.to_string());
+    announce_default_dsn(&store, http_addr).await?;
 
     // Metrics ingestion: listeners feed the aggregator and the carbon queue;
     // the pipeline task writes both to the store.
@@ -248,6 +249,10 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         listeners: Arc::new(listeners),
         ready: Arc::clone(&ready),
         metrics_step: i64::try_from(settings.flush_interval_secs).unwrap_or(10),
+        errors: crate::errors::ErrorsConfig {
+            events_per_issue: settings.errors_events_per_issue,
+            ..crate::errors::ErrorsConfig::default()
+        },
     };
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
@@ -305,6 +310,34 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         }
         Err(_) => Err(AppError::ShutdownTimeout(timeout.as_secs())),
     }
+}
+
+/// Makes the default error project on first start and logs the DSN SDKs
+/// can use at once (also shown by `GET /api/v1/projects`).
+async fn announce_default_dsn(store: &Store, http_addr: SocketAddr) -> Result<(), AppError> {
+    let now = crate::store::unix_ms_now();
+    let (project, key) = store
+        .write(move |conn| crate::errors::projects::ensure_default(conn, now))
+        .await?;
+    match key {
+        Some(key) => {
+            let base = web_url(http_addr);
+            let base = base.trim_end_matches('/');
+            tracing::info!(
+                project = project.id,
+                "sentry DSN of project {:?}: {}",
+                project.name,
+                crate::errors::projects::dsn(base, &key.public_key, project.id)
+            );
+        }
+        None => tracing::warn!(
+            project = project.id,
+            "project {:?} has no active key: create one with POST /api/v1/projects/{}/keys",
+            project.name,
+            project.id
+        ),
+    }
+    Ok(())
 }
 
 /// Binds one listener and starts its loop; returns the bound address.

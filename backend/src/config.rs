@@ -28,6 +28,9 @@ const DEFAULT_LOG_RETENTION: &str = "30d";
 const DEFAULT_LOG_MAX_DISK: &str = "20GB";
 const DEFAULT_LOG_MAX_LINE_BYTES: usize = 64 * 1024;
 const DEFAULT_LOG_MAX_FIELDS: usize = 100;
+/// More events per issue than anyone pages through; the bound keeps one
+/// noisy issue from taking the disk.
+const MAX_EVENTS_PER_ISSUE: usize = 100_000;
 
 /// Format of partout's own log output.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
@@ -54,6 +57,14 @@ pub struct FileConfig {
     pub jsonlines: TcpSection,
     pub metrics: MetricsSection,
     pub logs: LogsSection,
+    pub errors: ErrorsSection,
+}
+
+/// `[errors]`: how many events of each issue are kept.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ErrorsSection {
+    pub events_per_issue: Option<usize>,
 }
 
 /// `[logs]`: how long and how much log data is kept, and line limits.
@@ -140,6 +151,8 @@ pub enum ConfigError {
     LogMaxDisk(String),
     #[error("logs.{0} must be at least {1}")]
     LogLimit(&'static str, usize),
+    #[error("errors.events_per_issue must be between 1 and {max}, not {found}")]
+    EventsPerIssue { found: usize, max: usize },
 }
 
 /// A socket listener other than HTTP, under the key it has in
@@ -181,6 +194,8 @@ pub struct Settings {
     pub log_max_line_bytes: usize,
     /// Most structured fields a log line may add.
     pub log_max_fields: usize,
+    /// Error events kept per issue (the newest); counts are kept forever.
+    pub errors_events_per_issue: usize,
 }
 
 impl Settings {
@@ -330,7 +345,18 @@ impl Settings {
         if log_max_fields < 1 {
             return Err(ConfigError::LogLimit("max_fields", 1));
         }
+        let errors_events_per_issue = file
+            .errors
+            .events_per_issue
+            .unwrap_or(crate::errors::DEFAULT_EVENTS_PER_ISSUE);
+        if !(1..=MAX_EVENTS_PER_ISSUE).contains(&errors_events_per_issue) {
+            return Err(ConfigError::EventsPerIssue {
+                found: errors_events_per_issue,
+                max: MAX_EVENTS_PER_ISSUE,
+            });
+        }
         Ok(Settings {
+            errors_events_per_issue,
             log_retention_secs,
             log_max_disk_bytes,
             log_max_line_bytes,
@@ -547,6 +573,19 @@ mod tests {
             let error = Settings::merge(&ServeArgs::default(), file).unwrap_err();
             assert!(error.to_string().contains("logs."), "{error}");
         }
+    }
+
+    #[test]
+    fn events_per_issue_is_bounded() {
+        let file: FileConfig = toml::from_str("[errors]\nevents_per_issue = 5\n").unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert_eq!(settings.errors_events_per_issue, 5);
+        let file: FileConfig = toml::from_str("[errors]\nevents_per_issue = 0\n").unwrap();
+        let error = Settings::merge(&ServeArgs::default(), file).unwrap_err();
+        assert!(
+            error.to_string().contains("errors.events_per_issue"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -8,6 +8,8 @@
 //! - [`metrics`]: StatsD aggregation, quantile sketches, the metrics writer
 //! - [`query`]: read paths (the Graphite render engine)
 //! - [`store`]: SQLite, the single writer thread, migrations
+//! - [`errors`]: Sentry events grouped into issues: projects, keys,
+//!   ingestion, issue state and queries
 //! - [`tsdb`]: the metrics store: catalog cache, head and its log, chunks,
 //!   rollups and retention
 //! - [`http`]: the router, health endpoints, `/api/v1`, the web app assets
@@ -20,6 +22,7 @@
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod errors;
 pub mod http;
 pub mod ingest;
 pub mod logs;

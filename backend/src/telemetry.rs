@@ -40,6 +40,20 @@ pub struct StorageFileLabels {
     pub file: String,
 }
 
+/// Labels of the skipped Sentry items counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ItemTypeLabels {
+    /// A known envelope item type, or `other`.
+    pub item_type: String,
+}
+
+/// Labels of the issue changes counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct IssueChangeLabels {
+    /// `new` or `regressed`.
+    pub change: String,
+}
+
 /// Every counter partout keeps about itself.
 pub struct Telemetry {
     registry: Registry,
@@ -78,6 +92,10 @@ pub struct Telemetry {
     pub log_tail_lagged: Counter,
     /// Log lines longer than the limit, kept cut and marked.
     pub log_lines_truncated: Counter,
+    /// Sentry envelope items accepted but not processed, by type.
+    pub sentry_items_skipped: Family<ItemTypeLabels, Counter>,
+    /// Issues opened or reopened by events, by change.
+    pub error_issue_changes: Family<IssueChangeLabels, Counter>,
 }
 
 /// Labels of counters split by a reason only.
@@ -209,6 +227,18 @@ impl Telemetry {
             "Log lines longer than logs.max_line_bytes, kept cut and marked truncated",
             log_lines_truncated.clone(),
         );
+        let sentry_items_skipped = Family::<ItemTypeLabels, Counter>::default();
+        registry.register(
+            "sentry_items_skipped",
+            "Sentry envelope items accepted and skipped (not processed yet), by item type",
+            sentry_items_skipped.clone(),
+        );
+        let error_issue_changes = Family::<IssueChangeLabels, Counter>::default();
+        registry.register(
+            "error_issue_changes",
+            "Issues opened (new) or reopened (regressed) by incoming error events",
+            error_issue_changes.clone(),
+        );
         let build_info = Family::<Vec<(String, String)>, Gauge>::default();
         registry.register(
             "build_info",
@@ -243,6 +273,8 @@ impl Telemetry {
             log_partitions_dropped,
             log_tail_lagged,
             log_lines_truncated,
+            sentry_items_skipped,
+            error_issue_changes,
         }
     }
 

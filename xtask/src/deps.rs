@@ -4,16 +4,28 @@
 //! fresh machine (or CI) gets its tools from the project's own files.
 
 use std::{
+    path::{Path, PathBuf},
     process::Command,
     sync::atomic::{AtomicBool, Ordering},
 };
 
 use anyhow::{bail, Context as _};
 
-use crate::{exec, wasm};
+use crate::{exec, paths, wasm};
 
 /// What the browser tests drive: headless Chromium and its WebDriver.
 pub const BROWSER_PACKAGES: &[&str] = &["chromium", "chromium-driver"];
+
+/// What the Sentry end-to-end test needs to make its Python virtualenv.
+pub const PYTHON_PACKAGES: &[&str] = &["python3", "python3-venv"];
+
+/// The real Sentry SDK the end-to-end test drives, pinned so that a new
+/// SDK release cannot change what a test run sends.
+pub const SENTRY_SDK_VERSION: &str = "2.75.0";
+
+/// The virtualenv with the Sentry SDK, inside the target dir; the e2e
+/// test looks for it there too (`tests/tests/errors.rs`).
+pub const SENTRY_VENV_DIR: &str = "sentry-sdk-venv";
 
 /// Set once `apt-get update` has run in this process: one refresh is enough
 /// however many install calls follow.
@@ -38,6 +50,7 @@ pub fn cmd(args: &[String]) -> anyhow::Result<()> {
         }
     }
     ensure_debian_packages(BROWSER_PACKAGES)?;
+    ensure_sentry_sdk_venv()?;
     // Picking the route installs Debian's Rust when that route is chosen, and
     // nothing when rustup's wasm32 target is there.
     wasm::select_route(route)?;
@@ -79,6 +92,57 @@ pub fn ensure_debian_packages(pkgs: &[&str]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Makes `<target>/sentry-sdk-venv` with the pinned `sentry-sdk` from
+/// PyPI unless it is there already, and returns its Python. Debian's
+/// `python3` makes it (through `python3-venv`), so a pyenv or other
+/// Python first on PATH does not matter.
+pub fn ensure_sentry_sdk_venv() -> anyhow::Result<PathBuf> {
+    let dir = paths::target_dir()?.join(SENTRY_VENV_DIR);
+    let python = dir.join("bin").join("python");
+    if has_sentry_sdk(&python) {
+        return Ok(python);
+    }
+    ensure_debian_packages(PYTHON_PACKAGES)?;
+    let system_python = if Path::new("/usr/bin/python3").is_file() {
+        "/usr/bin/python3"
+    } else {
+        "python3"
+    };
+    exec::run(
+        Command::new(system_python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&dir),
+    )
+    .context("making the Sentry SDK virtualenv")?;
+    exec::run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        &format!("sentry-sdk=={SENTRY_SDK_VERSION}"),
+    ]))
+    .context("installing sentry-sdk from PyPI")?;
+    if !has_sentry_sdk(&python) {
+        bail!(
+            "pip succeeded but {} cannot import sentry_sdk {SENTRY_SDK_VERSION}",
+            python.display()
+        );
+    }
+    Ok(python)
+}
+
+/// Whether `python` imports the pinned `sentry_sdk`.
+fn has_sentry_sdk(python: &Path) -> bool {
+    let check = format!(
+        "import sys, sentry_sdk; sys.exit(0 if sentry_sdk.VERSION == '{SENTRY_SDK_VERSION}' else 1)"
+    );
+    python.is_file()
+        && Command::new(python)
+            .args(["-c", &check])
+            .output()
+            .is_ok_and(|output| output.status.success())
 }
 
 /// The subset of `pkgs` that dpkg does not report as installed.

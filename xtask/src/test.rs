@@ -17,6 +17,7 @@ pub fn cmd(args: &[String]) -> anyhow::Result<()> {
         locked: in_ci,
     };
     deps::ensure_debian_packages(deps::BROWSER_PACKAGES)?;
+    let sentry_python = deps::ensure_sentry_sdk_venv()?;
     let route = wasm::select_route(options.route)?;
     let options = wasm::Options {
         route: Some(route),
@@ -80,6 +81,8 @@ pub fn cmd(args: &[String]) -> anyhow::Result<()> {
     tests
         .args(locked)
         .env("PARTOUT_BIN", &partout_bin)
+        // The errors e2e test must run here, not skip for want of the SDK.
+        .env("PARTOUT_SENTRY_PYTHON", &sentry_python)
         .current_dir(&root);
     exec::run(&mut tests)
 }

@@ -3,7 +3,9 @@
 //! # Layout
 //! - [`api`]: request and response bodies of the `/api/v1` HTTP API, used as-is
 //!   by the backend handlers and by the frontend's fetches.
+//! - [`errors`]: the errors part of `/api/v1`: projects, issues and events.
 //!
 //! Invariant: this crate depends on serde only, so it builds for wasm32.
 
 pub mod api;
+pub mod errors;

@@ -10,6 +10,11 @@
 //!   `histogram`, `top`, `context`, `tail` (Server-Sent Events)
 //! - `ship_api`: log shippers' APIs: Elasticsearch `_bulk` (and what its
 //!   clients probe first), `/loki/api/v1/push`
+//! - `sentry_api`: Sentry SDKs' `/api/{project_id}/envelope/` and
+//!   `/store/`
+//! - `issues_api`: `/api/v1/projects` and `/api/v1/issues`: projects,
+//!   DSN keys, issues and their events
+//! - `encoding`: request bodies by `Content-Encoding`
 //! - `assets`: the embedded web app and its SPA fallback
 //! - `params`: query-string pairs shared by the native APIs
 //! - `auth`: the one place requests are authenticated
@@ -18,12 +23,15 @@
 mod api;
 mod assets;
 mod auth;
+mod encoding;
 mod error;
 mod graphite;
 mod health;
+mod issues_api;
 mod logs_api;
 mod metrics_api;
 mod params;
+mod sentry_api;
 mod ship_api;
 
 use std::collections::BTreeMap;
@@ -64,6 +72,8 @@ pub struct AppState {
     pub ready: Arc<AtomicBool>,
     /// Raw resolution of metric series (the flush interval), seconds.
     pub metrics_step: i64,
+    /// How Sentry events are ingested and kept.
+    pub errors: crate::errors::ErrorsConfig,
 }
 
 /// Every route partout serves over HTTP.
@@ -76,8 +86,10 @@ pub fn router(state: AppState) -> Router {
             "/api/v1",
             api::routes()
                 .merge(metrics_api::routes())
-                .merge(logs_api::routes()),
+                .merge(logs_api::routes())
+                .merge(issues_api::routes()),
         )
+        .merge(sentry_api::routes())
         .merge(graphite::routes())
         .merge(ship_api::routes())
         .merge(assets::routes())
@@ -150,6 +162,7 @@ pub(crate) mod test_support {
             )])),
             ready: Arc::new(AtomicBool::new(true)),
             metrics_step: 10,
+            errors: crate::errors::ErrorsConfig::default(),
         };
         (state, dir)
     }

@@ -68,6 +68,79 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER PRIMARY KEY,
         batch BLOB NOT NULL
     );",
+    // 5: errors (Sentry-compatible ingestion, see errors/). Issues keep
+    // their aggregates (counts, hours, users, tag values) forever; events
+    // are zstd-compressed normalized JSON, only the newest N per issue.
+    // Users are kept as 8-byte digests: distinct counts need no names.
+    "CREATE TABLE error_projects (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE TABLE error_project_keys (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        public_key TEXT NOT NULL UNIQUE,
+        label TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        revoked_at_ms INTEGER
+    );
+    CREATE INDEX error_project_keys_by_project ON error_project_keys (project_id);
+    CREATE TABLE error_issues (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        grouping_key TEXT NOT NULL,
+        grouping_method TEXT NOT NULL,
+        grouping_components TEXT NOT NULL,
+        title TEXT NOT NULL,
+        culprit TEXT,
+        level TEXT NOT NULL,
+        platform TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN
+            ('unresolved', 'resolved', 'resolved_in_next_release', 'ignored')),
+        resolved_in_release TEXT,
+        regressed_at_ms INTEGER,
+        regressed_in_release TEXT,
+        first_seen_ms INTEGER NOT NULL,
+        last_seen_ms INTEGER NOT NULL,
+        event_count INTEGER NOT NULL,
+        user_count INTEGER NOT NULL,
+        first_release TEXT,
+        last_release TEXT,
+        UNIQUE (project_id, grouping_key)
+    );
+    CREATE INDEX error_issues_by_last_seen ON error_issues (last_seen_ms);
+    CREATE INDEX error_issues_by_first_seen ON error_issues (first_seen_ms);
+    CREATE INDEX error_issues_by_count ON error_issues (event_count);
+    CREATE TABLE error_events (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        issue_id INTEGER NOT NULL REFERENCES error_issues (id),
+        event_id TEXT NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        UNIQUE (project_id, event_id)
+    );
+    CREATE INDEX error_events_by_issue ON error_events (issue_id, id);
+    CREATE TABLE error_issue_hours (
+        issue_id INTEGER NOT NULL REFERENCES error_issues (id),
+        hour_ms INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (issue_id, hour_ms)
+    ) WITHOUT ROWID;
+    CREATE TABLE error_issue_users (
+        issue_id INTEGER NOT NULL REFERENCES error_issues (id),
+        user_digest INTEGER NOT NULL,
+        PRIMARY KEY (issue_id, user_digest)
+    ) WITHOUT ROWID;
+    CREATE TABLE error_issue_tags (
+        issue_id INTEGER NOT NULL REFERENCES error_issues (id),
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY (issue_id, key, value)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build migrates to.
@@ -135,6 +208,13 @@ mod tests {
             [
                 "api_tokens",
                 "deploys",
+                "error_events",
+                "error_issue_hours",
+                "error_issue_tags",
+                "error_issue_users",
+                "error_issues",
+                "error_project_keys",
+                "error_projects",
                 "metric_chunks",
                 "metric_series",
                 "metric_wal"

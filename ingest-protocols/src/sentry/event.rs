@@ -237,6 +237,27 @@ pub struct User {
     pub ip_address: Option<String>,
 }
 
+impl User {
+    /// Who this is for counting distinct users: the id, else the email,
+    /// the user name or the IP address, prefixed with which it is
+    /// (`id:42`), as Sentry's `user` tag does. `{{auto}}` (the server is to
+    /// fill in the request's address) names nobody yet, so it is skipped.
+    pub fn identity(&self) -> Option<String> {
+        let ip = self
+            .ip_address
+            .as_deref()
+            .filter(|ip| !ip.eq_ignore_ascii_case("{{auto}}"));
+        [
+            ("id", self.id.as_deref()),
+            ("email", self.email.as_deref()),
+            ("username", self.username.as_deref()),
+            ("ip", ip),
+        ]
+        .into_iter()
+        .find_map(|(kind, value)| value.map(|value| format!("{kind}:{value}")))
+    }
+}
+
 /// The HTTP request being served. See the module docs for what is dropped.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Request {
@@ -852,6 +873,18 @@ mod tests {
             .collect();
         assert_eq!(messages, ["m3", "m4"]);
         assert_eq!(event.breadcrumbs[0].level, Some(Level::Info));
+    }
+
+    #[test]
+    fn user_identity_prefers_the_id() {
+        let user = |value: Value| normalize(json!({"user": value})).user.unwrap();
+        let full = user(json!({"id": 42, "email": "a@b.c", "ip_address": "10.0.0.1"}));
+        assert_eq!(full.identity().as_deref(), Some("id:42"));
+        let email = user(json!({"email": "a@b.c", "username": "ada"}));
+        assert_eq!(email.identity().as_deref(), Some("email:a@b.c"));
+        let ip = user(json!({"ip_address": "10.0.0.1"}));
+        assert_eq!(ip.identity().as_deref(), Some("ip:10.0.0.1"));
+        assert_eq!(user(json!({"ip_address": "{{auto}}"})).identity(), None);
     }
 
     #[test]

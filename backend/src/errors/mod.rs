@@ -1,0 +1,66 @@
+//! Errors: events from Sentry SDKs, grouped into issues.
+//!
+//! The flow for one event (the HTTP side is `http::sentry_api`):
+//! 1. `envelope` turns a decompressed envelope (or an old `store` body)
+//!    into normalized events with the pure parsers of
+//!    `partout_protocols::sentry`, counting the item types it skips;
+//! 2. `prepare` fixes each event's time, id, user digest and the tags its
+//!    issue counts, groups it, and compresses it for storage (on a
+//!    blocking thread, before the writer sees it);
+//! 3. `record` runs in the store's writer thread: the issue is created or
+//!    updated (`status` decides regressions), its aggregates counted, the
+//!    event stored, and events past the per-issue limit dropped, all in
+//!    the writer's transaction, so an answer means durable;
+//! 4. `issues` and `events` read it back for `http::issues_api`, and
+//!    `view` turns stored events into API bodies.
+//!
+//! # Layout
+//! - `projects`: projects and their DSN keys; the default project.
+//! - `envelope`: request bodies into events and skipped items.
+//! - `prepare`: one normalized event into what `record` writes.
+//! - `record`: the write path, inside a writer job.
+//! - `status`: issue statuses and what an event does to them (pure).
+//! - `issues`: issue queries: list, detail aggregates, status changes.
+//! - `events`: the stored event codec (zstd JSON) and event pages.
+//! - `view`: normalized events into `partout_model::errors` bodies.
+//!
+//! Invariant: aggregates (counts, hours, users, tag values) are counted
+//! once per event when it is recorded and never recomputed from stored
+//! events, because stored events are cut to the newest N per issue.
+
+pub mod envelope;
+pub mod events;
+pub mod issues;
+pub mod prepare;
+pub mod projects;
+pub mod record;
+pub mod status;
+pub mod view;
+
+use partout_protocols::sentry::envelope::EnvelopeLimits;
+use partout_protocols::sentry::event::NormalizeLimits;
+
+/// Default of `errors.events_per_issue`.
+pub const DEFAULT_EVENTS_PER_ISSUE: usize = 100;
+
+/// How errors are ingested and kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ErrorsConfig {
+    /// Events kept per issue, the newest; older ones are deleted, their
+    /// counts stay.
+    pub events_per_issue: usize,
+    /// Bounds of one decompressed envelope.
+    pub envelope: EnvelopeLimits,
+    /// Bounds applied to each event.
+    pub normalize: NormalizeLimits,
+}
+
+impl Default for ErrorsConfig {
+    fn default() -> Self {
+        ErrorsConfig {
+            events_per_issue: DEFAULT_EVENTS_PER_ISSUE,
+            envelope: EnvelopeLimits::default(),
+            normalize: NormalizeLimits::default(),
+        }
+    }
+}

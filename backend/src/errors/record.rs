@@ -1,0 +1,436 @@
+//! The write path: one prepared event into its issue, inside a writer job
+//! (so inside the writer's transaction: everything below commits together
+//! or not at all, and the SDK hears 200 only after the commit).
+//!
+//! Per event: skip it if its id was stored before (SDKs retry); find or
+//! create its issue and apply the status rules; count it (issue total,
+//! its hour, a new user, each tag value); store its body; delete the
+//! issue's events past the newest `events_per_issue`.
+//!
+//! Tag values are bounded per issue: at most [`MAX_TAG_KEYS`] keys, and
+//! per key [`MAX_TAG_VALUES`] distinct values (more for `release` and
+//! `environment`, which filter the issue list); later values count under
+//! [`OTHER_VALUE`], so a tag that holds a request id cannot grow a table
+//! without end.
+
+use rusqlite::{Connection, OptionalExtension};
+
+use super::prepare::NewEvent;
+use super::status::{self, IssueStatus};
+use crate::store::StoreError;
+
+/// Distinct tag keys counted per issue.
+pub const MAX_TAG_KEYS: i64 = 200;
+/// Distinct values counted per tag key of an issue.
+pub const MAX_TAG_VALUES: i64 = 100;
+/// Distinct releases and environments counted per issue.
+pub const MAX_FILTER_TAG_VALUES: i64 = 1000;
+/// What values past the per-key limit count as.
+pub const OTHER_VALUE: &str = "<other>";
+const HOUR_MS: i64 = 3_600_000;
+
+/// What happened to one event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// It opened a new issue.
+    NewIssue,
+    /// It reopened a resolved issue.
+    Regressed,
+    /// It counted towards an existing issue.
+    Counted,
+    /// Its id was stored before: a retry, not counted again.
+    Duplicate,
+}
+
+/// The issue an event went to and what it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Recorded {
+    pub issue_id: i64,
+    pub outcome: Outcome,
+}
+
+/// Records one event of `project_id`, keeping `events_per_issue` events
+/// per issue.
+pub fn record_event(
+    conn: &Connection,
+    project_id: i64,
+    event: &NewEvent,
+    events_per_issue: usize,
+) -> Result<Recorded, StoreError> {
+    let seen: Option<i64> = conn
+        .prepare_cached(
+            "SELECT issue_id FROM error_events WHERE project_id = ?1 AND event_id = ?2",
+        )?
+        .query_row(rusqlite::params![project_id, event.event_id], |row| {
+            row.get(0)
+        })
+        .optional()?;
+    if let Some(issue_id) = seen {
+        return Ok(Recorded {
+            issue_id,
+            outcome: Outcome::Duplicate,
+        });
+    }
+    let (issue_id, outcome) = upsert_issue(conn, project_id, event)?;
+    count_user(conn, issue_id, event.user_digest)?;
+    conn.prepare_cached(
+        "INSERT INTO error_issue_hours (issue_id, hour_ms, count) VALUES (?1, ?2, 1)
+         ON CONFLICT (issue_id, hour_ms) DO UPDATE SET count = count + 1",
+    )?
+    .execute(rusqlite::params![
+        issue_id,
+        event.timestamp_ms - event.timestamp_ms.rem_euclid(HOUR_MS)
+    ])?;
+    for (key, value) in &event.tags {
+        count_tag(conn, issue_id, key, value)?;
+    }
+    conn.prepare_cached(
+        "INSERT INTO error_events (project_id, issue_id, event_id, timestamp_ms, received_at_ms, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(rusqlite::params![
+        project_id,
+        issue_id,
+        event.event_id,
+        event.timestamp_ms,
+        event.received_at_ms,
+        event.body
+    ])?;
+    // The row ids only grow, so "newest" is arrival order. When fewer than
+    // N + 1 events are stored, the subquery is NULL and nothing goes.
+    conn.prepare_cached(
+        "DELETE FROM error_events WHERE issue_id = ?1 AND id <= (
+             SELECT id FROM error_events WHERE issue_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
+    )?
+    .execute(rusqlite::params![
+        issue_id,
+        i64::try_from(events_per_issue.max(1)).unwrap_or(i64::MAX)
+    ])?;
+    Ok(Recorded { issue_id, outcome })
+}
+
+fn upsert_issue(
+    conn: &Connection,
+    project_id: i64,
+    event: &NewEvent,
+) -> Result<(i64, Outcome), StoreError> {
+    let grouping = &event.grouping;
+    let existing: Option<(i64, String, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT id, status, resolved_in_release FROM error_issues
+             WHERE project_id = ?1 AND grouping_key = ?2",
+        )?
+        .query_row(rusqlite::params![project_id, grouping.key], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?;
+    let Some((issue_id, stored_status, resolved_in_release)) = existing else {
+        let components = serde_json::to_string(&grouping.components).map_err(|error| {
+            StoreError::Task(format!("cannot encode grouping components: {error}"))
+        })?;
+        conn.prepare_cached(
+            "INSERT INTO error_issues (project_id, grouping_key, grouping_method,
+                 grouping_components, title, culprit, level, platform, status,
+                 first_seen_ms, last_seen_ms, event_count, user_count, first_release, last_release)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'unresolved', ?9, ?9, 1, 0, ?10, ?10)",
+        )?
+        .execute(rusqlite::params![
+            project_id,
+            grouping.key,
+            grouping.method.as_str(),
+            components,
+            grouping.title,
+            grouping.culprit,
+            event.level,
+            event.platform,
+            event.timestamp_ms,
+            event.release,
+        ])?;
+        return Ok((conn.last_insert_rowid(), Outcome::NewIssue));
+    };
+    // A status the schema allows but this build does not know cannot
+    // happen (the CHECK constraint lists them); treat it as open.
+    let current = IssueStatus::parse(&stored_status).unwrap_or(IssueStatus::Unresolved);
+    let change = status::on_event(
+        current,
+        resolved_in_release.as_deref(),
+        event.release.as_deref(),
+    );
+    conn.prepare_cached(
+        "UPDATE error_issues SET
+             title = ?2, culprit = ?3, level = ?4, platform = ?5, status = ?6,
+             resolved_in_release = CASE WHEN ?7 THEN NULL ELSE resolved_in_release END,
+             regressed_at_ms = CASE WHEN ?7 THEN ?8 ELSE regressed_at_ms END,
+             regressed_in_release = CASE WHEN ?7 THEN ?9 ELSE regressed_in_release END,
+             first_seen_ms = min(first_seen_ms, ?10),
+             last_seen_ms = max(last_seen_ms, ?10),
+             event_count = event_count + 1,
+             first_release = coalesce(first_release, ?9),
+             last_release = coalesce(?9, last_release)
+         WHERE id = ?1",
+    )?
+    .execute(rusqlite::params![
+        issue_id,
+        grouping.title,
+        grouping.culprit,
+        event.level,
+        event.platform,
+        change.status.as_str(),
+        change.regressed,
+        event.received_at_ms,
+        event.release,
+        event.timestamp_ms,
+    ])?;
+    let outcome = if change.regressed {
+        Outcome::Regressed
+    } else {
+        Outcome::Counted
+    };
+    Ok((issue_id, outcome))
+}
+
+fn count_user(conn: &Connection, issue_id: i64, digest: Option<i64>) -> Result<(), StoreError> {
+    let Some(digest) = digest else {
+        return Ok(());
+    };
+    let added = conn
+        .prepare_cached(
+            "INSERT OR IGNORE INTO error_issue_users (issue_id, user_digest) VALUES (?1, ?2)",
+        )?
+        .execute(rusqlite::params![issue_id, digest])?;
+    if added > 0 {
+        conn.prepare_cached("UPDATE error_issues SET user_count = user_count + 1 WHERE id = ?1")?
+            .execute([issue_id])?;
+    }
+    Ok(())
+}
+
+fn count_tag(conn: &Connection, issue_id: i64, key: &str, value: &str) -> Result<(), StoreError> {
+    let bumped = conn
+        .prepare_cached(
+            "UPDATE error_issue_tags SET count = count + 1
+             WHERE issue_id = ?1 AND key = ?2 AND value = ?3",
+        )?
+        .execute(rusqlite::params![issue_id, key, value])?;
+    if bumped > 0 {
+        return Ok(());
+    }
+    // A value not counted yet: the slow path checks the bounds.
+    let values: i64 = conn
+        .prepare_cached("SELECT count(*) FROM error_issue_tags WHERE issue_id = ?1 AND key = ?2")?
+        .query_row(rusqlite::params![issue_id, key], |row| row.get(0))?;
+    if values == 0 {
+        let keys: i64 = conn
+            .prepare_cached(
+                "SELECT count(*) FROM (SELECT DISTINCT key FROM error_issue_tags WHERE issue_id = ?1)",
+            )?
+            .query_row([issue_id], |row| row.get(0))?;
+        if keys >= MAX_TAG_KEYS {
+            return Ok(());
+        }
+    }
+    let limit = match key {
+        "release" | "environment" => MAX_FILTER_TAG_VALUES,
+        _ => MAX_TAG_VALUES,
+    };
+    let value = if values >= limit { OTHER_VALUE } else { value };
+    conn.prepare_cached(
+        "INSERT INTO error_issue_tags (issue_id, key, value, count) VALUES (?1, ?2, ?3, 1)
+         ON CONFLICT (issue_id, key, value) DO UPDATE SET count = count + 1",
+    )?
+    .execute(rusqlite::params![issue_id, key, value])?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::errors::issues::{self, IssueFilter};
+    use crate::errors::prepare::prepare;
+    use crate::errors::{events, projects};
+    use crate::store::Store;
+    use partout_protocols::sentry::event::{normalize_event, NormalizeLimits};
+    use serde_json::json;
+
+    fn event(payload: serde_json::Value, received_at_ms: i64) -> NewEvent {
+        let event =
+            normalize_event(payload.to_string().as_bytes(), &NormalizeLimits::default()).unwrap();
+        prepare(event, received_at_ms, None, None).unwrap()
+    }
+
+    fn crash(id: u32, function: &str, release: &str, user: &str) -> serde_json::Value {
+        json!({
+            "event_id": format!("{id:032x}"),
+            "release": release,
+            "environment": "prod",
+            "user": {"id": user},
+            "tags": {"request_id": format!("req-{id}")},
+            "exception": {"values": [{"type": "KeyError", "value": format!("'k{id}'"),
+                "stacktrace": {"frames": [{"module": "app", "function": function, "lineno": id, "in_app": true}]}}]}
+        })
+    }
+
+    async fn store() -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|c| projects::ensure_default(c, 0))
+            .await
+            .unwrap();
+        (store, dir)
+    }
+
+    async fn record(store: &Store, event: NewEvent, keep: usize) -> Recorded {
+        store
+            .write(move |c| record_event(c, 1, &event, keep))
+            .await
+            .unwrap()
+    }
+
+    const HOUR: i64 = 3_600_000;
+    const T0: i64 = 1_800_000_000_000;
+
+    #[tokio::test]
+    async fn events_group_count_and_retain_the_newest() {
+        let (store, _dir) = store().await;
+        let first = record(&store, event(crash(1, "load", "1.0", "ada"), T0), 2).await;
+        assert_eq!(first.outcome, Outcome::NewIssue);
+        for (id, user) in [(2, "bob"), (3, "ada"), (4, "cy")] {
+            let recorded =
+                record(&store, event(crash(id, "load", "1.1", user), T0 + HOUR), 2).await;
+            assert_eq!(
+                recorded,
+                Recorded {
+                    issue_id: first.issue_id,
+                    outcome: Outcome::Counted
+                }
+            );
+        }
+        let retry = record(&store, event(crash(4, "load", "1.1", "cy"), T0 + HOUR), 2).await;
+        assert_eq!(retry.outcome, Outcome::Duplicate);
+        let other = record(&store, event(crash(5, "save", "1.1", "ada"), T0), 2).await;
+        assert_eq!(other.outcome, Outcome::NewIssue);
+        assert_ne!(other.issue_id, first.issue_id);
+
+        let id = first.issue_id;
+        let issue = store
+            .read(move |c| issues::get(c, id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((issue.count, issue.user_count), (4, 3));
+        assert_eq!((issue.first_seen_ms, issue.last_seen_ms), (T0, T0 + HOUR));
+        assert_eq!(issue.first_release.as_deref(), Some("1.0"));
+        assert_eq!(issue.last_release.as_deref(), Some("1.1"));
+        assert_eq!(issue.status, "unresolved");
+        assert_eq!(issue.title, "KeyError: 'k4'");
+        let stored = store
+            .read(move |c| events::stored_count(c, id))
+            .await
+            .unwrap();
+        assert_eq!(stored, 2, "only the newest two events are kept");
+        let (page, _) = store
+            .read(move |c| events::page(c, id, None, 10))
+            .await
+            .unwrap();
+        let ids: Vec<&str> = page.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, [format!("{:032x}", 4), format!("{:032x}", 3)]);
+
+        let hours = store.read(move |c| issues::hours(c, id, 0)).await.unwrap();
+        let counts: Vec<(i64, u64)> = hours.iter().map(|h| (h.start_ms, h.count)).collect();
+        assert_eq!(counts, [(T0 - T0 % HOUR, 1), (T0 - T0 % HOUR + HOUR, 3)]);
+
+        let tags = store
+            .read(move |c| issues::tag_distribution(c, id, 10))
+            .await
+            .unwrap();
+        let release = tags.iter().find(|t| t.key == "release").unwrap();
+        assert_eq!(release.total, 4);
+        assert_eq!(
+            (release.values[0].value.as_str(), release.values[0].count),
+            ("1.1", 3)
+        );
+        let requests = tags.iter().find(|t| t.key == "request_id").unwrap();
+        assert_eq!(requests.values.len(), 4);
+
+        let listed = store
+            .read(|c| {
+                issues::list(
+                    c,
+                    &IssueFilter {
+                        release: Some("1.0".into()),
+                        ..IssueFilter::default()
+                    },
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.0.len(), 1);
+        assert_eq!(listed.0[0].id, id);
+    }
+
+    #[tokio::test]
+    async fn resolved_issues_regress_with_the_release_they_came_back_in() {
+        let (store, _dir) = store().await;
+        let first = record(&store, event(crash(1, "load", "1.0", "ada"), T0), 10).await;
+        let id = first.issue_id;
+        store
+            .write(move |c| issues::set_status(c, id, IssueStatus::Resolved))
+            .await
+            .unwrap()
+            .unwrap();
+        let back = record(&store, event(crash(2, "load", "1.1", "ada"), T0 + 10), 10).await;
+        assert_eq!(back.outcome, Outcome::Regressed);
+        let issue = store
+            .read(move |c| issues::get(c, id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(issue.status, "unresolved");
+        assert!(issue.regressed);
+        assert_eq!(issue.regressed_in_release.as_deref(), Some("1.1"));
+        assert_eq!(issue.regressed_at_ms, Some(T0 + 10));
+
+        // Resolved in the next release: 1.1 events are expected, 1.2 is not.
+        let issue = store
+            .write(move |c| issues::set_status(c, id, IssueStatus::ResolvedInNextRelease))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(issue.resolved_in_release.as_deref(), Some("1.1"));
+        assert!(!issue.regressed, "leaving unresolved clears the mark");
+        let old = record(&store, event(crash(3, "load", "1.1", "ada"), T0 + 20), 10).await;
+        assert_eq!(old.outcome, Outcome::Counted);
+        let new = record(&store, event(crash(4, "load", "1.2", "ada"), T0 + 30), 10).await;
+        assert_eq!(new.outcome, Outcome::Regressed);
+
+        let ignored = store
+            .write(move |c| issues::set_status(c, id, IssueStatus::Ignored))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(ignored.status, "ignored");
+        let quiet = record(&store, event(crash(5, "load", "1.3", "ada"), T0 + 40), 10).await;
+        assert_eq!(quiet.outcome, Outcome::Counted);
+    }
+
+    #[tokio::test]
+    async fn tag_values_per_key_are_bounded() {
+        let (store, _dir) = store().await;
+        let mut issue_id = 0;
+        for id in 0..(MAX_TAG_VALUES as u32 + 5) {
+            issue_id = record(&store, event(crash(id, "load", "1.0", "ada"), T0), 1)
+                .await
+                .issue_id;
+        }
+        let tags = store
+            .read(move |c| issues::tag_distribution(c, issue_id, 1000))
+            .await
+            .unwrap();
+        let requests = tags.iter().find(|t| t.key == "request_id").unwrap();
+        assert_eq!(requests.values.len(), MAX_TAG_VALUES as usize + 1);
+        assert_eq!(requests.values[0].value, OTHER_VALUE);
+        assert_eq!(requests.values[0].count, 5);
+        assert_eq!(requests.total, u64::from(MAX_TAG_VALUES as u32 + 5));
+    }
+}
