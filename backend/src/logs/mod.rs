@@ -13,7 +13,8 @@
 //! - [`record`]: a raw line read into time, level, service, host, message,
 //!   fields (pure)
 //! - [`journal`]: the append-only journal with CRC-checked records
-//! - [`schema`]: the tantivy schema, tokenizers, record into document
+//! - [`schema`]: the tantivy schema, tokenizers, record into document;
+//!   [`tokenizer`]: the words tokenizer (UUIDs kept whole)
 //! - [`partition`]: one UTC day's index
 //! - [`writer`]: the writer thread
 //! - [`lang`]: the query language (pure), [`search`]: its evaluation
@@ -32,6 +33,7 @@ pub mod raw;
 pub mod record;
 pub mod schema;
 pub mod search;
+pub mod tokenizer;
 pub mod writer;
 
 #[cfg(test)]
@@ -281,6 +283,10 @@ impl LogStore {
     /// Stores lines and waits until they are durable (HTTP ingest: the
     /// 2xx means the lines survive a crash).
     pub async fn append(&self, lines: Vec<RawLog>) -> Result<(), LogError> {
+        // Every chunk is queued before any acknowledgement is awaited, so
+        // the writer journals them in one group with one sync, instead of
+        // a sync (and the indexing of the chunk before) per chunk.
+        let mut acks = Vec::new();
         for chunk in chunks(lines) {
             let (ack, heard) = oneshot::channel();
             self.count_queued(chunk.len());
@@ -291,6 +297,9 @@ impl LogStore {
                 })
                 .await
                 .map_err(|_| LogError::Closed)?;
+            acks.push(heard);
+        }
+        for heard in acks {
             heard
                 .await
                 .map_err(|_| LogError::Closed)?

@@ -7,11 +7,13 @@
 //! journal's release indexes nothing twice.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
-use tantivy::indexer::NoMergePolicy;
+use tantivy::indexer::{LogMergePolicy, NoMergePolicy};
 use tantivy::store::{Compressor, ZstdCompressor};
 use tantivy::{
-    Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher, TantivyDocument,
+    Executor, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Searcher,
+    TantivyDocument,
 };
 
 use super::day;
@@ -22,6 +24,36 @@ use super::schema::{register_tokenizers, LogSchema};
 /// only a few blocks.
 const DOC_STORE_BLOCK: usize = 256 * 1024;
 const DOC_STORE_ZSTD_LEVEL: i32 = 6;
+
+/// Segments merged at once. A commit every second makes many small
+/// segments, and every merge rewrites its segments' terms and postings:
+/// merging 16 at a time instead of tantivy's 8 rewrites each line about
+/// two times over a day instead of three, for some more segments to
+/// search (each costs a term lookup, and they are searched in parallel).
+const SEGMENTS_PER_MERGE: usize = 16;
+
+fn merge_policy() -> LogMergePolicy {
+    let mut policy = LogMergePolicy::default();
+    policy.set_min_num_segments(SEGMENTS_PER_MERGE);
+    policy
+}
+
+/// The threads every partition's searches run their segments on, one per
+/// core: a search over a day's several segments (a full-range histogram,
+/// a common term) uses every core instead of one. Shared, so more days do
+/// not mean more threads.
+fn search_executor() -> Executor {
+    static EXECUTOR: OnceLock<Executor> = OnceLock::new();
+    EXECUTOR
+        .get_or_init(|| {
+            let threads = std::thread::available_parallelism().map_or(1, usize::from);
+            Executor::multi_thread(threads, "log-search-").unwrap_or_else(|error| {
+                tracing::warn!(%error, "no search thread pool; log searches use one thread");
+                Executor::single_thread()
+            })
+        })
+        .clone()
+}
 
 /// What searches see of a partition: cheap to clone, safe to share.
 #[derive(Clone)]
@@ -68,7 +100,7 @@ impl Partition {
     pub fn open(root: &Path, day_number: i64, schema: &LogSchema) -> tantivy::Result<Partition> {
         let dir = root.join(day::name(day_number));
         std::fs::create_dir_all(&dir)?;
-        let index = if dir.join("meta.json").exists() {
+        let mut index = if dir.join("meta.json").exists() {
             Index::open_in_dir(&dir)?
         } else {
             Index::builder()
@@ -82,6 +114,7 @@ impl Partition {
                 })
                 .create_in_dir(&dir)?
         };
+        index.set_executor(search_executor());
         register_tokenizers(&index);
         let committed_seq = index
             .load_metas()?
@@ -123,11 +156,14 @@ impl Partition {
     ) -> tantivy::Result<()> {
         let writer = match &mut self.writer {
             Some(writer) => writer,
-            None => self.writer.insert(
-                self.shared
+            None => {
+                let writer = self
+                    .shared
                     .index
-                    .writer_with_num_threads(budget.threads.max(1), budget.memory_bytes)?,
-            ),
+                    .writer_with_num_threads(budget.threads.max(1), budget.memory_bytes)?;
+                writer.set_merge_policy(Box::new(merge_policy()));
+                self.writer.insert(writer)
+            }
         };
         writer.add_document(document)?;
         self.pending_seq = Some(seq);

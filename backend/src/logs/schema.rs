@@ -3,8 +3,8 @@
 //!
 //! | field     | indexed as                         | why                                  |
 //! |-----------|------------------------------------|--------------------------------------|
-//! | `ts`      | i64 nanos, fast                    | time ranges, newest-first order      |
-//! | `seq`     | u64, fast                          | a line's id; ties between equal times|
+//! | `ts`      | i64 nanos, fast only               | time ranges, newest-first order      |
+//! | `seq`     | u64, fast only                     | a line's id; ties between equal times|
 //! | `level`   | u64 0 (trace) to 5 (fatal), fast   | `level:error`, `level:>=warn`, histogram split |
 //! | `service`, `host` | exact text, fast           | filters, top values, context         |
 //! | `source`, `flag`  | exact text                 | `source:syslog`, `flag:parse_error`  |
@@ -21,18 +21,17 @@ use std::collections::BTreeMap;
 use partout_protocols::jsonlog::{FieldValue, Level};
 use tantivy::schema::{
     Field, IndexRecordOption, JsonObjectOptions, NumericOptions, OwnedValue, Schema,
-    TextFieldIndexing, TextOptions, FAST, STORED, STRING,
+    TextFieldIndexing, TextOptions, STORED,
 };
-use tantivy::tokenizer::{
-    LowerCaser, RawTokenizer, RemoveLongFilter, SimpleTokenizer, TextAnalyzer,
-};
+use tantivy::tokenizer::{LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer};
 use tantivy::{Index, TantivyDocument};
 
 use super::record::LogRecord;
+use super::tokenizer::WordTokenizer;
 
 /// Exact values, case-insensitive: field filters compare whole values.
 pub const EXACT_TOKENIZER: &str = "partout_exact";
-/// Words: runs of letters and digits, lowercased.
+/// Words: runs of letters and digits (a UUID whole), lowercased.
 pub const WORDS_TOKENIZER: &str = "partout_words";
 /// Longest word indexed; longer ones (base64 blobs, hashes) are skipped.
 const MAX_WORD: usize = 80;
@@ -59,14 +58,26 @@ pub struct LogSchema {
 impl LogSchema {
     pub fn new() -> LogSchema {
         let mut builder = Schema::builder();
-        let number = NumericOptions::default().set_indexed().set_fast();
-        let ts = builder.add_i64_field("ts", number.clone());
-        let seq = builder.add_u64_field("seq", number.clone());
-        let level = builder.add_u64_field("level", number);
-        let service = builder.add_text_field("service", STRING | FAST);
-        let host = builder.add_text_field("host", STRING | FAST);
-        let source = builder.add_text_field("source", STRING);
-        let flag = builder.add_text_field("flag", STRING);
+        // Time and sequence are unique per line: indexing their terms
+        // would grow every term dictionary by a line's worth, and their
+        // ranges (the only way they are queried) read the fast columns.
+        let column = NumericOptions::default().set_fast();
+        let ts = builder.add_i64_field("ts", column.clone());
+        let seq = builder.add_u64_field("seq", column);
+        let level =
+            builder.add_u64_field("level", NumericOptions::default().set_indexed().set_fast());
+        // Exact values need no norms (nothing is scored): a byte per line
+        // and field saved.
+        let exact = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer("raw")
+                .set_fieldnorms(false)
+                .set_index_option(IndexRecordOption::Basic),
+        );
+        let service = builder.add_text_field("service", exact.clone().set_fast("raw"));
+        let host = builder.add_text_field("host", exact.clone().set_fast("raw"));
+        let source = builder.add_text_field("source", exact.clone());
+        let flag = builder.add_text_field("flag", exact);
         let message = builder.add_text_field(
             "message",
             TextOptions::default().set_indexing_options(
@@ -200,21 +211,21 @@ pub fn register_tokenizers(index: &Index) {
             .filter(LowerCaser)
             .build(),
     );
-    index.tokenizers().register(
-        WORDS_TOKENIZER,
-        TextAnalyzer::builder(SimpleTokenizer::default())
-            .filter(RemoveLongFilter::limit(MAX_WORD))
-            .filter(LowerCaser)
-            .build(),
-    );
+    index
+        .tokenizers()
+        .register(WORDS_TOKENIZER, words_analyzer());
+}
+
+fn words_analyzer() -> TextAnalyzer {
+    TextAnalyzer::builder(WordTokenizer::default())
+        .filter(RemoveLongFilter::limit(MAX_WORD))
+        .filter(LowerCaser)
+        .build()
 }
 
 /// The words of `text` as the index cut them.
 pub fn words(text: &str) -> Vec<String> {
-    let mut analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_WORD))
-        .filter(LowerCaser)
-        .build();
+    let mut analyzer = words_analyzer();
     let mut stream = analyzer.token_stream(text);
     let mut out = Vec::new();
     while let Some(token) = stream.next() {

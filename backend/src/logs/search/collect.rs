@@ -14,19 +14,46 @@ use crate::logs::schema::LEVELS;
 pub const LEVEL_SLOTS: usize = 7;
 const NO_LEVEL: usize = 6;
 
-/// Counts per bucket of `step_nanos` from `from_nanos` and per level.
+/// Counts per bucket of `step_nanos` from `from_nanos` and per level, of
+/// the lines whose time is in `keep` (so the query need not carry the
+/// time range when it covers whole partitions).
 pub struct Histogram {
     pub from_nanos: i64,
     pub step_nanos: i64,
     pub buckets: usize,
+    pub keep: std::ops::Range<i64>,
 }
 
 pub struct HistogramSegment {
     from_nanos: i64,
     step_nanos: i64,
+    keep: std::ops::Range<i64>,
     ts: Option<Column<i64>>,
     level: Option<Column<u64>>,
     counts: Vec<[u64; LEVEL_SLOTS]>,
+    /// Reused per block of documents: the columns are read a block at a
+    /// time, which decodes their bit-packed values far faster than one
+    /// document at a time.
+    ts_block: Vec<Option<i64>>,
+    level_block: Vec<Option<u64>>,
+}
+
+impl HistogramSegment {
+    fn count(&mut self, ts: i64, level: Option<u64>) {
+        if !self.keep.contains(&ts) {
+            return;
+        }
+        let Ok(bucket) = usize::try_from((ts - self.from_nanos) / self.step_nanos) else {
+            return;
+        };
+        let level = level
+            .and_then(|code| usize::try_from(code).ok())
+            .filter(|&code| code < NO_LEVEL)
+            .unwrap_or(NO_LEVEL);
+        if let Some(slot) = self.counts.get_mut(bucket) {
+            slot[level] += 1;
+        }
+    }
 }
 
 impl Collector for Histogram {
@@ -42,9 +69,12 @@ impl Collector for Histogram {
         Ok(HistogramSegment {
             from_nanos: self.from_nanos,
             step_nanos: self.step_nanos,
+            keep: self.keep.clone(),
             ts: fast.i64("ts").ok(),
             level: fast.u64("level").ok(),
             counts: vec![[0; LEVEL_SLOTS]; self.buckets],
+            ts_block: Vec::new(),
+            level_block: Vec::new(),
         })
     }
 
@@ -68,18 +98,27 @@ impl SegmentCollector for HistogramSegment {
         let Some(ts) = self.ts.as_ref().and_then(|column| column.first(doc)) else {
             return;
         };
-        let Ok(bucket) = usize::try_from((ts - self.from_nanos) / self.step_nanos) else {
+        let level = self.level.as_ref().and_then(|column| column.first(doc));
+        self.count(ts, level);
+    }
+
+    fn collect_block(&mut self, docs: &[DocId]) {
+        let Some(ts_column) = &self.ts else {
             return;
         };
-        let level = self
-            .level
-            .as_ref()
-            .and_then(|column| column.first(doc))
-            .and_then(|code| usize::try_from(code).ok())
-            .filter(|&code| code < NO_LEVEL)
-            .unwrap_or(NO_LEVEL);
-        if let Some(slot) = self.counts.get_mut(bucket) {
-            slot[level] += 1;
+        // `first_vals` leaves a missing value's slot untouched.
+        self.ts_block.clear();
+        self.ts_block.resize(docs.len(), None);
+        self.level_block.clear();
+        self.level_block.resize(docs.len(), None);
+        ts_column.first_vals(docs, &mut self.ts_block);
+        if let Some(level_column) = &self.level {
+            level_column.first_vals(docs, &mut self.level_block);
+        }
+        for index in 0..docs.len() {
+            if let Some(ts) = self.ts_block[index] {
+                self.count(ts, self.level_block[index]);
+            }
         }
     }
 

@@ -98,6 +98,12 @@ impl LogStore {
             .collect()
     }
 
+    /// The scope's query alone, without its time range.
+    fn unscoped(&self, scope: &Scope) -> Result<Box<dyn Query>, LogError> {
+        translate::translate(&self.shared.schema, &scope.query)
+            .map_err(|error| LogError::Search(error.0))
+    }
+
     /// The scope's query, time range and extra clauses as one query.
     fn scoped(
         &self,
@@ -105,8 +111,7 @@ impl LogStore {
         extra: Vec<Box<dyn Query>>,
     ) -> Result<Box<dyn Query>, LogError> {
         let schema = &self.shared.schema;
-        let query = translate::translate(schema, &scope.query)
-            .map_err(|error| LogError::Search(error.0))?;
+        let query = self.unscoped(scope)?;
         let ts = |nanos: i64| Term::from_field_i64(schema.ts, nanos);
         let range = RangeQuery::new(
             Bound::Included(ts(scope.from_nanos)),
@@ -137,7 +142,10 @@ impl LogStore {
         let same_time = BooleanQuery::new(vec![
             (
                 Occur::Must,
-                Box::new(TermQuery::new(ts(cursor.ts), IndexRecordOption::Basic)),
+                Box::new(RangeQuery::new(
+                    Bound::Included(ts(cursor.ts)),
+                    Bound::Included(ts(cursor.ts)),
+                )),
             ),
             (Occur::Must, Box::new(same_time_seqs)),
         ]);
@@ -235,8 +243,10 @@ impl LogStore {
 
     /// The line with id `seq`, its partition's searcher and the line.
     fn find(&self, seq: u64) -> Result<Option<Hit>, LogError> {
+        // `seq` is a fast column only; a segment whose range of sequence
+        // numbers misses `seq` is skipped on its column's bounds.
         let term = Term::from_field_u64(self.shared.schema.seq, seq);
-        let query = TermQuery::new(term, IndexRecordOption::Basic);
+        let query = RangeQuery::new(Bound::Included(term.clone()), Bound::Included(term));
         let partitions: Vec<PartitionReader> =
             self.shared.partitions().values().rev().cloned().collect();
         Ok(self.top(&partitions, &query, 1, true)?.pop())
@@ -328,16 +338,24 @@ impl LogStore {
     ) -> Result<(i64, Vec<[u64; collect::LEVEL_SLOTS]>), LogError> {
         let step_nanos = step_nanos.max(1);
         let start = scope.from_nanos - scope.from_nanos.rem_euclid(step_nanos);
-        let query = self.scoped(scope, Vec::new())?;
         let buckets =
             usize::try_from((scope.until_nanos - start + step_nanos - 1) / step_nanos).unwrap_or(0);
         let collector = collect::Histogram {
             from_nanos: start,
             step_nanos,
             buckets,
+            keep: scope.from_nanos..scope.until_nanos,
         };
+        // The collector keeps only lines inside the scope, so a partition
+        // the scope covers whole is read without the time range: the
+        // range would only re-read the time column to match everything.
+        let ranged = self.scoped(scope, Vec::new())?;
+        let unranged = self.unscoped(scope)?;
         let mut total = vec![[0u64; collect::LEVEL_SLOTS]; buckets];
         for partition in self.partitions_in(scope.from_nanos, scope.until_nanos) {
+            let (start, end) = partition.span();
+            let whole = scope.from_nanos <= start && end <= scope.until_nanos;
+            let query = if whole { &unranged } else { &ranged };
             let counts = partition
                 .searcher()
                 .search(query.as_ref(), &collector)
