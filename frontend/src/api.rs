@@ -4,11 +4,19 @@
 //! Requests go to the page's own origin, so the app works behind whatever
 //! host and port the server is reached on.
 
-use partout_model::api::{ErrorBody, Status};
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use partout_model::api::{
+    ErrorBody, LogContext, LogHistogram, LogLine, LogSearch, LogTopValues, Status,
+};
 use serde::de::DeserializeOwned;
+use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{Request, RequestInit, Response};
+use web_sys::{EventSource, MessageEvent, Request, RequestInit, Response};
+
+use crate::query_string;
 
 /// Why an API call failed, worded so the text can be shown to a person.
 ///
@@ -36,6 +44,188 @@ pub enum ApiError {
 /// `GET /api/v1/status`: the server's version, listeners and storage.
 pub async fn status() -> Result<Status, ApiError> {
     get_json("/api/v1/status").await
+}
+
+/// Which log lines a logs call is about: the query language text and the
+/// `from`/`until` texts the server reads (RFC 3339, epoch, `-1h`, `now`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogScope {
+    pub query: String,
+    pub from: String,
+    pub until: String,
+}
+
+impl LogScope {
+    fn pairs(&self) -> [(&str, &str); 3] {
+        [
+            ("q", self.query.as_str()),
+            ("from", self.from.as_str()),
+            ("until", self.until.as_str()),
+        ]
+    }
+}
+
+/// `GET /api/v1/logs/search`: up to `limit` matching lines, newest first,
+/// continuing after `cursor` (a previous answer's `next_cursor`).
+pub async fn log_search(
+    scope: &LogScope,
+    limit: usize,
+    cursor: Option<&str>,
+) -> Result<LogSearch, ApiError> {
+    let limit = limit.to_string();
+    let [q, from, until] = scope.pairs();
+    let path = query_string::with_query(
+        "/api/v1/logs/search",
+        &[
+            q,
+            from,
+            until,
+            ("limit", &limit),
+            ("cursor", cursor.unwrap_or_default()),
+        ],
+    );
+    get_json(&path).await
+}
+
+/// `GET /api/v1/logs/histogram`: matching lines per time bucket and level,
+/// about 100 buckets over the range.
+pub async fn log_histogram(scope: &LogScope) -> Result<LogHistogram, ApiError> {
+    get_json(&query_string::with_query(
+        "/api/v1/logs/histogram",
+        &scope.pairs(),
+    ))
+    .await
+}
+
+/// `GET /api/v1/logs/top`: the `limit` most frequent values of `field`
+/// among matching lines.
+pub async fn log_top(
+    scope: &LogScope,
+    field: &str,
+    limit: usize,
+) -> Result<LogTopValues, ApiError> {
+    let limit = limit.to_string();
+    let [q, from, until] = scope.pairs();
+    let path = query_string::with_query(
+        "/api/v1/logs/top",
+        &[("field", field), q, from, until, ("limit", &limit)],
+    );
+    get_json(&path).await
+}
+
+/// `GET /api/v1/logs/context`: up to `before` and `after` lines around the
+/// line `id`, from the same service and host.
+pub async fn log_context(id: &str, before: usize, after: usize) -> Result<LogContext, ApiError> {
+    let (before, after) = (before.to_string(), after.to_string());
+    let path = query_string::with_query(
+        "/api/v1/logs/context",
+        &[("id", id), ("before", &before), ("after", &after)],
+    );
+    get_json(&path).await
+}
+
+/// What the live tail reports, in the order it happens.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TailEvent {
+    /// The stream is open: lines arriving from now on will come.
+    Open,
+    /// A new matching line.
+    Line(Box<LogLine>),
+    /// The server skipped this many lines because the page read too slowly.
+    Lagged(u64),
+    /// A line event that was not a [`LogLine`] (different app and server
+    /// versions, usually).
+    Undecodable(String),
+    /// The connection broke; the browser reconnects by itself.
+    Reconnecting,
+    /// The server refused the stream (a query that does not parse, for
+    /// example) or the page closed it; no more events come.
+    Closed,
+}
+
+/// An open `GET /api/v1/logs/tail` stream. Dropping it closes the stream.
+pub struct LogTail {
+    source: EventSource,
+    // The listeners must live as long as the stream: dropping a `Closure`
+    // frees the function the browser would call next.
+    _listeners: Vec<Closure<dyn FnMut(web_sys::Event)>>,
+}
+
+impl Drop for LogTail {
+    fn drop(&mut self) {
+        self.source.close();
+    }
+}
+
+/// Opens the live tail of lines matching `query` (Server-Sent Events) and
+/// calls `on_event` for everything it reports, until the returned handle
+/// is dropped.
+pub fn log_tail(
+    query: &str,
+    on_event: impl FnMut(TailEvent) + 'static,
+) -> Result<LogTail, ApiError> {
+    let path = query_string::with_query("/api/v1/logs/tail", &[("q", query)]);
+    let source = EventSource::new(&path).map_err(network_error)?;
+    // Several listeners share the one callback; the browser calls them one
+    // at a time, so the `RefCell` is never borrowed twice.
+    let on_event = Rc::new(RefCell::new(on_event));
+    let mut listeners = Vec::new();
+
+    let mut listen = |name: &str, to_event: Box<dyn Fn(&web_sys::Event) -> TailEvent>| {
+        let on_event = Rc::clone(&on_event);
+        let listener = Closure::<dyn FnMut(web_sys::Event)>::new(move |event: web_sys::Event| {
+            let tail_event = to_event(&event);
+            if let Ok(mut on_event) = on_event.try_borrow_mut() {
+                on_event(tail_event);
+            }
+        });
+        source
+            .add_event_listener_with_callback(name, listener.as_ref().unchecked_ref())
+            .map_err(network_error)?;
+        listeners.push(listener);
+        Ok::<(), ApiError>(())
+    };
+
+    listen("open", Box::new(|_| TailEvent::Open))?;
+    listen(
+        "line",
+        Box::new(|event| {
+            let data = message_data(event);
+            match serde_json::from_str::<LogLine>(&data) {
+                Ok(line) => TailEvent::Line(Box::new(line)),
+                Err(error) => TailEvent::Undecodable(error.to_string()),
+            }
+        }),
+    )?;
+    listen(
+        "lagged",
+        Box::new(|event| TailEvent::Lagged(message_data(event).trim().parse().unwrap_or(0))),
+    )?;
+    let state_of = source.clone();
+    listen(
+        "error",
+        Box::new(move |_| {
+            // The browser retries on its own unless the stream is closed
+            // for good (an answer other than 200 with an event stream).
+            if state_of.ready_state() == EventSource::CLOSED {
+                TailEvent::Closed
+            } else {
+                TailEvent::Reconnecting
+            }
+        }),
+    )?;
+    Ok(LogTail {
+        source,
+        _listeners: listeners,
+    })
+}
+
+/// The text of a Server-Sent Event.
+fn message_data(event: &web_sys::Event) -> String {
+    event
+        .dyn_ref::<MessageEvent>()
+        .and_then(|message| message.data().as_string())
+        .unwrap_or_default()
 }
 
 async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {

@@ -36,6 +36,28 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.1} {unit}")
 }
 
+/// A count with thousands separators: `7`, `12,345`.
+pub fn count(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (index, digit) in digits.chars().enumerate() {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
+/// `1 line`, `12,345 lines`.
+pub fn lines(n: u64) -> String {
+    if n == 1 {
+        "1 line".to_owned()
+    } else {
+        format!("{} lines", count(n))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +70,16 @@ mod tests {
         assert_eq!(duration(3_599), "59m 59s");
         assert_eq!(duration(3_600 + 20 * 60 + 5), "1h 20m");
         assert_eq!(duration(2 * 86_400 + 4 * 3_600 + 59), "2d 4h");
+    }
+
+    #[test]
+    fn counts() {
+        assert_eq!(count(0), "0");
+        assert_eq!(count(999), "999");
+        assert_eq!(count(1_000), "1,000");
+        assert_eq!(count(12_345_678), "12,345,678");
+        assert_eq!(lines(1), "1 line");
+        assert_eq!(lines(1_500), "1,500 lines");
     }
 
     #[test]

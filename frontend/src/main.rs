@@ -6,12 +6,14 @@
 //! - `pages`: one module per route.
 //! - `components`: presentational pieces that pages share; they never fetch.
 //! - `format`: pure helpers that turn numbers into text for people.
+//! - `query_string`: pure percent-encoding for API calls and the app's links.
 
 mod api;
 mod app;
 mod components;
 mod format;
 mod pages;
+mod query_string;
 
 fn main() {
     // Without the hook a Rust panic reaches the console as an opaque

@@ -165,6 +165,44 @@ impl Browser {
         );
     }
 
+    /// Empties an input or textarea.
+    pub fn clear(&self, element: &str) {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/clear"),
+            Some(json!({})),
+        );
+    }
+
+    /// Types `text` into an element with real key events; `\u{E007}` is
+    /// the Enter key.
+    pub fn send_keys(&self, element: &str, text: &str) {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{element}/value"),
+            Some(json!({ "text": text })),
+        );
+    }
+
+    /// Presses the mouse at `from_x` pixels right of the element's centre
+    /// (negative: left), moves to `to_x` and releases there: a drag.
+    pub fn drag_horizontally(&self, element: &str, from_x: i64, to_x: i64) {
+        let origin = json!({ ELEMENT_KEY: element });
+        let actions = json!({ "actions": [{
+            "type": "pointer",
+            "id": "mouse",
+            "parameters": { "pointerType": "mouse" },
+            "actions": [
+                { "type": "pointerMove", "origin": origin, "x": from_x, "y": 0 },
+                { "type": "pointerDown", "button": 0 },
+                { "type": "pointerMove", "origin": origin, "x": to_x, "y": 0, "duration": 200 },
+                { "type": "pointerUp", "button": 0 },
+            ],
+        }]});
+        self.command(reqwest::Method::POST, "/actions", Some(actions));
+        self.command(reqwest::Method::DELETE, "/actions", None);
+    }
+
     /// Polls until an element matching `css` has text containing `expected`;
     /// returns the text, or the last text seen as the error.
     pub fn wait_for_text(
