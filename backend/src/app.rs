@@ -64,6 +64,8 @@ pub enum AppError {
     Signals(#[source] std::io::Error),
     #[error("http server failed: {0}")]
     Serve(#[source] std::io::Error),
+    #[error("cannot make the webhook client: {0}")]
+    WebhookClient(#[source] reqwest::Error),
     #[error("graceful shutdown did not finish within {0} s")]
     ShutdownTimeout(u64),
 }
@@ -236,6 +238,30 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         source,
     })?;
 
+    // Issue notifications: the sender works through the outbox until the
+    // HTTP server (which records notifications) has stopped.
+    let error_runtime = crate::errors::ErrorRuntime::default();
+    let sender_stop = CancellationToken::new();
+    let sender_task = {
+        use crate::errors::notify::sender;
+        let client = sender::client().map_err(AppError::WebhookClient)?;
+        let public_url = settings
+            .public_url
+            .clone()
+            .unwrap_or_else(|| web_url(http_addr).trim_end_matches('/').to_owned());
+        tokio::spawn(sender::run(
+            store.clone(),
+            client,
+            sender::SenderConfig {
+                public_url,
+                clock: crate::store::unix_ms_now,
+            },
+            Arc::clone(&error_runtime.outbox_wake),
+            Arc::clone(&telemetry),
+            sender_stop.clone(),
+        ))
+    };
+
     let ready = Arc::new(AtomicBool::new(false));
     let state = AppState {
         store: store.clone(),
@@ -251,8 +277,11 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         metrics_step: i64::try_from(settings.flush_interval_secs).unwrap_or(10),
         errors: crate::errors::ErrorsConfig {
             events_per_issue: settings.errors_events_per_issue,
+            events_per_minute: settings.errors_events_per_minute,
+            notifications_per_minute: settings.errors_notifications_per_minute,
             ..crate::errors::ErrorsConfig::default()
         },
+        error_runtime,
     };
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
@@ -291,6 +320,12 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         drop(logs);
         if let Err(err) = tokio::task::spawn_blocking(move || log_writer.join()).await {
             tracing::error!(error = %err, "the log writer failed");
+        }
+        // The notification sender finishes its round (marking what it
+        // sent) before the store closes; pending ones go after a restart.
+        sender_stop.cancel();
+        if let Err(err) = sender_task.await {
+            tracing::error!(error = %err, "the notification sender failed");
         }
         store.close().await?;
         match served {

@@ -65,6 +65,8 @@ pub struct FileConfig {
 #[serde(default, deny_unknown_fields)]
 pub struct ErrorsSection {
     pub events_per_issue: Option<usize>,
+    pub events_per_minute: Option<u32>,
+    pub notifications_per_minute: Option<u32>,
 }
 
 /// `[logs]`: how long and how much log data is kept, and line limits.
@@ -100,6 +102,7 @@ pub struct SchemaSection {
 #[serde(default, deny_unknown_fields)]
 pub struct HttpSection {
     pub listen: Option<String>,
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -153,6 +156,8 @@ pub enum ConfigError {
     LogLimit(&'static str, usize),
     #[error("errors.events_per_issue must be between 1 and {max}, not {found}")]
     EventsPerIssue { found: usize, max: usize },
+    #[error("http.public_url {0:?} must be an http:// or https:// URL with a host")]
+    PublicUrl(String),
 }
 
 /// A socket listener other than HTTP, under the key it has in
@@ -196,6 +201,13 @@ pub struct Settings {
     pub log_max_fields: usize,
     /// Error events kept per issue (the newest); counts are kept forever.
     pub errors_events_per_issue: usize,
+    /// Error events a project may send per minute; 0 is no limit.
+    pub errors_events_per_minute: u32,
+    /// Issue notifications a project sends per minute; 0 is no limit.
+    pub errors_notifications_per_minute: u32,
+    /// Where people reach the web app (links in notifications), without
+    /// a trailing slash; `None`: the HTTP listen address.
+    pub public_url: Option<String>,
 }
 
 impl Settings {
@@ -355,8 +367,27 @@ impl Settings {
                 max: MAX_EVENTS_PER_ISSUE,
             });
         }
+        let public_url = file
+            .http
+            .public_url
+            .as_deref()
+            .map(|text| {
+                crate::errors::notify::webhooks::checked_url(text)
+                    .map(|url| url.trim_end_matches('/').to_owned())
+                    .map_err(|_| ConfigError::PublicUrl(text.to_owned()))
+            })
+            .transpose()?;
         Ok(Settings {
             errors_events_per_issue,
+            errors_events_per_minute: file
+                .errors
+                .events_per_minute
+                .unwrap_or(crate::errors::DEFAULT_EVENTS_PER_MINUTE),
+            errors_notifications_per_minute: file
+                .errors
+                .notifications_per_minute
+                .unwrap_or(crate::errors::notify::DEFAULT_NOTIFICATIONS_PER_MINUTE),
+            public_url,
             log_retention_secs,
             log_max_disk_bytes,
             log_max_line_bytes,
@@ -586,6 +617,25 @@ mod tests {
             error.to_string().contains("errors.events_per_issue"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn error_limits_and_the_public_url_are_read_and_checked() {
+        let file: FileConfig = toml::from_str(
+            "[http]\npublic_url = \"https://partout.example/\"\n\
+             [errors]\nevents_per_minute = 0\nnotifications_per_minute = 3\n",
+        )
+        .unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert_eq!(
+            settings.public_url.as_deref(),
+            Some("https://partout.example")
+        );
+        assert_eq!(settings.errors_events_per_minute, 0);
+        assert_eq!(settings.errors_notifications_per_minute, 3);
+        let file: FileConfig = toml::from_str("[http]\npublic_url = \"partout\"\n").unwrap();
+        let error = Settings::merge(&ServeArgs::default(), file).unwrap_err();
+        assert!(error.to_string().contains("http.public_url"), "{error}");
     }
 
     #[test]

@@ -54,6 +54,14 @@ pub struct IssueChangeLabels {
     pub change: String,
 }
 
+/// Labels of the error notifications counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    /// `sent`, `retried`, `given_up` (per delivery) or `suppressed` (per
+    /// notification over the project's limit).
+    pub outcome: String,
+}
+
 /// Every counter partout keeps about itself.
 pub struct Telemetry {
     registry: Registry,
@@ -96,6 +104,10 @@ pub struct Telemetry {
     pub sentry_items_skipped: Family<ItemTypeLabels, Counter>,
     /// Issues opened or reopened by events, by change.
     pub error_issue_changes: Family<IssueChangeLabels, Counter>,
+    /// Webhook deliveries and suppressed notifications, by outcome.
+    pub error_notifications: Family<NotificationLabels, Counter>,
+    /// Error events refused by the per-project rate limit.
+    pub error_events_rate_limited: Counter,
 }
 
 /// Labels of counters split by a reason only.
@@ -239,6 +251,18 @@ impl Telemetry {
             "Issues opened (new) or reopened (regressed) by incoming error events",
             error_issue_changes.clone(),
         );
+        let error_notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "error_notifications",
+            "Issue notifications: webhook deliveries by outcome, and notifications suppressed by the per-project limit",
+            error_notifications.clone(),
+        );
+        let error_events_rate_limited = Counter::default();
+        registry.register(
+            "error_events_rate_limited",
+            "Error events refused by the per-project rate limit",
+            error_events_rate_limited.clone(),
+        );
         let build_info = Family::<Vec<(String, String)>, Gauge>::default();
         registry.register(
             "build_info",
@@ -275,6 +299,8 @@ impl Telemetry {
             log_lines_truncated,
             sentry_items_skipped,
             error_issue_changes,
+            error_notifications,
+            error_events_rate_limited,
         }
     }
 

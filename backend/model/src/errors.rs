@@ -54,6 +54,41 @@ pub struct NewProjectKeyRequest {
     pub label: Option<String>,
 }
 
+/// The body a webhook is sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WebhookKind {
+    /// partout's own JSON body with every field of the notification.
+    #[default]
+    Generic,
+    /// `{"text": "..."}`, what Slack's incoming webhooks (and Mattermost's,
+    /// Rocket.Chat's, ...) take.
+    Slack,
+}
+
+/// A project's webhook: notified of new and regressed issues.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: i64,
+    pub project_id: i64,
+    /// Where notifications are POSTed. Often a secret (Slack's URLs are):
+    /// listing webhooks needs scope `write`.
+    pub url: String,
+    pub kind: WebhookKind,
+    pub created_at_ms: i64,
+}
+
+/// `POST /api/v1/projects/{id}/webhooks`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWebhookRequest {
+    /// An `http://` or `https://` URL.
+    pub url: String,
+    /// [default: `generic`]
+    #[serde(default)]
+    pub kind: WebhookKind,
+}
+
 /// One issue: every event with the same grouping key in a project.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Issue {

@@ -23,6 +23,9 @@
 //! - `issues`: issue queries: list, detail aggregates, status changes.
 //! - `events`: the stored event codec (zstd JSON) and event pages.
 //! - `view`: normalized events into `partout_model::errors` bodies.
+//! - `notify`: webhooks told of new and regressed issues, through a
+//!   durable outbox.
+//! - `rate_limit`: the per-project events-per-minute limit of ingestion.
 //!
 //! Invariant: aggregates (counts, hours, users, tag values) are counted
 //! once per event when it is recorded and never recomputed from stored
@@ -31,8 +34,10 @@
 pub mod envelope;
 pub mod events;
 pub mod issues;
+pub mod notify;
 pub mod prepare;
 pub mod projects;
+pub mod rate_limit;
 pub mod record;
 pub mod status;
 pub mod view;
@@ -42,6 +47,9 @@ use partout_protocols::sentry::event::NormalizeLimits;
 
 /// Default of `errors.events_per_issue`.
 pub const DEFAULT_EVENTS_PER_ISSUE: usize = 100;
+/// Default of `errors.events_per_minute`: far above what one application
+/// sends when healthy, low enough that a crash loop cannot fill the disk.
+pub const DEFAULT_EVENTS_PER_MINUTE: u32 = 60_000;
 
 /// How errors are ingested and kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,6 +61,12 @@ pub struct ErrorsConfig {
     pub envelope: EnvelopeLimits,
     /// Bounds applied to each event.
     pub normalize: NormalizeLimits,
+    /// Events a project may send per minute (0: no limit); over it SDKs
+    /// are told to back off (429).
+    pub events_per_minute: u32,
+    /// Notifications a project sends per minute (0: no limit); the rest
+    /// are recorded as suppressed.
+    pub notifications_per_minute: u32,
 }
 
 impl Default for ErrorsConfig {
@@ -61,6 +75,17 @@ impl Default for ErrorsConfig {
             events_per_issue: DEFAULT_EVENTS_PER_ISSUE,
             envelope: EnvelopeLimits::default(),
             normalize: NormalizeLimits::default(),
+            events_per_minute: DEFAULT_EVENTS_PER_MINUTE,
+            notifications_per_minute: notify::DEFAULT_NOTIFICATIONS_PER_MINUTE,
         }
     }
+}
+
+/// What the errors side shares between requests and tasks at run time.
+#[derive(Clone, Default)]
+pub struct ErrorRuntime {
+    /// The per-project ingestion limit.
+    pub limiter: std::sync::Arc<rate_limit::EventLimiter>,
+    /// Woken when a notification was recorded, so it goes out at once.
+    pub outbox_wake: std::sync::Arc<tokio::sync::Notify>,
 }

@@ -52,6 +52,10 @@ pub struct NewEvent {
     pub timestamp_ms: i64,
     pub received_at_ms: i64,
     pub release: Option<String>,
+    pub environment: Option<String>,
+    /// Where it was raised, for notifications
+    /// ([`super::notify::message::first_in_app_frame`]).
+    pub first_in_app_frame: Option<String>,
     /// A digest of the user's identity, for distinct counts.
     pub user_digest: Option<i64>,
     /// What the issue's tag distribution counts: field tags first, then
@@ -100,6 +104,7 @@ pub fn prepare(
     let identity = event.user.as_ref().and_then(|user| user.identity());
     let tags = issue_tags(&event, identity.as_deref());
     let body = events::encode(&event)?;
+    let first_in_app_frame = super::notify::message::first_in_app_frame(&event);
     Ok(NewEvent {
         event_id,
         grouping,
@@ -108,6 +113,8 @@ pub fn prepare(
         timestamp_ms,
         received_at_ms,
         release: event.release,
+        environment: event.environment,
+        first_in_app_frame,
         user_digest: identity.as_deref().map(digest),
         tags,
         body,

@@ -129,6 +129,15 @@ pub fn get(conn: &Connection, id: i64) -> Result<Option<ProjectRow>, StoreError>
     }
 }
 
+/// Whether project `id` exists.
+pub fn exists(conn: &Connection, id: i64) -> Result<bool, StoreError> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM error_projects WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
 /// Whether a project of this name exists.
 pub fn name_taken(conn: &Connection, name: &str) -> Result<bool, StoreError> {
     let found: Option<i64> = conn

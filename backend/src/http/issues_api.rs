@@ -1,7 +1,8 @@
 //! `/api/v1/projects` and `/api/v1/issues`: the native API of the errors
 //! store. Reads are open, like the logs and metrics APIs for now; changes
-//! (creating projects and keys, revoking keys, changing an issue's
-//! status) need a token of scope `write`.
+//! (creating projects and keys, revoking keys, adding and removing
+//! webhooks, changing an issue's status) need a token of scope `write`,
+//! and so does listing webhooks, whose URLs are often secrets.
 //!
 //! `from`/`until` take Unix milliseconds or Graphite's relative forms
 //! (`-24h`, `now`).
@@ -14,7 +15,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use partout_model::errors::{
     EventList, Issue, IssueDetail, IssueList, IssueUpdate, NewProjectKeyRequest, NewProjectRequest,
-    Project, ProjectKey,
+    NewWebhookRequest, Project, ProjectKey, Webhook,
 };
 
 use super::api::ApiJson;
@@ -23,6 +24,7 @@ use super::error::ApiError;
 use super::params::{first, pairs};
 use super::AppState;
 use crate::errors::issues::{self, IssueFilter, IssueSort};
+use crate::errors::notify::webhooks::{self, AddError, WebhookRow};
 use crate::errors::projects::{self, KeyRow, ProjectRow, MAX_NAME_CHARS};
 use crate::errors::status::IssueStatus;
 use crate::errors::{events, view};
@@ -44,6 +46,14 @@ pub fn routes() -> Router<AppState> {
         .route("/projects", get(list_projects).post(create_project))
         .route("/projects/{id}/keys", post(create_key))
         .route("/projects/{id}/keys/{key_id}", delete(revoke_key))
+        .route(
+            "/projects/{id}/webhooks",
+            get(list_webhooks).post(add_webhook),
+        )
+        .route(
+            "/projects/{id}/webhooks/{webhook_id}",
+            delete(remove_webhook),
+        )
         .route("/issues", get(list_issues))
         .route("/issues/{id}", get(issue_detail).patch(update_issue))
         .route("/issues/{id}/events", get(issue_events))
@@ -210,6 +220,88 @@ async fn revoke_key(
     );
     let base = base_url(&state, &headers);
     Ok(Json(key_body(&base, key)))
+}
+
+fn webhook_body(row: WebhookRow) -> Webhook {
+    Webhook {
+        id: row.id,
+        project_id: row.project_id,
+        url: row.url,
+        kind: row.kind,
+        created_at_ms: row.created_at_ms,
+    }
+}
+
+async fn list_webhooks(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<i64>, PathRejection>,
+) -> Result<Json<Vec<Webhook>>, ApiError> {
+    caller.require(Scope::Write)?;
+    let project_id = path_ids(path)?;
+    let (exists, rows) = state
+        .store
+        .read(move |conn| {
+            let exists = projects::exists(conn, project_id)?;
+            Ok((exists, webhooks::list(conn, project_id)?))
+        })
+        .await?;
+    if !exists {
+        return Err(ApiError::NotFound);
+    }
+    Ok(Json(rows.into_iter().map(webhook_body).collect()))
+}
+
+async fn add_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<i64>, PathRejection>,
+    ApiJson(request): ApiJson<NewWebhookRequest>,
+) -> Result<(StatusCode, Json<Webhook>), ApiError> {
+    caller.require(Scope::Write)?;
+    let project_id = path_ids(path)?;
+    let url = webhooks::checked_url(&request.url).map_err(ApiError::BadRequest)?;
+    let kind = request.kind;
+    let now = unix_ms_now();
+    let added = state
+        .store
+        .write(move |conn| webhooks::add(conn, project_id, &url, kind, now))
+        .await?;
+    let row = match added {
+        Ok(row) => row,
+        Err(AddError::NoProject) => return Err(ApiError::NotFound),
+        Err(error @ AddError::TooMany) => return Err(ApiError::BadRequest(error.to_string())),
+    };
+    // The URL may hold a secret: log which webhook, not where.
+    tracing::info!(
+        project = project_id,
+        webhook = row.id,
+        kind = webhooks::kind_name(kind),
+        "webhook added"
+    );
+    Ok((StatusCode::CREATED, Json(webhook_body(row))))
+}
+
+async fn remove_webhook(
+    State(state): State<AppState>,
+    caller: Caller,
+    path: Result<Path<(i64, i64)>, PathRejection>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Scope::Write)?;
+    let (project_id, webhook_id) = path_ids(path)?;
+    let removed = state
+        .store
+        .write(move |conn| webhooks::remove(conn, project_id, webhook_id))
+        .await?;
+    if !removed {
+        return Err(ApiError::NotFound);
+    }
+    tracing::info!(
+        project = project_id,
+        webhook = webhook_id,
+        "webhook removed"
+    );
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A time parameter, Unix ms: digits are milliseconds, anything else is

@@ -13,7 +13,7 @@
 //! - `sentry_api`: Sentry SDKs' `/api/{project_id}/envelope/` and
 //!   `/store/`
 //! - `issues_api`: `/api/v1/projects` and `/api/v1/issues`: projects,
-//!   DSN keys, issues and their events
+//!   DSN keys, webhooks, issues and their events
 //! - `encoding`: request bodies by `Content-Encoding`
 //! - `assets`: the embedded web app and its SPA fallback
 //! - `params`: query-string pairs shared by the native APIs
@@ -74,6 +74,8 @@ pub struct AppState {
     pub metrics_step: i64,
     /// How Sentry events are ingested and kept.
     pub errors: crate::errors::ErrorsConfig,
+    /// The errors side's rate limiter and notification wake-up.
+    pub error_runtime: crate::errors::ErrorRuntime,
 }
 
 /// Every route partout serves over HTTP.
@@ -163,6 +165,7 @@ pub(crate) mod test_support {
             ready: Arc::new(AtomicBool::new(true)),
             metrics_step: 10,
             errors: crate::errors::ErrorsConfig::default(),
+            error_runtime: crate::errors::ErrorRuntime::default(),
         };
         (state, dir)
     }

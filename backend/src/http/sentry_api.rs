@@ -15,6 +15,13 @@
 //!
 //! A 200 is sent only once every event of the body is committed by the
 //! store's writer: an acknowledged event is durable.
+//!
+//! Each project may send `errors.events_per_minute` events; over it the
+//! whole request is refused with 429, `Retry-After` and Sentry's
+//! `X-Sentry-Rate-Limits`, which SDKs obey by dropping events locally
+//! until then (see `errors::rate_limit`). A new or regressed issue's
+//! notification is recorded in the same writer job as the issue
+//! (`errors::notify::outbox`), and the sender is woken.
 
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -30,12 +37,16 @@ use serde_json::json;
 use super::encoding::{decode_body, DecodeError};
 use super::AppState;
 use crate::errors::envelope::{parse_envelope_body, parse_store_body, BodyError, DsnKey};
+use crate::errors::notify::message::Change;
+use crate::errors::notify::outbox::{self, Enqueued};
 use crate::errors::prepare::{prepare_all, NewEvent};
 use crate::errors::projects::{self, KeyLookup};
 use crate::errors::record::{record_event, Outcome, Recorded};
 use crate::errors::ErrorsConfig;
 use crate::store::{unix_ms_now, StoreError};
-use crate::telemetry::{IssueChangeLabels, ItemTypeLabels, ProtocolLabels, RejectLabels};
+use crate::telemetry::{
+    IssueChangeLabels, ItemTypeLabels, NotificationLabels, ProtocolLabels, RejectLabels,
+};
 
 /// Largest body as sent, compressed or not. The decompressed bound is
 /// the envelope limit of the errors config.
@@ -45,7 +56,7 @@ const PROTOCOL: &str = "sentry";
 /// Headers browser SDKs may send cross-origin.
 const ALLOWED_HEADERS: &str = "x-sentry-auth, x-requested-with, origin, accept, content-type, \
      content-encoding, authentication, authorization, sentry-trace, baggage";
-/// Headers a browser SDK reads from the answer (rate limits come later).
+/// Headers a browser SDK reads from the answer.
 const EXPOSED_HEADERS: &str = "x-sentry-error, x-sentry-rate-limits, retry-after";
 
 pub fn routes() -> Router<AppState> {
@@ -67,6 +78,8 @@ pub struct SentryApiError {
     status: StatusCode,
     detail: String,
     reason: &'static str,
+    /// Seconds the SDK must wait, for a 429.
+    retry_after: Option<u64>,
 }
 
 impl SentryApiError {
@@ -75,8 +88,29 @@ impl SentryApiError {
             status,
             detail: detail.into(),
             reason,
+            retry_after: None,
         }
     }
+
+    /// Over the project's event limit: back off for `seconds`.
+    fn rate_limited(seconds: u64) -> Self {
+        SentryApiError {
+            retry_after: Some(seconds),
+            ..SentryApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                format!("this project sends more events than its limit; retry in {seconds} s"),
+            )
+        }
+    }
+}
+
+/// `X-Sentry-Rate-Limits` for a project limit of `seconds`:
+/// `retry_after:categories:scope:reason`. Only error and message events
+/// count towards our limit, so only their categories are named: SDKs
+/// keep sending sessions and the rest.
+fn rate_limits_header(seconds: u64) -> String {
+    format!("{seconds}:error;default:project:project_quota")
 }
 
 impl IntoResponse for SentryApiError {
@@ -88,6 +122,13 @@ impl IntoResponse for SentryApiError {
             response
                 .headers_mut()
                 .insert(HeaderName::from_static("x-sentry-error"), value);
+        }
+        if let Some(seconds) = self.retry_after {
+            let headers = response.headers_mut();
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            if let Ok(value) = HeaderValue::from_str(&rate_limits_header(seconds)) {
+                headers.insert(HeaderName::from_static("x-sentry-rate-limits"), value);
+            }
         }
         response
     }
@@ -233,6 +274,20 @@ async fn ingest(
         .map(|event| event.event_id.clone())
         .or(header_id);
     if !parsed_events.is_empty() {
+        let limit = state.errors.events_per_minute;
+        let limited = state.error_runtime.limiter.take(
+            project_id,
+            parsed_events.len(),
+            limit,
+            received_at_ms,
+        );
+        if let Err(retry_after) = limited {
+            state
+                .telemetry
+                .error_events_rate_limited
+                .inc_by(u64::try_from(parsed_events.len()).unwrap_or(u64::MAX));
+            return Err(SentryApiError::rate_limited(retry_after.0));
+        }
         let recorded = store_events(state, project_id, parsed_events).await?;
         count_outcomes(state, project_id, &recorded);
     }
@@ -310,29 +365,81 @@ async fn authenticate_by_dsn(
     authenticate(state, &dsn.public_key, project_id).await
 }
 
-/// Commits the events in one writer job and returns what each did.
+/// What one event did, and its notification if it changed its issue.
+struct Stored {
+    recorded: Recorded,
+    event: NewEvent,
+    notification: Option<Enqueued>,
+}
+
+/// Commits the events in one writer job, with the notification of each
+/// issue they open or reopen, and returns what each did.
 async fn store_events(
     state: &AppState,
     project_id: i64,
     events: Vec<NewEvent>,
-) -> Result<Vec<(Recorded, NewEvent)>, SentryApiError> {
+) -> Result<Vec<Stored>, SentryApiError> {
     let keep = state.errors.events_per_issue;
+    let per_minute = state.errors.notifications_per_minute;
     Ok(state
         .store
         .write(move |conn| {
-            let mut recorded = Vec::with_capacity(events.len());
+            let mut stored = Vec::with_capacity(events.len());
             for event in events {
-                let outcome = record_event(conn, project_id, &event, keep)?;
-                recorded.push((outcome, event));
+                let recorded = record_event(conn, project_id, &event, keep)?;
+                let change = match recorded.outcome {
+                    Outcome::NewIssue => Some(Change::New),
+                    Outcome::Regressed => Some(Change::Regressed),
+                    Outcome::Counted | Outcome::Duplicate => None,
+                };
+                let notification = change
+                    .map(|change| {
+                        outbox::enqueue(
+                            conn,
+                            project_id,
+                            recorded.issue_id,
+                            change,
+                            &event,
+                            per_minute,
+                        )
+                    })
+                    .transpose()?;
+                stored.push(Stored {
+                    recorded,
+                    event,
+                    notification,
+                });
             }
-            Ok(recorded)
+            Ok(stored)
         })
         .await?)
 }
 
-fn count_outcomes(state: &AppState, project_id: i64, recorded: &[(Recorded, NewEvent)]) {
+fn count_outcomes(state: &AppState, project_id: i64, stored: &[Stored]) {
     let telemetry = &state.telemetry;
-    for (recorded, event) in recorded {
+    for Stored {
+        recorded,
+        event,
+        notification,
+    } in stored
+    {
+        match notification {
+            Some(Enqueued::Queued { .. }) => state.error_runtime.outbox_wake.notify_one(),
+            Some(Enqueued::Suppressed) => {
+                tracing::info!(
+                    project = project_id,
+                    issue = recorded.issue_id,
+                    "notification suppressed: over the project's limit"
+                );
+                telemetry
+                    .error_notifications
+                    .get_or_create(&NotificationLabels {
+                        outcome: "suppressed".to_owned(),
+                    })
+                    .inc();
+            }
+            Some(Enqueued::NoWebhooks | Enqueued::Duplicate) | None => {}
+        }
         let change = match recorded.outcome {
             Outcome::Duplicate => {
                 telemetry

@@ -141,6 +141,41 @@ const MIGRATIONS: &[&str] = &[
         count INTEGER NOT NULL,
         PRIMARY KEY (issue_id, key, value)
     ) WITHOUT ROWID;",
+    // 6: error notifications (see errors/notify/). Webhooks per project;
+    // a notification per issue state change (new, regressed), written in
+    // the same transaction as the change, unique per change so it is
+    // recorded once; one delivery row per webhook, the durable outbox the
+    // sender works through with retries.
+    "CREATE TABLE error_webhooks (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        url TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('generic', 'slack')),
+        created_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX error_webhooks_by_project ON error_webhooks (project_id);
+    CREATE TABLE error_notifications (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        issue_id INTEGER NOT NULL REFERENCES error_issues (id),
+        change TEXT NOT NULL CHECK (change IN ('new', 'regressed')),
+        changed_at_ms INTEGER NOT NULL,
+        suppressed INTEGER NOT NULL,
+        context TEXT NOT NULL,
+        UNIQUE (issue_id, change, changed_at_ms)
+    );
+    CREATE INDEX error_notifications_by_project_time
+        ON error_notifications (project_id, changed_at_ms);
+    CREATE TABLE error_deliveries (
+        notification_id INTEGER NOT NULL REFERENCES error_notifications (id),
+        webhook_id INTEGER NOT NULL REFERENCES error_webhooks (id),
+        state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL,
+        next_attempt_ms INTEGER NOT NULL,
+        last_error TEXT,
+        PRIMARY KEY (notification_id, webhook_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX error_deliveries_due ON error_deliveries (state, next_attempt_ms);",
 ];
 
 /// The schema version this build migrates to.
@@ -208,13 +243,16 @@ mod tests {
             [
                 "api_tokens",
                 "deploys",
+                "error_deliveries",
                 "error_events",
                 "error_issue_hours",
                 "error_issue_tags",
                 "error_issue_users",
                 "error_issues",
+                "error_notifications",
                 "error_project_keys",
                 "error_projects",
+                "error_webhooks",
                 "metric_chunks",
                 "metric_series",
                 "metric_wal"
