@@ -10,6 +10,7 @@ use std::rc::Rc;
 use partout_model::api::{
     ErrorBody, LogContext, LogHistogram, LogLine, LogSearch, LogTopValues, Status,
 };
+use partout_model::errors::{EventList, IssueDetail, IssueList, Project};
 use serde::de::DeserializeOwned;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
@@ -122,6 +123,67 @@ pub async fn log_context(id: &str, before: usize, after: usize) -> Result<LogCon
         &[("id", id), ("before", &before), ("after", &after)],
     );
     get_json(&path).await
+}
+
+/// Which issues an issue list is about, as `GET /api/v1/issues` reads
+/// them; an empty text leaves the filter out (the server's default).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct IssueQuery {
+    /// A project id, or empty for every project.
+    pub project: String,
+    /// `unresolved`, `resolved`, `resolved_in_next_release`, `ignored`, or
+    /// empty for every status.
+    pub status: String,
+    pub environment: String,
+    pub release: String,
+    /// Words that must each appear in the title or culprit.
+    pub text: String,
+    /// `last_seen` (the server's default), `first_seen` or `count`.
+    pub sort: String,
+}
+
+/// `GET /api/v1/issues`: up to `limit` issues from `offset` on.
+pub async fn issues(query: &IssueQuery, limit: u64, offset: u64) -> Result<IssueList, ApiError> {
+    let (limit, offset) = (limit.to_string(), offset.to_string());
+    let path = query_string::with_query(
+        "/api/v1/issues",
+        &[
+            ("project", query.project.as_str()),
+            ("status", query.status.as_str()),
+            ("environment", query.environment.as_str()),
+            ("release", query.release.as_str()),
+            ("q", query.text.as_str()),
+            ("sort", query.sort.as_str()),
+            ("limit", &limit),
+            ("offset", if offset == "0" { "" } else { &offset }),
+        ],
+    );
+    get_json(&path).await
+}
+
+/// `GET /api/v1/issues/{id}`: the issue, its latest event, tag values and
+/// hourly counts since `from_ms`.
+pub async fn issue(id: i64, from_ms: i64) -> Result<IssueDetail, ApiError> {
+    let from = from_ms.to_string();
+    let path = query_string::with_query(&format!("/api/v1/issues/{id}"), &[("from", &from)]);
+    get_json(&path).await
+}
+
+/// `GET /api/v1/issues/{id}/events`: `limit` stored events, newest first,
+/// continuing after `cursor` (a previous answer's `next_cursor`).
+pub async fn issue_events(id: i64, limit: u64, cursor: Option<i64>) -> Result<EventList, ApiError> {
+    let limit = limit.to_string();
+    let cursor = cursor.map(|cursor| cursor.to_string()).unwrap_or_default();
+    let path = query_string::with_query(
+        &format!("/api/v1/issues/{id}/events"),
+        &[("limit", &limit), ("cursor", &cursor)],
+    );
+    get_json(&path).await
+}
+
+/// `GET /api/v1/projects`: every error project with its keys and DSNs.
+pub async fn projects() -> Result<Vec<Project>, ApiError> {
+    get_json("/api/v1/projects").await
 }
 
 /// What the live tail reports, in the order it happens.

@@ -28,6 +28,7 @@ pub fn App() -> impl IntoView {
                         <Route path=path!("/ui/metrics") view=pages::metrics::Metrics />
                         <Route path=path!("/ui/logs") view=pages::logs::Logs />
                         <Route path=path!("/ui/errors") view=pages::errors::Errors />
+                        <Route path=path!("/ui/errors/:id") view=pages::errors::IssuePage />
                         <Route path=path!("/ui/deploys") view=pages::deploys::Deploys />
                         <Route path=path!("/ui/alerts") view=pages::alerts::Alerts />
                         <Route path=path!("/ui/settings") view=pages::settings::Settings />
