@@ -8,6 +8,9 @@ use partout::cli::{Cli, Command, ConfigCommand};
 use partout::config::{LogFormat, Settings, DEFAULT_CONFIG_TOML};
 use tracing_subscriber::EnvFilter;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

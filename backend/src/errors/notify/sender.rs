@@ -35,9 +35,13 @@ pub struct SenderConfig {
     pub clock: fn() -> i64,
 }
 
-/// The HTTP client for webhooks: bounded time, no redirects (a webhook
-/// URL is configured exactly), a user agent naming partout.
+/// The HTTP client for webhooks: HTTP or HTTPS (verified against the
+/// system's CA certificates), bounded time, no redirects (a webhook URL is
+/// configured exactly), a user agent naming partout.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    // rustls needs one process-wide crypto provider; a second install
+    // (another client, a test) finds it set, which is fine.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(REQUEST_TIMEOUT)
