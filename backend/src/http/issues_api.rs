@@ -21,7 +21,7 @@ use partout_model::errors::{
 use super::api::ApiJson;
 use super::auth::Caller;
 use super::error::ApiError;
-use super::params::{first, pairs};
+use super::params::{first, number, pairs};
 use super::AppState;
 use crate::errors::issues::{self, IssueFilter, IssueSort};
 use crate::errors::notify::webhooks::{self, AddError, WebhookRow};
@@ -316,19 +316,6 @@ fn time_ms(key: &str, text: &str, now_ms: i64) -> Result<i64, ApiError> {
     parse_time(text, now_ms.div_euclid(1000))
         .map(|secs| secs.saturating_mul(1000))
         .map_err(|error| ApiError::BadRequest(format!("{key}: {error}")))
-}
-
-fn number<T: std::str::FromStr>(
-    pairs: &[(String, String)],
-    key: &str,
-) -> Result<Option<T>, ApiError> {
-    first(pairs, key)
-        .map(|text| {
-            text.trim()
-                .parse()
-                .map_err(|_| ApiError::BadRequest(format!("{key} must be a number, not {text:?}")))
-        })
-        .transpose()
 }
 
 fn non_empty(pairs: &[(String, String)], key: &str) -> Option<String> {

@@ -24,7 +24,7 @@ use tokio::sync::broadcast;
 
 use super::auth::IngestCaller;
 use super::error::ApiError;
-use super::params::{first, pairs};
+use super::params::{first, number, pairs};
 use super::AppState;
 use crate::logs::day::{rfc3339, NANOS_PER_SECOND};
 use crate::logs::lang;
@@ -174,19 +174,6 @@ fn time_param(text: &str, now_nanos: i64) -> Result<i64, ApiError> {
     parse_time(text, now_secs)
         .map(|secs| secs.saturating_mul(NANOS_PER_SECOND))
         .map_err(|error| ApiError::BadRequest(error.to_string()))
-}
-
-fn number<T: std::str::FromStr>(
-    pairs: &[(String, String)],
-    key: &str,
-) -> Result<Option<T>, ApiError> {
-    first(pairs, key)
-        .map(|text| {
-            text.trim()
-                .parse()
-                .map_err(|_| ApiError::BadRequest(format!("{key} must be a number, not {text:?}")))
-        })
-        .transpose()
 }
 
 /// `q`, `from` and `until` of a request.
