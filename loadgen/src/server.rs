@@ -50,6 +50,9 @@ impl Server {
             "--statsd-tcp-listen",
             "--carbon-tcp-listen",
             "--carbon-udp-listen",
+            // A fixed default port would clash with any other partout on
+            // the machine (a test, a run left over).
+            "--carbon-pickle-listen",
         ] {
             command.args([flag, "127.0.0.1:0"]);
         }

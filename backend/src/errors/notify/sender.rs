@@ -39,9 +39,6 @@ pub struct SenderConfig {
 /// system's CA certificates), bounded time, no redirects (a webhook URL is
 /// configured exactly), a user agent naming partout.
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
-    // rustls needs one process-wide crypto provider; a second install
-    // (another client, a test) finds it set, which is fine.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .timeout(REQUEST_TIMEOUT)
         .connect_timeout(REQUEST_TIMEOUT)
