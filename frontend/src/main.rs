@@ -14,6 +14,7 @@ mod components;
 mod format;
 mod pages;
 mod query_string;
+mod url_nav;
 
 fn main() {
     // Without the hook a Rust panic reaches the console as an opaque

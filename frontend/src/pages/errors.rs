@@ -34,11 +34,12 @@ mod url_state;
 mod when;
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_query_map;
 
 pub use detail::IssuePage;
 use url_state::ListView;
+
+use crate::url_nav::UrlNav;
 
 /// The issue list. Stable hooks for browser tests: `#issue-query`,
 /// `#issue-environment`, `#issue-release`, `#issue-status`, `#issue-sort`
@@ -61,48 +62,8 @@ pub fn Errors() -> impl IntoView {
     }
 }
 
-/// Reads and changes the list's view; `Copy`, so every part of the page
-/// gets its own.
-#[derive(Clone, Copy)]
-pub struct ListNav {
-    view: Memo<ListView>,
-    // The router's navigate function is not `Send`; local storage keeps it
-    // in this thread while the handle stays `Copy`.
-    navigate: StoredValue<Navigate, LocalStorage>,
-}
-
-/// Goes to an app URL.
-type Navigate = Box<dyn Fn(&str)>;
-
-impl ListNav {
-    fn new(view: Memo<ListView>) -> ListNav {
-        let navigate = use_navigate();
-        let go = move |href: &str| {
-            navigate(
-                href,
-                NavigateOptions {
-                    scroll: false,
-                    ..NavigateOptions::default()
-                },
-            );
-        };
-        ListNav {
-            view,
-            navigate: StoredValue::new_local(Box::new(go)),
-        }
-    }
-
-    /// The current view.
-    pub fn view(&self) -> Memo<ListView> {
-        self.view
-    }
-
-    /// Shows `next`, as a new history entry so Back returns here.
-    pub fn go(&self, next: &ListView) {
-        let href = next.href();
-        self.navigate.with_value(|navigate| navigate(&href));
-    }
-}
+/// Reads and changes the page's view.
+pub type ListNav = UrlNav<ListView>;
 
 /// The stylesheet's class for a Sentry level (`warning` shares the logs
 /// page's `warn` colour).

@@ -32,12 +32,13 @@ mod time_range;
 mod url_state;
 
 use leptos::prelude::*;
-use leptos_router::hooks::{use_navigate, use_query_map};
-use leptos_router::NavigateOptions;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::{self, LogScope};
 use time_range::TimeRange;
 use url_state::LogsView;
+
+use crate::url_nav::UrlNav;
 
 /// The page. Stable hooks for browser tests: `#log-query` (the query box),
 /// `[data-range=<preset>]` and `#custom-range-toggle`,
@@ -100,65 +101,27 @@ pub fn Logs() -> impl IntoView {
     }
 }
 
-/// Reads and changes the page's view; `Copy`, so every part of the page
-/// gets its own.
-#[derive(Clone, Copy)]
-pub struct LogsNav {
-    view: Memo<LogsView>,
-    // The router's navigate function is not `Send`; local storage keeps it
-    // in this thread while the handle stays `Copy`.
-    navigate: StoredValue<Navigate, LocalStorage>,
-}
+/// Reads and changes the page's view.
+pub type LogsNav = UrlNav<LogsView>;
 
-/// Goes to an app URL.
-type Navigate = Box<dyn Fn(&str)>;
-
+// The logs page's own ways of changing its view.
 impl LogsNav {
-    fn new(view: Memo<LogsView>) -> LogsNav {
-        let navigate = use_navigate();
-        let go = move |href: &str| {
-            navigate(
-                href,
-                NavigateOptions {
-                    // Filtering should not jump back to the top.
-                    scroll: false,
-                    ..NavigateOptions::default()
-                },
-            );
-        };
-        LogsNav {
-            view,
-            navigate: StoredValue::new_local(Box::new(go)),
-        }
-    }
-
-    /// The current view.
-    pub fn view(&self) -> Memo<LogsView> {
-        self.view
-    }
-
-    /// Shows `next`, as a new history entry so Back returns here.
-    pub fn go(&self, next: &LogsView) {
-        let href = next.href();
-        self.navigate.with_value(|navigate| navigate(&href));
-    }
-
     /// Searches for `query` over the same range.
     pub fn set_query(&self, query: String) {
-        let next = self.view.get_untracked().with_query(query);
+        let next = self.view().get_untracked().with_query(query);
         self.go(&next);
     }
 
     /// The same query over `range`.
     pub fn set_range(&self, range: TimeRange) {
-        let next = self.view.get_untracked().with_range(range);
+        let next = self.view().get_untracked().with_range(range);
         self.go(&next);
     }
 
     /// Narrows the query by `clause`, or takes it out when it is there:
     /// a second click on a filter undoes the first.
     pub fn toggle_clause(&self, clause: &str) {
-        let query = self.view.get_untracked().query;
+        let query = self.view().get_untracked().query;
         let next = if query_edit::has_clause(&query, clause) {
             query_edit::remove_clause(&query, clause)
         } else {
@@ -169,7 +132,7 @@ impl LogsNav {
 
     /// Narrows the query by `clause` (nothing changes when it is there).
     pub fn add_clause(&self, clause: &str) {
-        let query = self.view.get_untracked().query;
+        let query = self.view().get_untracked().query;
         self.set_query(query_edit::add_clause(&query, clause));
     }
 }

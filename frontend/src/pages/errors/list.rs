@@ -10,6 +10,7 @@ use super::url_state::{issue_href, ListView};
 use super::{get_started::GetStarted, when, Ago, LevelBadge, ListNav, Problem, StatusBadges};
 use crate::api::{self, ApiError};
 use crate::format;
+use crate::url_nav::UrlView as _;
 
 /// Issues per request.
 const PAGE_SIZE: u64 = 50;

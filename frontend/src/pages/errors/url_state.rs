@@ -8,6 +8,7 @@
 
 use crate::api::IssueQuery;
 use crate::query_string;
+use crate::url_nav::UrlView;
 
 /// The list's client route; an issue is at `PATH/{id}`.
 pub const PATH: &str = "/ui/errors";
@@ -85,7 +86,7 @@ impl ListView {
     }
 
     /// The page's URL for this view, leaving out what is default.
-    pub fn href(&self) -> String {
+    fn href_text(&self) -> String {
         let unless_default = |value: &str, default: &str| {
             if value == default {
                 String::new()
@@ -140,8 +141,16 @@ pub fn issue_href(id: i64) -> String {
     format!("{PATH}/{id}")
 }
 
+impl UrlView for ListView {
+    fn href(&self) -> String {
+        self.href_text()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::url_nav::UrlView as _;
+
     use std::collections::BTreeMap;
 
     use super::*;

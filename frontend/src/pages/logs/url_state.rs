@@ -9,6 +9,7 @@
 
 use super::time_range::TimeRange;
 use crate::query_string;
+use crate::url_nav::UrlView;
 
 /// The page's client route.
 pub const PATH: &str = "/ui/logs";
@@ -31,7 +32,7 @@ impl LogsView {
     }
 
     /// The page's URL for this view, leaving out what is default.
-    pub fn href(&self) -> String {
+    fn href_text(&self) -> String {
         let (from, until) = self.range.url_params();
         query_string::with_query(
             PATH,
@@ -56,8 +57,16 @@ impl LogsView {
     }
 }
 
+impl UrlView for LogsView {
+    fn href(&self) -> String {
+        self.href_text()
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use crate::url_nav::UrlView as _;
+
     use std::collections::BTreeMap;
 
     use super::*;
