@@ -176,6 +176,27 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (notification_id, webhook_id)
     ) WITHOUT ROWID;
     CREATE INDEX error_deliveries_due ON error_deliveries (state, next_attempt_ms);",
+    // 7: people who sign in to the web app, their browser sessions, and
+    // who made each API token and when it was last used.
+    "CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        role TEXT NOT NULL CHECK (role IN ('admin', 'editor', 'viewer')),
+        password_hash TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        disabled_at_ms INTEGER
+    );
+    CREATE TABLE user_sessions (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users (id),
+        secret_sha256 BLOB NOT NULL UNIQUE,
+        csrf_token TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL
+    );
+    CREATE INDEX user_sessions_by_user ON user_sessions (user_id);
+    ALTER TABLE api_tokens ADD COLUMN created_by_user_id INTEGER REFERENCES users (id);
+    ALTER TABLE api_tokens ADD COLUMN last_used_at_ms INTEGER;",
 ];
 
 /// The schema version this build migrates to.
@@ -255,7 +276,9 @@ mod tests {
                 "error_webhooks",
                 "metric_chunks",
                 "metric_series",
-                "metric_wal"
+                "metric_wal",
+                "user_sessions",
+                "users"
             ]
         );
     }
