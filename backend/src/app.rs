@@ -68,6 +68,10 @@ pub enum AppError {
     WebhookClient(#[source] reqwest::Error),
     #[error("graceful shutdown did not finish within {0} s")]
     ShutdownTimeout(u64),
+    #[error(transparent)]
+    Tls(#[from] crate::http::serve::TlsError),
+    #[error("cannot create the first admin user: {0}")]
+    FirstAdmin(#[from] crate::access::FirstAdminError),
 }
 
 /// Seconds a metric chunk window stays open after its end for late points:
@@ -152,11 +156,29 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         .await
         .map_err(|err| StoreError::Task(err.to_string()))??
     };
+    // Error log lines with an exception become error events: the log
+    // writer hands them to this queue from the first line ingested; the
+    // task that records them starts with the errors side below.
+    let (exception_sender, exception_receiver) = crate::errors::log_errors::queue();
+    logs.forward_exceptions(exception_sender).await?;
     if let Some(secret) = settings.bootstrap_token.clone() {
         store
             .write(move |conn| tokens::ensure(conn, "bootstrap", tokens::Scope::Admin, &secret))
             .await?;
         tracing::info!("bootstrap admin token is active");
+    }
+    match crate::access::ensure_first_admin(&store, settings.admin_password.clone()).await? {
+        crate::access::FirstAdmin::Existing => {}
+        crate::access::FirstAdmin::FromEnvironment => tracing::info!(
+            user = crate::access::FIRST_ADMIN,
+            "created the first admin user with the password from PARTOUT_ADMIN_PASSWORD"
+        ),
+        // Shown this once: only its argon2 hash is stored.
+        crate::access::FirstAdmin::Generated(password) => tracing::warn!(
+            user = crate::access::FIRST_ADMIN,
+            %password,
+            "created the first admin user with a generated password, shown only this once: sign in and change it"
+        ),
     }
 
     let http_listener = tokio::net::TcpListener::bind(settings.http_listen)
@@ -175,7 +197,7 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         })?;
     let mut listeners = BTreeMap::new();
     listeners.insert("http".to_owned(), http_addr.to_string());
-    announce_default_dsn(&store, http_addr).await?;
+    announce_default_dsn(&store, http_addr, settings.http_tls.is_some()).await?;
 
     // Metrics ingestion: listeners feed the aggregator and the carbon queue;
     // the pipeline task writes both to the store.
@@ -245,10 +267,11 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
     let sender_task = {
         use crate::errors::notify::sender;
         let client = sender::client().map_err(AppError::WebhookClient)?;
-        let public_url = settings
-            .public_url
-            .clone()
-            .unwrap_or_else(|| web_url(http_addr).trim_end_matches('/').to_owned());
+        let public_url = settings.public_url.clone().unwrap_or_else(|| {
+            web_url(http_addr, settings.http_tls.is_some())
+                .trim_end_matches('/')
+                .to_owned()
+        });
         tokio::spawn(sender::run(
             store.clone(),
             client,
@@ -272,24 +295,54 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         started,
         started_at_unix_ms: crate::store::unix_ms_now(),
         data_dir: data_dir.clone(),
-        listeners: Arc::new(listeners),
+        listeners: Arc::new(listeners.clone()),
         ready: Arc::clone(&ready),
         metrics_step: i64::try_from(settings.flush_interval_secs).unwrap_or(10),
         errors: crate::errors::ErrorsConfig {
             events_per_issue: settings.errors_events_per_issue,
             events_per_minute: settings.errors_events_per_minute,
             notifications_per_minute: settings.errors_notifications_per_minute,
+            attachments: crate::errors::attachments::AttachmentLimits {
+                max_bytes: settings.errors_attachment_max_bytes,
+                max_project_bytes: settings.errors_attachment_max_disk_bytes,
+            },
             ..crate::errors::ErrorsConfig::default()
         },
         error_runtime,
+        access: crate::access::Access::new(crate::access::AccessConfig {
+            open: settings.open_routes.clone(),
+            secure_cookies: settings.http_tls.is_some()
+                || settings
+                    .public_url
+                    .as_deref()
+                    .is_some_and(|url| url.starts_with("https://")),
+        }),
+    };
+    warn_exposed(&settings, &listeners);
+    let log_errors_task = tokio::spawn(crate::errors::log_errors::run(
+        crate::errors::log_errors::LogErrors {
+            store: store.clone(),
+            config: state.errors,
+            runtime: state.error_runtime.clone(),
+            telemetry: Arc::clone(&state.telemetry),
+        },
+        exception_receiver,
+    ));
+    let serve_config = http::serve::ServeConfig {
+        max_connections: settings.http_max_connections,
+        header_timeout: settings.http_header_timeout,
+        tls: match &settings.http_tls {
+            Some((cert, key)) => Some(http::serve::tls_config(cert, key)?),
+            None => None,
+        },
     };
     let server = tokio::spawn({
         let shutdown = shutdown.clone();
+        let telemetry = Arc::clone(&state.telemetry);
         let app = http::router(state);
         async move {
-            axum::serve(http_listener, app)
-                .with_graceful_shutdown(shutdown.cancelled_owned())
-                .await
+            http::serve::serve(http_listener, app, serve_config, telemetry, shutdown).await;
+            Ok::<(), std::io::Error>(())
         }
     });
     ready.store(true, Ordering::Release);
@@ -300,7 +353,7 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         data_dir = %data_dir.display(),
         "partout {} is ready: web app at {}",
         env!("CARGO_PKG_VERSION"),
-        web_url(http_addr)
+        web_url(http_addr, settings.http_tls.is_some())
     );
 
     shutdown.cancelled().await;
@@ -320,6 +373,11 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         drop(logs);
         if let Err(err) = tokio::task::spawn_blocking(move || log_writer.join()).await {
             tracing::error!(error = %err, "the log writer failed");
+        }
+        // The writer held the queue of error log lines: its end lets the
+        // task record what is left and stop, before the store closes.
+        if let Err(err) = log_errors_task.await {
+            tracing::error!(error = %err, "recording errors from logs failed");
         }
         // The notification sender finishes its round (marking what it
         // sent) before the store closes; pending ones go after a restart.
@@ -349,14 +407,18 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
 
 /// Makes the default error project on first start and logs the DSN SDKs
 /// can use at once (also shown by `GET /api/v1/projects`).
-async fn announce_default_dsn(store: &Store, http_addr: SocketAddr) -> Result<(), AppError> {
+async fn announce_default_dsn(
+    store: &Store,
+    http_addr: SocketAddr,
+    tls: bool,
+) -> Result<(), AppError> {
     let now = crate::store::unix_ms_now();
     let (project, key) = store
         .write(move |conn| crate::errors::projects::ensure_default(conn, now))
         .await?;
     match key {
         Some(key) => {
-            let base = web_url(http_addr);
+            let base = web_url(http_addr, tls);
             let base = base.trim_end_matches('/');
             tracing::info!(
                 project = project.id,
@@ -454,13 +516,39 @@ fn write_addrs_file(path: &Path, listeners: &BTreeMap<String, String>) -> std::i
 }
 
 /// The URL a person should open: a wildcard bind is reachable on loopback.
-fn web_url(addr: SocketAddr) -> String {
+fn web_url(addr: SocketAddr, tls: bool) -> String {
     let ip = match addr.ip() {
         IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
         IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
         ip => ip,
     };
-    format!("http://{}/", SocketAddr::new(ip, addr.port()))
+    let scheme = if tls { "https" } else { "http" };
+    format!("{scheme}://{}/", SocketAddr::new(ip, addr.port()))
+}
+
+/// Warns about what anyone on the network can use: the listeners with no
+/// authentication (StatsD, carbon, syslog, JSON lines) and the HTTP routes
+/// the configuration opened, when bound beyond loopback.
+fn warn_exposed(settings: &Settings, bound: &BTreeMap<String, String>) {
+    for setting in &settings.listeners {
+        let Some(addr) = setting.addr else { continue };
+        if !addr.ip().is_loopback() {
+            tracing::warn!(
+                listener = setting.key,
+                address = bound.get(setting.key).map_or("", String::as_str),
+                "listener is reachable beyond this machine and takes data from anyone who can reach it (no authentication in this protocol); restrict it with a firewall or bind it to 127.0.0.1"
+            );
+        }
+    }
+    let open = &settings.open_routes;
+    if !settings.http_listen.ip().is_loopback() && (open.metrics || !open.ingest.is_empty()) {
+        let apis: Vec<&str> = open.ingest.iter().map(|api| api.as_str()).collect();
+        tracing::warn!(
+            open_ingest = %apis.join(","),
+            metrics_open = open.metrics,
+            "HTTP routes open without a token are reachable beyond this machine"
+        );
+    }
 }
 
 #[cfg(test)]
@@ -470,11 +558,17 @@ mod tests {
     #[test]
     fn web_url_points_wildcard_binds_at_loopback() {
         assert_eq!(
-            web_url("0.0.0.0:8080".parse().unwrap()),
+            web_url("0.0.0.0:8080".parse().unwrap(), false),
             "http://127.0.0.1:8080/"
         );
-        assert_eq!(web_url("[::]:80".parse().unwrap()), "http://[::1]:80/");
-        assert_eq!(web_url("10.1.2.3:9".parse().unwrap()), "http://10.1.2.3:9/");
+        assert_eq!(
+            web_url("[::]:80".parse().unwrap(), false),
+            "http://[::1]:80/"
+        );
+        assert_eq!(
+            web_url("10.1.2.3:9".parse().unwrap(), true),
+            "https://10.1.2.3:9/"
+        );
     }
 
     #[test]

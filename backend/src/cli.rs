@@ -94,4 +94,49 @@ pub struct ServeArgs {
         value_name = "TOKEN"
     )]
     pub bootstrap_token: Option<String>,
+    /// The first admin's password, used once: when partout starts with
+    /// no users. Unset, a password is generated and printed to the log.
+    #[arg(
+        long,
+        env = "PARTOUT_ADMIN_PASSWORD",
+        hide_env_values = true,
+        value_name = "PASSWORD"
+    )]
+    pub admin_password: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (with --http-tls-key).
+    #[arg(long, env = "PARTOUT_HTTP_TLS_CERT", value_name = "FILE")]
+    pub http_tls_cert: Option<PathBuf>,
+    /// The PEM private key of --http-tls-cert.
+    #[arg(long, env = "PARTOUT_HTTP_TLS_KEY", value_name = "FILE")]
+    pub http_tls_key: Option<PathBuf>,
+    /// Bind listeners given as a bare port (and the defaults) on every
+    /// interface instead of 127.0.0.1 [default: false].
+    #[arg(
+        long,
+        env = "PARTOUT_LISTEN_ALL_INTERFACES",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub listen_all_interfaces: Option<bool>,
+    /// Ingestion APIs that accept data without a token, comma-separated:
+    /// logs, deploys, elasticsearch, loki [default: none].
+    #[arg(
+        long,
+        env = "PARTOUT_OPEN_INGEST",
+        value_delimiter = ',',
+        value_name = "APIS"
+    )]
+    pub open_ingest: Option<Vec<String>>,
+    /// Serve /metrics without a token, for Prometheus [default: false].
+    #[arg(
+        long,
+        env = "PARTOUT_METRICS_OPEN",
+        num_args = 0..=1,
+        default_missing_value = "true",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        value_name = "BOOL"
+    )]
+    pub metrics_open: Option<bool>,
 }

@@ -18,7 +18,7 @@ use crate::cli::ServeArgs;
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("default-config.toml");
 
 const DEFAULT_DATA_DIR: &str = "./partout-data";
-const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+const DEFAULT_HTTP_LISTEN: &str = "8080";
 const DEFAULT_SHUTDOWN_TIMEOUT_SECS: u64 = 30;
 const MIN_BOOTSTRAP_TOKEN_LEN: usize = 16;
 const DEFAULT_FLUSH_INTERVAL_SECS: u64 = 10;
@@ -50,6 +50,7 @@ pub struct FileConfig {
     pub data_dir: Option<PathBuf>,
     pub log_format: Option<LogFormat>,
     pub shutdown_timeout_secs: Option<u64>,
+    pub listen_all_interfaces: Option<bool>,
     pub http: HttpSection,
     pub statsd: UdpTcpSection,
     pub carbon: CarbonSection,
@@ -58,6 +59,15 @@ pub struct FileConfig {
     pub metrics: MetricsSection,
     pub logs: LogsSection,
     pub errors: ErrorsSection,
+    pub auth: AuthSection,
+}
+
+/// `[auth]`: what may be used without signing in or a token.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSection {
+    pub open_ingest: Option<Vec<String>>,
+    pub metrics_open: Option<bool>,
 }
 
 /// `[errors]`: how many events of each issue are kept.
@@ -67,6 +77,8 @@ pub struct ErrorsSection {
     pub events_per_issue: Option<usize>,
     pub events_per_minute: Option<u32>,
     pub notifications_per_minute: Option<u32>,
+    pub attachment_max_size: Option<String>,
+    pub attachment_max_disk: Option<String>,
 }
 
 /// `[logs]`: how long and how much log data is kept, and line limits.
@@ -103,6 +115,10 @@ pub struct SchemaSection {
 pub struct HttpSection {
     pub listen: Option<String>,
     pub public_url: Option<String>,
+    pub max_connections: Option<usize>,
+    pub header_timeout_secs: Option<u64>,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -158,6 +174,20 @@ pub enum ConfigError {
     EventsPerIssue { found: usize, max: usize },
     #[error("http.public_url {0:?} must be an http:// or https:// URL with a host")]
     PublicUrl(String),
+    #[error("errors.{key} {value:?} must be a size such as \"1MiB\" (units KB, MB, KiB, MiB..., or bytes), {limit}")]
+    AttachmentSize {
+        key: &'static str,
+        value: String,
+        limit: String,
+    },
+    #[error("http.tls_cert and http.tls_key go together: give both or neither")]
+    TlsPair,
+    #[error("http.max_connections must be at least 1")]
+    MaxConnections,
+    #[error("http.header_timeout_secs must be between 1 and 300, not {0}")]
+    HeaderTimeout(u64),
+    #[error("auth.open_ingest: unknown api {0:?} (expected logs, deploys, elasticsearch or loki)")]
+    OpenIngest(String),
 }
 
 /// A socket listener other than HTTP, under the key it has in
@@ -181,6 +211,16 @@ pub struct Settings {
     /// StatsD, carbon, syslog and JSON-lines listeners, in a fixed order.
     pub listeners: Vec<ListenerSetting>,
     pub bootstrap_token: Option<String>,
+    /// The first admin's password (used when there are no users yet).
+    pub admin_password: Option<String>,
+    /// What may be used without signing in or a token.
+    pub open_routes: crate::access::policy::OpenRoutes,
+    /// Most HTTP connections open at once.
+    pub http_max_connections: usize,
+    /// How long a client may take to send a request's headers.
+    pub http_header_timeout: Duration,
+    /// HTTPS: the PEM certificate chain and key, when set.
+    pub http_tls: Option<(PathBuf, PathBuf)>,
     /// StatsD flush interval and raw resolution of every series, seconds.
     pub flush_interval_secs: u64,
     /// Most metric series the catalog may hold.
@@ -205,6 +245,10 @@ pub struct Settings {
     pub errors_events_per_minute: u32,
     /// Issue notifications a project sends per minute; 0 is no limit.
     pub errors_notifications_per_minute: u32,
+    /// Largest attachment kept, bytes as sent.
+    pub errors_attachment_max_bytes: usize,
+    /// Stored attachment bytes per project; the oldest go first.
+    pub errors_attachment_max_disk_bytes: u64,
     /// Where people reach the web app (links in notifications), without
     /// a trailing slash; `None`: the HTTP listen address.
     pub public_url: Option<String>,
@@ -233,64 +277,74 @@ impl Settings {
     }
 
     fn merge(args: &ServeArgs, file: FileConfig) -> Result<Settings, ConfigError> {
+        let host = if args
+            .listen_all_interfaces
+            .or(file.listen_all_interfaces)
+            .unwrap_or(false)
+        {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        };
         let http_listen = pick(&args.http_listen, &file.http.listen, DEFAULT_HTTP_LISTEN);
-        let http_listen = parse_listen("http.listen", &http_listen)?.ok_or(ConfigError::HttpOff)?;
+        let http_listen =
+            parse_listen_on("http.listen", &http_listen, host)?.ok_or(ConfigError::HttpOff)?;
         let reserved = [
             Reserved::new(
                 "statsd_udp",
                 "statsd.udp_listen",
                 &args.statsd_udp_listen,
                 &file.statsd.udp_listen,
-                "127.0.0.1:8125",
+                "8125",
             ),
             Reserved::new(
                 "statsd_tcp",
                 "statsd.tcp_listen",
                 &args.statsd_tcp_listen,
                 &file.statsd.tcp_listen,
-                "127.0.0.1:8125",
+                "8125",
             ),
             Reserved::new(
                 "carbon_tcp",
                 "carbon.tcp_listen",
                 &args.carbon_tcp_listen,
                 &file.carbon.tcp_listen,
-                "127.0.0.1:2003",
+                "2003",
             ),
             Reserved::new(
                 "carbon_udp",
                 "carbon.udp_listen",
                 &args.carbon_udp_listen,
                 &file.carbon.udp_listen,
-                "127.0.0.1:2003",
+                "2003",
             ),
             Reserved::new(
                 "carbon_pickle",
                 "carbon.pickle_listen",
                 &args.carbon_pickle_listen,
                 &file.carbon.pickle_listen,
-                "127.0.0.1:2004",
+                "2004",
             ),
             Reserved::new(
                 "syslog_udp",
                 "syslog.udp_listen",
                 &args.syslog_udp_listen,
                 &file.syslog.udp_listen,
-                "127.0.0.1:1514",
+                "1514",
             ),
             Reserved::new(
                 "syslog_tcp",
                 "syslog.tcp_listen",
                 &args.syslog_tcp_listen,
                 &file.syslog.tcp_listen,
-                "127.0.0.1:1514",
+                "1514",
             ),
             Reserved::new(
                 "jsonlines_tcp",
                 "jsonlines.tcp_listen",
                 &args.jsonlines_tcp_listen,
                 &file.jsonlines.tcp_listen,
-                "127.0.0.1:5170",
+                "5170",
             ),
         ];
         let mut listeners = Vec::with_capacity(reserved.len());
@@ -298,7 +352,7 @@ impl Settings {
             let value = pick(listener.flag, listener.from_file, listener.default);
             listeners.push(ListenerSetting {
                 key: listener.key,
-                addr: parse_listen(listener.config_key, &value)?,
+                addr: parse_listen_on(listener.config_key, &value, host)?,
             });
         }
         let bootstrap_token = match &args.bootstrap_token {
@@ -307,6 +361,44 @@ impl Settings {
             }
             other => other.clone(),
         };
+        let mut open_routes = crate::access::policy::OpenRoutes {
+            metrics: args
+                .metrics_open
+                .or(file.auth.metrics_open)
+                .unwrap_or(false),
+            ..Default::default()
+        };
+        let open_ingest = args.open_ingest.as_ref().or(file.auth.open_ingest.as_ref());
+        for name in open_ingest.into_iter().flatten() {
+            if name.trim().is_empty() {
+                continue;
+            }
+            let api = crate::access::policy::IngestApi::parse(name)
+                .ok_or_else(|| ConfigError::OpenIngest(name.clone()))?;
+            open_routes.ingest.insert(api);
+        }
+        let http_tls = match (
+            args.http_tls_cert.clone().or(file.http.tls_cert.clone()),
+            args.http_tls_key.clone().or(file.http.tls_key.clone()),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err(ConfigError::TlsPair),
+        };
+        let http_max_connections = file
+            .http
+            .max_connections
+            .unwrap_or(crate::http::serve::DEFAULT_MAX_CONNECTIONS);
+        if http_max_connections == 0 {
+            return Err(ConfigError::MaxConnections);
+        }
+        let header_timeout_secs = file
+            .http
+            .header_timeout_secs
+            .unwrap_or(crate::http::serve::DEFAULT_HEADER_TIMEOUT.as_secs());
+        if !(1..=300).contains(&header_timeout_secs) {
+            return Err(ConfigError::HeaderTimeout(header_timeout_secs));
+        }
         let flush_interval_secs = args
             .metrics_flush_interval_secs
             .or(file.metrics.flush_interval_secs)
@@ -367,6 +459,8 @@ impl Settings {
                 max: MAX_EVENTS_PER_ISSUE,
             });
         }
+        let (errors_attachment_max_bytes, errors_attachment_max_disk_bytes) =
+            attachment_limits(&file.errors)?;
         let public_url = file
             .http
             .public_url
@@ -387,6 +481,8 @@ impl Settings {
                 .errors
                 .notifications_per_minute
                 .unwrap_or(crate::errors::notify::DEFAULT_NOTIFICATIONS_PER_MINUTE),
+            errors_attachment_max_bytes,
+            errors_attachment_max_disk_bytes,
             public_url,
             log_retention_secs,
             log_max_disk_bytes,
@@ -413,8 +509,51 @@ impl Settings {
             http_listen,
             listeners,
             bootstrap_token,
+            admin_password: args.admin_password.clone(),
+            open_routes,
+            http_max_connections,
+            http_header_timeout: Duration::from_secs(header_timeout_secs),
+            http_tls,
         })
     }
+}
+
+/// `errors.attachment_max_size` and `errors.attachment_max_disk`: one
+/// attachment must fit an envelope item, and the per-project total must
+/// hold at least one attachment.
+fn attachment_limits(errors: &ErrorsSection) -> Result<(usize, u64), ConfigError> {
+    use crate::errors::attachments::{DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_PROJECT_BYTES};
+    let item_limit = crate::errors::ErrorsConfig::default()
+        .envelope
+        .max_item_bytes;
+    let size = |key: &'static str, text: &Option<String>, default: u64, min: u64, max: u64| {
+        let Some(text) = text else {
+            return Ok(default);
+        };
+        parse_size(text)
+            .filter(|bytes| (min..=max).contains(bytes))
+            .ok_or_else(|| ConfigError::AttachmentSize {
+                key,
+                value: text.clone(),
+                limit: format!("between {min} and {max} bytes"),
+            })
+    };
+    let item_limit = u64::try_from(item_limit).unwrap_or(u64::MAX);
+    let max_size = size(
+        "attachment_max_size",
+        &errors.attachment_max_size,
+        u64::try_from(DEFAULT_MAX_ATTACHMENT_BYTES).unwrap_or(u64::MAX),
+        1,
+        item_limit,
+    )?;
+    let max_disk = size(
+        "attachment_max_disk",
+        &errors.attachment_max_disk,
+        DEFAULT_MAX_PROJECT_BYTES,
+        max_size.saturating_mul(2),
+        u64::MAX,
+    )?;
+    Ok((usize::try_from(max_size).unwrap_or(usize::MAX), max_disk))
 }
 
 /// `20GB`, `512MB`, `1TB`, or a number of bytes; decimal units, as disks
@@ -503,6 +642,15 @@ fn one_line_toml_error(err: &toml::de::Error, text: &str) -> String {
 /// Parses a listen address: `ip:port`, `[v6]:port`, a bare port (on
 /// 127.0.0.1), or `off`. Port 0 asks the OS for a free port.
 pub fn parse_listen(key: &'static str, value: &str) -> Result<Option<SocketAddr>, ConfigError> {
+    parse_listen_on(key, value, IpAddr::V4(Ipv4Addr::LOCALHOST))
+}
+
+/// Like [`parse_listen`], with `host` for a bare port.
+fn parse_listen_on(
+    key: &'static str,
+    value: &str,
+    host: IpAddr,
+) -> Result<Option<SocketAddr>, ConfigError> {
     let trimmed = value.trim();
     if trimmed.eq_ignore_ascii_case("off") {
         return Ok(None);
@@ -511,7 +659,7 @@ pub fn parse_listen(key: &'static str, value: &str) -> Result<Option<SocketAddr>
         return Ok(Some(addr));
     }
     if let Ok(port) = trimmed.parse::<u16>() {
-        return Ok(Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port)));
+        return Ok(Some(SocketAddr::new(host, port)));
     }
     Err(ConfigError::Address {
         key,
@@ -554,6 +702,53 @@ mod tests {
         for listener in settings.listeners {
             assert!(listener.addr.unwrap().ip().is_loopback(), "{listener:?}");
         }
+    }
+
+    #[test]
+    fn listen_all_interfaces_moves_bare_ports_only() {
+        let file: FileConfig = toml::from_str(
+            "listen_all_interfaces = true\n[syslog]\ntcp_listen = \"127.0.0.1:1514\"\n",
+        )
+        .unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert_eq!(settings.http_listen, "0.0.0.0:8080".parse().unwrap());
+        for listener in &settings.listeners {
+            let ip = listener.addr.unwrap().ip();
+            assert_eq!(
+                ip.is_loopback(),
+                listener.key == "syslog_tcp",
+                "{listener:?}"
+            );
+        }
+        let args = ServeArgs {
+            listen_all_interfaces: Some(false),
+            ..ServeArgs::default()
+        };
+        let file: FileConfig = toml::from_str("listen_all_interfaces = true\n").unwrap();
+        let settings = Settings::merge(&args, file).unwrap();
+        assert!(settings.http_listen.ip().is_loopback(), "the flag wins");
+    }
+
+    #[test]
+    fn open_routes_are_named_and_checked() {
+        use crate::access::policy::IngestApi;
+        let file: FileConfig =
+            toml::from_str("[auth]\nopen_ingest = [\"logs\", \"loki\"]\nmetrics_open = true\n")
+                .unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert!(settings.open_routes.metrics);
+        assert_eq!(
+            settings.open_routes.ingest.into_iter().collect::<Vec<_>>(),
+            [IngestApi::Logs, IngestApi::Loki]
+        );
+        assert!(!defaults().open_routes.metrics);
+        assert!(defaults().open_routes.ingest.is_empty());
+        let args = ServeArgs {
+            open_ingest: Some(vec!["logs".into(), "syslog".into()]),
+            ..ServeArgs::default()
+        };
+        let err = Settings::merge(&args, FileConfig::default()).unwrap_err();
+        assert!(err.to_string().contains("\"syslog\""), "{err}");
     }
 
     #[test]
@@ -636,6 +831,31 @@ mod tests {
         let file: FileConfig = toml::from_str("[http]\npublic_url = \"partout\"\n").unwrap();
         let error = Settings::merge(&ServeArgs::default(), file).unwrap_err();
         assert!(error.to_string().contains("http.public_url"), "{error}");
+    }
+
+    #[test]
+    fn attachment_limits_are_read_and_checked() {
+        assert_eq!(defaults().errors_attachment_max_bytes, 1 << 20);
+        assert_eq!(defaults().errors_attachment_max_disk_bytes, 100 << 20);
+        let file: FileConfig = toml::from_str(
+            "[errors]\nattachment_max_size = \"64KiB\"\nattachment_max_disk = \"1GB\"\n",
+        )
+        .unwrap();
+        let settings = Settings::merge(&ServeArgs::default(), file).unwrap();
+        assert_eq!(settings.errors_attachment_max_bytes, 64 << 10);
+        assert_eq!(settings.errors_attachment_max_disk_bytes, 1_000_000_000);
+        for bad in [
+            "attachment_max_size = \"11MiB\"",
+            "attachment_max_size = \"lots\"",
+            "attachment_max_size = \"1MiB\"\nattachment_max_disk = \"1MiB\"",
+        ] {
+            let file: FileConfig = toml::from_str(&format!("[errors]\n{bad}\n")).unwrap();
+            let error = Settings::merge(&ServeArgs::default(), file).unwrap_err();
+            assert!(
+                error.to_string().contains("errors.attachment_max_"),
+                "{error}"
+            );
+        }
     }
 
     #[test]

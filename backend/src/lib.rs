@@ -2,6 +2,7 @@
 //!
 //! # Layout
 //! - [`config`]: flags, environment and TOML merged and validated into `Settings`
+//! - [`access`]: users, sessions, API tokens: who may call what
 //! - [`app`]: wiring and the shutdown drain order
 //! - [`shutdown`]: SIGINT/SIGTERM handling
 //! - [`ingest`]: UDP/TCP listeners and per-protocol sessions
@@ -19,6 +20,7 @@
 //! Data flows one way: listener -> parser (`partout-protocols`) -> record ->
 //! store -> query -> HTTP -> web app.
 
+pub mod access;
 pub mod app;
 pub mod cli;
 pub mod config;

@@ -80,8 +80,12 @@ fn fail(err: &dyn std::error::Error) -> ExitCode {
 
 fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("PARTOUT_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: in a file or a journal the
+    // escape codes are noise that breaks grep.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_target(false);
     match format {
         LogFormat::Text => builder.init(),

@@ -27,6 +27,18 @@ pub struct ProtocolLabels {
     pub protocol: String,
 }
 
+/// Labels of the storage failure counter.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StoreLabels {
+    pub store: String,
+}
+
+/// Labels of the sign-in counter: `accepted`, `rejected`, `throttled`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SignInLabels {
+    pub outcome: String,
+}
+
 /// Labels of the per-protocol reject counter.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RejectLabels {
@@ -74,6 +86,15 @@ pub struct Telemetry {
     pub store_write_queue: Gauge,
     pub uptime_seconds: Gauge,
     pub deploys_recorded: Counter,
+    /// Web-app sign-ins by outcome.
+    pub sign_ins: Family<SignInLabels, Counter>,
+    /// HTTP connections closed at once: the listener was at its cap.
+    pub http_connections_refused: Counter,
+    /// Log index commits that failed (a full or read-only disk); their
+    /// lines stay in the journal and are indexed again.
+    pub log_commit_failures: Counter,
+    /// Writes refused because the disk is full or read-only, by store.
+    pub storage_write_failures: Family<StoreLabels, Counter>,
     /// Metric points committed to storage, by protocol.
     pub metric_points_written: Family<ProtocolLabels, Counter>,
     /// Series in the metrics catalog.
@@ -108,6 +129,10 @@ pub struct Telemetry {
     pub error_notifications: Family<NotificationLabels, Counter>,
     /// Error events refused by the per-project rate limit.
     pub error_events_rate_limited: Counter,
+    /// Error log lines with an exception that did not become error
+    /// events, by reason (`queue_full`, `rate_limited`, `no_project`,
+    /// `failed`).
+    pub errors_from_logs_dropped: Family<ReasonLabels, Counter>,
 }
 
 /// Labels of counters split by a reason only.
@@ -160,6 +185,30 @@ impl Telemetry {
             "deploys_recorded",
             "Deploys recorded through the API",
             deploys_recorded.clone(),
+        );
+        let sign_ins = Family::<SignInLabels, Counter>::default();
+        registry.register(
+            "sign_ins",
+            "Web-app sign-in attempts by outcome (accepted, rejected, throttled)",
+            sign_ins.clone(),
+        );
+        let http_connections_refused = Counter::default();
+        registry.register(
+            "http_connections_refused",
+            "HTTP connections closed on arrival because http.max_connections were open",
+            http_connections_refused.clone(),
+        );
+        let log_commit_failures = Counter::default();
+        registry.register(
+            "log_commit_failures",
+            "Log index commits that failed; their lines stay in the journal and are indexed again",
+            log_commit_failures.clone(),
+        );
+        let storage_write_failures = Family::<StoreLabels, Counter>::default();
+        registry.register(
+            "storage_write_failures",
+            "Writes refused because the disk is full or read-only, by store (logs_journal, database)",
+            storage_write_failures.clone(),
         );
         let metric_points_written = Family::<ProtocolLabels, Counter>::default();
         registry.register(
@@ -263,6 +312,12 @@ impl Telemetry {
             "Error events refused by the per-project rate limit",
             error_events_rate_limited.clone(),
         );
+        let errors_from_logs_dropped = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "errors_from_logs_dropped",
+            "Error log lines with an exception that did not become error events, by reason",
+            errors_from_logs_dropped.clone(),
+        );
         let build_info = Family::<Vec<(String, String)>, Gauge>::default();
         registry.register(
             "build_info",
@@ -284,6 +339,10 @@ impl Telemetry {
             store_write_queue,
             uptime_seconds,
             deploys_recorded,
+            sign_ins,
+            http_connections_refused,
+            log_commit_failures,
+            storage_write_failures,
             metric_points_written,
             metric_series,
             metric_head_points,
@@ -301,7 +360,34 @@ impl Telemetry {
             error_issue_changes,
             error_notifications,
             error_events_rate_limited,
+            errors_from_logs_dropped,
         }
+    }
+
+    /// Counts an error event recorded from `protocol`, and the change it
+    /// made to its issue (`new`, `regressed`), if any.
+    pub fn count_recorded_event(&self, protocol: &str, change: Option<&str>) {
+        self.ingested_items
+            .get_or_create(&ProtocolLabels {
+                protocol: protocol.to_owned(),
+            })
+            .inc();
+        if let Some(change) = change {
+            self.error_issue_changes
+                .get_or_create(&IssueChangeLabels {
+                    change: change.to_owned(),
+                })
+                .inc();
+        }
+    }
+
+    /// Counts one sign-in attempt.
+    pub fn count_login(&self, outcome: &str) {
+        self.sign_ins
+            .get_or_create(&SignInLabels {
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// The exposition text of every metric.

@@ -7,11 +7,16 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
+use partout_model::access::{
+    CreatedToken, LoginRequest, NewToken, NewUser, PasswordChange, SessionInfo, TokenInfo,
+    UserInfo, UserUpdate,
+};
 use partout_model::api::{
     ErrorBody, LogContext, LogHistogram, LogLine, LogSearch, LogTopValues, Status,
 };
-use partout_model::errors::{EventList, IssueDetail, IssueList, Project};
+use partout_model::errors::{EventList, IssueDetail, IssueList, IssueUpdate, Project};
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
@@ -290,17 +295,146 @@ fn message_data(event: &web_sys::Event) -> String {
         .unwrap_or_default()
 }
 
+thread_local! {
+    /// The signed-in session's CSRF token, echoed on every request that
+    /// changes something (the server refuses those without it).
+    static CSRF_TOKEN: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Called when the server answers 401: the session ended.
+    static ON_SIGNED_OUT: RefCell<Option<Rc<dyn Fn()>>> = RefCell::new(None);
+}
+
+/// Remembers the session's CSRF token (after signing in or on load).
+pub fn set_csrf_token(token: Option<String>) {
+    CSRF_TOKEN.with(|slot| *slot.borrow_mut() = token);
+}
+
+/// Registers what to do when any call finds the session gone.
+pub fn on_signed_out(callback: impl Fn() + 'static) {
+    ON_SIGNED_OUT.with(|slot| *slot.borrow_mut() = Some(Rc::new(callback)));
+}
+
+/// `GET /api/v1/auth/session`: who is signed in (401 when nobody).
+pub async fn session() -> Result<SessionInfo, ApiError> {
+    get_json("/api/v1/auth/session").await
+}
+
+/// `POST /api/v1/auth/login`.
+pub async fn login(username: &str, password: &str) -> Result<SessionInfo, ApiError> {
+    let body = LoginRequest {
+        username: username.to_owned(),
+        password: password.to_owned(),
+    };
+    send_json("POST", "/api/v1/auth/login", Some(&body)).await
+}
+
+/// `POST /api/v1/auth/logout`.
+pub async fn logout() -> Result<(), ApiError> {
+    send_empty("POST", "/api/v1/auth/logout", None::<&()>).await
+}
+
+/// `POST /api/v1/auth/password`: the signed-in user's own password.
+pub async fn change_password(current: &str, new: &str) -> Result<(), ApiError> {
+    let body = PasswordChange {
+        current_password: current.to_owned(),
+        new_password: new.to_owned(),
+    };
+    send_empty("POST", "/api/v1/auth/password", Some(&body)).await
+}
+
+/// `GET /api/v1/tokens`: the caller's tokens (an admin's: all).
+pub async fn tokens() -> Result<Vec<TokenInfo>, ApiError> {
+    get_json("/api/v1/tokens").await
+}
+
+/// `POST /api/v1/tokens`: the answer holds the secret, shown only once.
+pub async fn create_token(name: &str, scope: &str) -> Result<CreatedToken, ApiError> {
+    let body = NewToken {
+        name: name.to_owned(),
+        scope: scope.to_owned(),
+    };
+    send_json("POST", "/api/v1/tokens", Some(&body)).await
+}
+
+/// `DELETE /api/v1/tokens/{id}`.
+pub async fn revoke_token(id: i64) -> Result<(), ApiError> {
+    send_empty("DELETE", &format!("/api/v1/tokens/{id}"), None::<&()>).await
+}
+
+/// `GET /api/v1/users` (admins).
+pub async fn users() -> Result<Vec<UserInfo>, ApiError> {
+    get_json("/api/v1/users").await
+}
+
+/// `POST /api/v1/users` (admins).
+pub async fn create_user(user: &NewUser) -> Result<UserInfo, ApiError> {
+    send_json("POST", "/api/v1/users", Some(user)).await
+}
+
+/// `PATCH /api/v1/users/{id}` (admins).
+pub async fn update_user(id: i64, change: &UserUpdate) -> Result<UserInfo, ApiError> {
+    send_json("PATCH", &format!("/api/v1/users/{id}"), Some(change)).await
+}
+
+/// `PATCH /api/v1/issues/{id}`: a new status.
+pub async fn set_issue_status(id: i64, status: &str) -> Result<(), ApiError> {
+    let body = IssueUpdate {
+        status: status.to_owned(),
+    };
+    send_empty("PATCH", &format!("/api/v1/issues/{id}"), Some(&body)).await
+}
+
 async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
+    send_json("GET", path, None::<&()>).await
+}
+
+async fn send_json<B: Serialize, T: DeserializeOwned>(
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+) -> Result<T, ApiError> {
+    let text = fetch(method, path, body).await?;
+    serde_json::from_str(&text).map_err(|error| ApiError::Decode(error.to_string()))
+}
+
+async fn send_empty<B: Serialize>(
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+) -> Result<(), ApiError> {
+    fetch(method, path, body).await.map(|_| ())
+}
+
+/// One request to the server; the body of a 2xx answer as text.
+async fn fetch<B: Serialize>(
+    method: &str,
+    path: &str,
+    body: Option<&B>,
+) -> Result<String, ApiError> {
     let window =
         web_sys::window().ok_or_else(|| ApiError::Network("no browser window".to_owned()))?;
 
     let init = RequestInit::new();
-    init.set_method("GET");
+    init.set_method(method);
+    if let Some(body) = body {
+        let json =
+            serde_json::to_string(body).map_err(|error| ApiError::Decode(error.to_string()))?;
+        init.set_body(&JsValue::from_str(&json));
+    }
     let request = Request::new_with_str_and_init(path, &init).map_err(network_error)?;
-    request
-        .headers()
+    let headers = request.headers();
+    headers
         .set("accept", "application/json")
         .map_err(network_error)?;
+    if body.is_some() {
+        headers
+            .set("content-type", "application/json")
+            .map_err(network_error)?;
+    }
+    if method != "GET" {
+        if let Some(token) = CSRF_TOKEN.with(|slot| slot.borrow().clone()) {
+            headers.set("x-csrf-token", &token).map_err(network_error)?;
+        }
+    }
 
     let response: Response = JsFuture::from(window.fetch_with_request(&request))
         .await
@@ -314,6 +448,13 @@ async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
         .unwrap_or_default();
 
     if !response.ok() {
+        // Signing in answers 401 for a wrong password: that is not a
+        // session ending.
+        if response.status() == 401 && path != "/api/v1/auth/login" {
+            if let Some(callback) = ON_SIGNED_OUT.with(|slot| slot.borrow().clone()) {
+                callback();
+            }
+        }
         let message = match serde_json::from_str::<ErrorBody>(&body) {
             Ok(error_body) => error_body.error,
             Err(_) if !response.status_text().is_empty() => response.status_text().to_lowercase(),
@@ -325,7 +466,7 @@ async fn get_json<T: DeserializeOwned>(path: &str) -> Result<T, ApiError> {
             message,
         });
     }
-    serde_json::from_str(&body).map_err(|error| ApiError::Decode(error.to_string()))
+    Ok(body)
 }
 
 /// Turns a rejected JS promise into text. Browsers reject `fetch` with a

@@ -10,17 +10,50 @@ use leptos_router::{
     path,
 };
 
-use crate::pages;
+use leptos::task::spawn_local;
 
-/// The whole app: a header, the navigation and the current page.
+use crate::api;
+use crate::pages;
+use crate::session::{use_session, Session, SessionState};
+
+/// The whole app: the sign-in page until someone is signed in, then a
+/// header, the navigation and the current page.
 #[component]
 pub fn App() -> impl IntoView {
+    let session = Session::provide();
     view! {
         <Router>
+            {move || match session.state() {
+                SessionState::Checking => view! { <p class="muted loading-app">"Loading…"</p> }.into_any(),
+                SessionState::SignedOut => view! { <pages::login::Login /> }.into_any(),
+                SessionState::SignedIn(info) => view! { <Shell username=info.username role=info.role /> }.into_any(),
+            }}
+        </Router>
+    }
+}
+
+/// The signed-in app.
+#[component]
+fn Shell(username: String, role: String) -> impl IntoView {
+    let session = use_session();
+    let sign_out = move |_| {
+        spawn_local(async move {
+            // Signed out here whatever the server says: at worst the
+            // session outlives the page until it expires.
+            let _ = api::logout().await;
+            session.signed_out();
+        });
+    };
+    view! {
             <div class="shell">
                 <header class="sidebar">
                     <a class="brand" href="/">"Partout"</a>
                     <Nav />
+                    <div class="who" id="signed-in-as">
+                        <span class="who-name">{username}</span>
+                        <span class="who-role muted">{role}</span>
+                        <button type="button" id="sign-out" class="link" on:click=sign_out>"Sign out"</button>
+                    </div>
                 </header>
                 <main class="content">
                     <Routes fallback=pages::not_found::NotFound>
@@ -35,7 +68,6 @@ pub fn App() -> impl IntoView {
                     </Routes>
                 </main>
             </div>
-        </Router>
     }
 }
 

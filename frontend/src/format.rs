@@ -37,6 +37,18 @@ pub fn bytes(n: u64) -> String {
 }
 
 /// A count with thousands separators: `7`, `12,345`.
+/// How long ago, from an age in milliseconds: "just now", "5 min ago",
+/// "3 h ago", "2 d ago".
+pub fn ago(age_ms: i64) -> String {
+    let seconds = age_ms.max(0) / 1000;
+    match seconds {
+        0..=59 => "just now".to_owned(),
+        60..=3599 => format!("{} min ago", seconds / 60),
+        3600..=86_399 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} d ago", seconds / 86_400),
+    }
+}
+
 pub fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -61,6 +73,15 @@ pub fn lines(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ages() {
+        assert_eq!(ago(-5), "just now");
+        assert_eq!(ago(59_999), "just now");
+        assert_eq!(ago(60_000), "1 min ago");
+        assert_eq!(ago(3 * 3_600_000 + 5), "3 h ago");
+        assert_eq!(ago(2 * 86_400_000), "2 d ago");
+    }
 
     #[test]
     fn durations() {

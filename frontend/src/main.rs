@@ -7,6 +7,7 @@
 //! - `components`: presentational pieces that pages share; they never fetch.
 //! - `format`: pure helpers that turn numbers into text for people.
 //! - `query_string`: pure percent-encoding for API calls and the app's links.
+//! - `session`: who is signed in; the sign-in page shows until someone is.
 
 mod api;
 mod app;
@@ -14,6 +15,7 @@ mod components;
 mod format;
 mod pages;
 mod query_string;
+mod session;
 mod url_nav;
 
 fn main() {

@@ -19,6 +19,8 @@
 //!   source document or the reason it was refused.
 //! - [`loki`]: Loki push bodies (Promtail, Alloy, Vector, Fluent Bit),
 //!   JSON or snappy-compressed protobuf, into labelled streams of lines.
+//! - [`stacktrace`]: Python tracebacks and V8 stacks as loggers print
+//!   them, read back into exceptions and frames.
 //! - `timestamp`: calendar arithmetic and RFC 3339, shared by the log
 //!   parsers; time is always Unix nanoseconds.
 //! - [`sentry`]: Sentry envelopes, events, auth and DSNs, and issue
@@ -37,6 +39,7 @@ pub mod jsonlog;
 pub mod loki;
 pub mod pickle;
 pub mod sentry;
+pub mod stacktrace;
 pub mod statsd;
 pub mod syslog;
 mod timestamp;

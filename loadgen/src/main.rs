@@ -5,6 +5,10 @@
 //!   partout in a temporary data dir, drive it over real sockets on
 //!   127.0.0.1, and print the figures the metrics and logs issues ask for
 //!   (`partout-loadgen logs --sample N` prints N lines of its data set);
+//! - `partout-loadgen errors --partout <binary> [--events N] [--issues N]
+//!   [--connections N]` sends Sentry envelopes and prints accepted
+//!   events/s end to end, request latency, peak RSS and disk per event
+//!   (`--sample N` prints N of its events);
 //! - `partout-loadgen storage` measures the metrics store in process.
 //!
 //! Every loop is bounded in count and time.
@@ -14,7 +18,9 @@
 //! - `rng.rs`: the seeded PRNG every data set comes from
 //! - `statsd.rs`, `storage.rs`: the metrics benchmarks
 //! - `logs/`: the logs benchmark
+//! - `errors/`: the errors (Sentry envelopes) benchmark
 
+mod errors;
 mod logs;
 mod rng;
 mod server;
@@ -28,7 +34,7 @@ use anyhow::{bail, Context as _};
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(command) = args.first() else {
-        bail!("usage: partout-loadgen metrics|logs --partout <path to partout> | storage");
+        bail!("usage: partout-loadgen metrics|logs|errors --partout <path to partout> | storage");
     };
     let value = |flag: &str| {
         args.iter()
@@ -60,6 +66,33 @@ fn main() -> anyhow::Result<()> {
                 bail!("--lines must be at least 1");
             }
             logs::run(&partout, lines)
+        }
+        "errors" => {
+            let mut options = errors::Options {
+                events: errors::DEFAULT_EVENTS,
+                issues: errors::DEFAULT_ISSUES,
+                connections: errors::DEFAULT_CONNECTIONS,
+            };
+            if let Some(events) = value("--events") {
+                options.events = errors::whole(&events, "--events")?;
+            }
+            if let Some(issues) = value("--issues") {
+                options.issues = usize::try_from(errors::whole(&issues, "--issues")?)?;
+            }
+            if let Some(connections) = value("--connections") {
+                options.connections =
+                    usize::try_from(errors::whole(&connections, "--connections")?)?;
+            }
+            if options.events == 0 || options.issues == 0 || options.connections == 0 {
+                bail!("--events, --issues and --connections must be at least 1");
+            }
+            if let Some(count) = value("--sample") {
+                errors::print_sample(&options, errors::whole(&count, "--sample")?);
+                return Ok(());
+            }
+            let partout =
+                PathBuf::from(value("--partout").context("--partout <path> is required")?);
+            errors::run(&partout, &options)
         }
         "storage" => storage::run(),
         other => bail!("unknown command {other}"),

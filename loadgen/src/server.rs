@@ -26,6 +26,8 @@ pub struct Launch {
     pub syslog_tcp: bool,
     /// `PARTOUT_BOOTSTRAP_TOKEN`: an admin API token, which may ingest.
     pub bootstrap_token: Option<String>,
+    /// A TOML config file (`--config`).
+    pub config: Option<std::path::PathBuf>,
 }
 
 impl Server {
@@ -74,6 +76,10 @@ impl Server {
                 "--metrics-flush-interval-secs",
                 &launch.flush_secs.to_string(),
             ]);
+        }
+        command.env_remove("PARTOUT_CONFIG");
+        if let Some(config) = &launch.config {
+            command.arg("--config").arg(config);
         }
         command.env_remove("PARTOUT_BOOTSTRAP_TOKEN");
         if let Some(token) = &launch.bootstrap_token {

@@ -82,12 +82,20 @@ pub fn all_ports_zero() -> Vec<String> {
     .collect()
 }
 
+/// The admin API token every partout started here has (unless a test
+/// passes its own `--bootstrap-token`); [`http`] sends it.
+pub const E2E_TOKEN: &str = "e2e-admin-token-0123456789";
+/// The password of the first admin user, `admin`.
+pub const ADMIN_PASSWORD: &str = "e2e-admin-password";
+
 /// A running partout.
 pub struct Partout {
     child: Option<Child>,
     pub data_dir: PathBuf,
     pub log_path: PathBuf,
     pub addrs: BTreeMap<String, String>,
+    /// Serving HTTPS (started with `--http-tls-cert`).
+    pub tls: bool,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -100,6 +108,25 @@ impl Partout {
     /// Starts partout with `extra` arguments after the port-0 ones, in
     /// `data_dir` if given (kept), else a fresh temporary one.
     pub fn start_with(data_dir: Option<&Path>, extra: &[&str]) -> Partout {
+        let mut args: Vec<String> = all_ports_zero();
+        if !extra.contains(&"--bootstrap-token") {
+            args.extend(["--bootstrap-token".into(), E2E_TOKEN.into()]);
+        }
+        if !extra.contains(&"--admin-password") {
+            args.extend(["--admin-password".into(), ADMIN_PASSWORD.into()]);
+        }
+        args.extend(extra.iter().map(|arg| (*arg).to_owned()));
+        Partout::spawn(data_dir, &args)
+    }
+
+    /// Starts partout with exactly `args` after `serve --data-dir`: no
+    /// port-0 listeners, no token, no admin password.
+    pub fn start_raw(data_dir: Option<&Path>, args: &[&str]) -> Partout {
+        let args: Vec<String> = args.iter().map(|arg| (*arg).to_owned()).collect();
+        Partout::spawn(data_dir, &args)
+    }
+
+    fn spawn(data_dir: Option<&Path>, args: &[String]) -> Partout {
         let (temp, data_dir) = match data_dir {
             Some(dir) => (None, dir.to_owned()),
             None => {
@@ -115,9 +142,11 @@ impl Partout {
             .arg("serve")
             .arg("--data-dir")
             .arg(&data_dir)
-            .args(all_ports_zero())
-            .args(extra)
+            .args(args)
             .env_remove("PARTOUT_CONFIG")
+            .env_remove("PARTOUT_BOOTSTRAP_TOKEN")
+            .env_remove("PARTOUT_ADMIN_PASSWORD")
+            .env_remove("PARTOUT_LISTEN_ALL_INTERFACES")
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
@@ -128,6 +157,7 @@ impl Partout {
             data_dir,
             log_path,
             addrs: BTreeMap::new(),
+            tls: args.iter().any(|arg| arg == "--http-tls-cert"),
             _temp: temp,
         };
         partout.wait_ready();
@@ -164,7 +194,8 @@ impl Partout {
 
     /// `http://ip:port` of the HTTP listener, without a trailing slash.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addrs["http"])
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://{}", self.addrs["http"])
     }
 
     /// Everything partout printed so far.
@@ -225,10 +256,30 @@ fn unique() -> u128 {
 }
 
 /// A blocking HTTP client with a timeout, no proxy (loopback only).
+/// An HTTP client that authenticates with [`E2E_TOKEN`] (a request's own
+/// `Authorization` wins).
 pub fn http() -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {E2E_TOKEN}").parse().unwrap(),
+    );
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .no_proxy()
+        // Tests serve HTTPS with self-signed certificates.
+        .danger_accept_invalid_certs(true)
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// An HTTP client with no credentials.
+pub fn http_anonymous() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .danger_accept_invalid_certs(true)
         .build()
         .unwrap()
 }

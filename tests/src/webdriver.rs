@@ -227,6 +227,27 @@ impl Browser {
         ))
     }
 
+    /// Opens `url` and signs in on the sign-in page the app shows there,
+    /// as `username`; returns once the app shows who is signed in.
+    pub fn sign_in(&self, url: &str, username: &str, password: &str) -> Result<(), String> {
+        self.goto(url);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let field = loop {
+            if let Some(field) = self.find("#login-username") {
+                break field;
+            }
+            if Instant::now() > deadline {
+                return Err(format!("no sign-in form at {url}"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        self.send_keys(&field, username);
+        let password_field = self.find("#login-password").ok_or("no password field")?;
+        self.send_keys(&password_field, &format!("{password}\u{E007}"));
+        self.wait_for_text("#signed-in-as", username, Duration::from_secs(30))
+            .map(|_| ())
+    }
+
     /// Runs `script` (a function body) in the page and returns its value.
     pub fn execute(&self, script: &str) -> Value {
         self.command(

@@ -29,7 +29,13 @@ fn browser_renders_the_wasm_app_with_live_status() {
     );
 
     let browser = Browser::start().unwrap();
-    browser.goto(&format!("{}/", partout.url()));
+    browser
+        .sign_in(
+            &format!("{}/", partout.url()),
+            "admin",
+            partout_e2e::ADMIN_PASSWORD,
+        )
+        .unwrap();
     let status_text = browser
         .wait_for_text(
             "#server-status",
@@ -95,7 +101,13 @@ fn browser_shows_an_error_when_the_api_is_unreachable() {
     let out = output_dir("browser_api_down");
     let partout = Partout::start();
     let browser = Browser::start().unwrap();
-    browser.goto(&format!("{}/ui/settings", partout.url()));
+    browser
+        .sign_in(
+            &format!("{}/ui/settings", partout.url()),
+            "admin",
+            partout_e2e::ADMIN_PASSWORD,
+        )
+        .unwrap();
     browser
         .wait_for_text("h1", "Settings", RENDER_TIMEOUT)
         .unwrap();

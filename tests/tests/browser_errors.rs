@@ -119,7 +119,13 @@ fn errors_pages_list_an_issue_and_show_its_stack() {
     let browser = Browser::start().unwrap();
 
     // Nothing received yet: the list says where to send errors.
-    browser.goto(&format!("{}/ui/errors", partout.url()));
+    browser
+        .sign_in(
+            &format!("{}/ui/errors", partout.url()),
+            "admin",
+            partout_e2e::ADMIN_PASSWORD,
+        )
+        .unwrap();
     let shown = browser
         .wait_for_text("#default-dsn", &key, RENDER_TIMEOUT)
         .unwrap();
@@ -219,6 +225,28 @@ fn errors_pages_list_an_issue_and_show_its_stack() {
     browser.execute("window.scrollTo(0, document.body.scrollHeight); return true");
     std::thread::sleep(Duration::from_millis(200));
     browser.screenshot(&out.join("5-event-context.png"));
+
+    // Signed in as an admin, the page resolves the issue (with the
+    // session's CSRF token: a forged request would be refused).
+    scroll_to(&browser, "#issue-status");
+    let resolve = browser
+        .find("#issue-status button[data-set-status=resolved]")
+        .expect("no Resolve button");
+    browser.click(&resolve);
+    wait_until(
+        &browser,
+        "the issue shows as resolved",
+        "return document.querySelector('#issue-status')?.dataset.status === 'resolved'",
+        &out,
+    );
+    let issues: serde_json::Value = http()
+        .get(format!("{}/api/v1/issues?status=resolved", partout.url()))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(issues["issues"].as_array().unwrap().len(), 1, "{issues}");
+    browser.screenshot(&out.join("6-resolved.png"));
 
     // A link to an issue that does not exist says so.
     browser.goto(&format!("{}/ui/errors/999999", partout.url()));

@@ -11,7 +11,7 @@ use partout_e2e::webdriver::Browser;
 use partout_e2e::{http, output_dir, Partout};
 use serde_json::{json, Value};
 
-const TOKEN: &str = "e2e-browser-logs-token-0123456789";
+const TOKEN: &str = partout_e2e::E2E_TOKEN;
 const RENDER_TIMEOUT: Duration = Duration::from_secs(30);
 /// The Enter key, for WebDriver's "send keys".
 const ENTER: &str = "\u{E007}";
@@ -205,10 +205,13 @@ fn logs_page_finds_filters_pages_and_zooms() {
     let browser = Browser::start().unwrap();
 
     // "Every error of service api in the last hour", from a link.
-    browser.goto(&format!(
-        "{}/ui/logs?q=service%3Aapi%20level%3Aerror",
-        partout.url()
-    ));
+    browser
+        .sign_in(
+            &format!("{}/ui/logs?q=service%3Aapi%20level%3Aerror", partout.url()),
+            "admin",
+            partout_e2e::ADMIN_PASSWORD,
+        )
+        .unwrap();
     wait_until(&browser, "three errors are listed", &rows_are(3), &out);
     assert_eq!(query_box(&browser), "service:api level:error");
     let messages = column(&browser, "#log-results", ".log-message");
@@ -444,7 +447,13 @@ fn logs_page_tails_new_lines_live() {
     wait_searchable(&partout, "service:live", 1);
 
     let browser = Browser::start().unwrap();
-    browser.goto(&format!("{}/ui/logs?q=service%3Alive", partout.url()));
+    browser
+        .sign_in(
+            &format!("{}/ui/logs?q=service%3Alive", partout.url()),
+            "admin",
+            partout_e2e::ADMIN_PASSWORD,
+        )
+        .unwrap();
     wait_until(&browser, "the old line is listed", &rows_are(1), &out);
     let toggle = browser.find("#live-toggle").unwrap();
     browser.click(&toggle);

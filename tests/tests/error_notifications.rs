@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use partout_e2e::{http, Partout};
 use serde_json::{json, Value};
 
-const TOKEN: &str = "e2e-notify-token-0123456789";
+const TOKEN: &str = partout_e2e::E2E_TOKEN;
 const PUBLIC_URL: &str = "http://partout.example:8080";
 /// How long a notification may take to arrive.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
@@ -183,7 +183,14 @@ fn a_new_issue_is_notified_once_across_events_and_restarts_and_again_when_it_reg
     let added: Value = added.json().unwrap();
     assert_eq!(added["kind"], "generic");
     // Webhook URLs can be secrets: listing them needs a token.
-    assert_eq!(http().get(&webhooks).send().unwrap().status(), 401);
+    assert_eq!(
+        partout_e2e::http_anonymous()
+            .get(&webhooks)
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
     let listed: Value = http()
         .get(&webhooks)
         .bearer_auth(TOKEN)

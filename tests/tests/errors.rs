@@ -16,7 +16,7 @@ use std::process::Command;
 use partout_e2e::{http, output_dir, target_dir, Partout};
 use serde_json::{json, Value};
 
-const TOKEN: &str = "e2e-errors-token-0123456789";
+const TOKEN: &str = partout_e2e::E2E_TOKEN;
 
 /// The program the SDK runs. `capture` catches and reports; the frames
 /// of a report run from `capture` down to the `raise`.

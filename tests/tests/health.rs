@@ -127,7 +127,7 @@ fn bootstrap_token_authenticates_the_api() {
         .json()
         .unwrap();
     assert_eq!(me["scope"], "admin");
-    let anonymous = client
+    let anonymous = partout_e2e::http_anonymous()
         .get(format!("{}/api/v1/whoami", partout.url()))
         .send()
         .unwrap();

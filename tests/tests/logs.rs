@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use partout_e2e::{http, Partout};
 use serde_json::{json, Value};
 
-const TOKEN: &str = "e2e-logs-token-0123456789";
+const TOKEN: &str = partout_e2e::E2E_TOKEN;
 
 fn start(data_dir: Option<&std::path::Path>, extra: &[&str]) -> Partout {
     let mut args = vec!["--bootstrap-token", TOKEN];
@@ -213,7 +213,7 @@ fn every_protocol_is_found_by_search() {
     );
 
     // Ingest needs a token.
-    let response = http()
+    let response = partout_e2e::http_anonymous()
         .post(format!("{}/api/v1/logs", partout.url()))
         .body("{}")
         .send()
@@ -293,6 +293,7 @@ fn the_live_tail_streams_new_matching_lines() {
             "{}/api/v1/logs/tail?q=service:checkout",
             partout.url()
         ))
+        .bearer_auth(TOKEN)
         .send()
         .unwrap();
     assert_eq!(response.status(), 200);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use partout_e2e::{http, Partout};
 use serde_json::{json, Value};
 
-const TOKEN: &str = "e2e-shutdown-token-0123456789";
+const TOKEN: &str = partout_e2e::E2E_TOKEN;
 
 #[test]
 fn sigterm_during_writes_loses_nothing_acknowledged() {

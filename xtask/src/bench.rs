@@ -1,23 +1,26 @@
-//! `cargo xtask bench [metrics|storage|logs] [options]`: builds partout and
+//! `cargo xtask bench [metrics|storage|logs|errors] [options]`: builds partout and
 //! the load generator in release mode and runs the benchmarks, which print
 //! their figures: `metrics` (StatsD parse and UDP, carbon TCP, `/render`),
 //! `storage` (bytes per point on a realistic day, several minutes) and
 //! `logs` (syslog TCP and HTTP ingest end to end, disk per byte sent,
 //! acceptance to searchable, search latency over 10,000,000 lines: about
-//! ten minutes). Without a name, all three in that order. Options after a
-//! name go to the load generator (`bench logs --lines 200000`).
+//! ten minutes) and `errors` (Sentry envelopes end to end: accepted
+//! events/s, request latency, peak RSS, disk per event; about a minute).
+//! Without a name, all four in that order. Options after a name go to the
+//! load generator (`bench logs --lines 200000`, `bench errors --events
+//! 50000 --connections 4`).
 
 use crate::dist::cargo;
 use crate::{exec, paths};
 
-const ALL: [&str; 3] = ["metrics", "storage", "logs"];
+const ALL: [&str; 4] = ["metrics", "storage", "logs", "errors"];
 
 pub fn cmd(args: &[String]) -> anyhow::Result<()> {
     let (which, options): (Vec<&str>, &[String]) = match args.split_first() {
         None => (ALL.to_vec(), &[]),
         Some((one, rest)) if ALL.contains(&one.as_str()) => (vec![one.as_str()], rest),
         Some((other, _)) => {
-            anyhow::bail!("unknown benchmark {other}: use metrics, storage or logs")
+            anyhow::bail!("unknown benchmark {other}: use metrics, storage, logs or errors")
         }
     };
     let root = paths::workspace_root();

@@ -27,6 +27,24 @@ pub const SENTRY_SDK_VERSION: &str = "2.75.0";
 /// test looks for it there too (`tests/tests/errors.rs`).
 pub const SENTRY_VENV_DIR: &str = "sentry-sdk-venv";
 
+/// What the JavaScript Sentry end-to-end test needs: Node.js and npm.
+/// Debian's `nodejs` (18 in bookworm) is enough for the pinned SDK.
+pub const NODE_PACKAGES: &[&str] = &["nodejs", "npm"];
+
+/// The JavaScript SDK the Node.js end-to-end test drives. The 10.x line
+/// still runs on Node.js 18, Debian bookworm's; 11.x needs 20.19. Keep it
+/// equal to the pin in `tests/node/package.json` (a test below checks).
+pub const SENTRY_NODE_VERSION: &str = "10.78.0";
+
+/// Where `@sentry/node` is installed, inside the target dir, so that
+/// `node_modules` never lands in the repository; the e2e test looks for it
+/// there too (`tests/tests/errors_node.rs`).
+pub const SENTRY_NODE_DIR: &str = "sentry-node";
+
+/// The committed npm project the install starts from: the exact pin and
+/// the lock file that fixes the SDK's own dependencies.
+const SENTRY_NODE_PROJECT: &str = "tests/node";
+
 /// Set once `apt-get update` has run in this process: one refresh is enough
 /// however many install calls follow.
 static APT_UPDATED: AtomicBool = AtomicBool::new(false);
@@ -51,6 +69,7 @@ pub fn cmd(args: &[String]) -> anyhow::Result<()> {
     }
     ensure_debian_packages(BROWSER_PACKAGES)?;
     ensure_sentry_sdk_venv()?;
+    ensure_sentry_node()?;
     // Picking the route installs Debian's Rust when that route is chosen, and
     // nothing when rustup's wasm32 target is there.
     wasm::select_route(route)?;
@@ -131,6 +150,56 @@ pub fn ensure_sentry_sdk_venv() -> anyhow::Result<PathBuf> {
         );
     }
     Ok(python)
+}
+
+/// Makes `<target>/sentry-node` with the pinned `@sentry/node` from npm
+/// unless it is there already, and returns that directory (its
+/// `node_modules` is what the test puts on `NODE_PATH`). The install starts
+/// from the committed `tests/node/package.json` and `package-lock.json`.
+pub fn ensure_sentry_node() -> anyhow::Result<PathBuf> {
+    let dir = paths::target_dir()?.join(SENTRY_NODE_DIR);
+    if has_sentry_node(&dir) {
+        return Ok(dir);
+    }
+    // Only when a tool is missing: NodeSource's `nodejs`, common on
+    // developer machines, bundles npm and conflicts with Debian's `npm`
+    // package, which apt would otherwise replace it with.
+    if !command_exists("node") || !command_exists("npm") {
+        ensure_debian_packages(NODE_PACKAGES)?;
+    }
+    std::fs::create_dir_all(&dir).with_context(|| format!("making {}", dir.display()))?;
+    let project = paths::workspace_root().join(SENTRY_NODE_PROJECT);
+    for file in ["package.json", "package-lock.json"] {
+        std::fs::copy(project.join(file), dir.join(file))
+            .with_context(|| format!("copying {file} from {}", project.display()))?;
+    }
+    exec::run(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund"])
+            .current_dir(&dir),
+    )
+    .context("installing @sentry/node from npm")?;
+    if !has_sentry_node(&dir) {
+        bail!(
+            "npm succeeded but {} has no @sentry/node {SENTRY_NODE_VERSION}",
+            dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+/// Whether `dir` holds the pinned `@sentry/node`, as Node.js itself
+/// resolves it from there.
+fn has_sentry_node(dir: &Path) -> bool {
+    let check = format!(
+        "process.exit(require('@sentry/node/package.json').version === '{SENTRY_NODE_VERSION}' ? 0 : 1)"
+    );
+    dir.join("node_modules").is_dir()
+        && Command::new("node")
+            .args(["-e", &check])
+            .current_dir(dir)
+            .output()
+            .is_ok_and(|output| output.status.success())
 }
 
 /// Whether `python` imports the pinned `sentry_sdk`.
@@ -214,5 +283,18 @@ mod tests {
         assert!(!is_installed_status("deinstall ok config-files"));
         assert!(!is_installed_status("install ok unpacked"));
         assert!(!is_installed_status(""));
+    }
+
+    #[test]
+    fn the_node_sdk_pin_matches_its_package_json() {
+        let project = paths::workspace_root().join(SENTRY_NODE_PROJECT);
+        let manifest = std::fs::read_to_string(project.join("package.json")).unwrap();
+        let pin = format!("\"@sentry/node\": \"{SENTRY_NODE_VERSION}\"");
+        assert!(manifest.contains(&pin), "{manifest}");
+        let lock = std::fs::read_to_string(project.join("package-lock.json")).unwrap();
+        assert!(
+            lock.contains(&pin),
+            "package-lock.json is stale: run `npm install --package-lock-only` in tests/node"
+        );
     }
 }

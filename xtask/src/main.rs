@@ -16,6 +16,7 @@ mod bench;
 mod deps;
 mod dist;
 mod exec;
+mod fuzz;
 mod paths;
 mod run;
 mod test;
@@ -32,10 +33,14 @@ commands:
   test [--route rustup|debian]
         install test dependencies, build, check formatting and lints, run
         every test (what CI runs)
-  bench [metrics|storage|logs] [options]
+  bench [metrics|storage|logs|errors] [options]
         build partout and the load generator (release) and print the
-        benchmarks' figures (all three when none is named; options such
-        as `--lines N` for logs go to the load generator)
+        benchmarks' figures (all four when none is named; options such
+        as `--lines N` for logs or `--events N` for errors go to the load
+        generator)
+  fuzz [--seconds N] [target...]
+        run the parsers' cargo-fuzz targets, N seconds each (default 60;
+        `test` runs each for 10 s first, PARTOUT_FUZZ_SECONDS to change)
   dist [--route rustup|debian] [--locked]
         build the release binary with the web app embedded
   wasm [--route rustup|debian] [--locked]
@@ -48,6 +53,7 @@ commands:
 environment:
   PARTOUT_WASM_ROUTE=rustup|debian   force the wasm toolchain route
   CARGO_TARGET_DIR                   where build output goes (default: target/)
+  PARTOUT_FUZZ_SECONDS=N             seconds per fuzz target in `test` (0 skips)
 ";
 
 fn main() -> ExitCode {
@@ -73,6 +79,7 @@ fn run() -> anyhow::Result<()> {
         "test" => test::cmd(&rest),
         "dist" => dist::cmd(&rest),
         "bench" => bench::cmd(&rest),
+        "fuzz" => fuzz::cmd(&rest),
         "wasm" => wasm::cmd(&rest),
         "deps" => deps::cmd(&rest),
         "help" | "-h" | "--help" => {

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Instant;
 
 use crate::dist::cargo;
-use crate::{deps, exec, paths, wasm};
+use crate::{deps, exec, fuzz, paths, wasm};
 
 pub fn cmd(args: &[String]) -> anyhow::Result<()> {
     let started = Instant::now();
@@ -18,6 +18,7 @@ pub fn cmd(args: &[String]) -> anyhow::Result<()> {
     };
     deps::ensure_debian_packages(deps::BROWSER_PACKAGES)?;
     let sentry_python = deps::ensure_sentry_sdk_venv()?;
+    let sentry_node = deps::ensure_sentry_node()?;
     let route = wasm::select_route(options.route)?;
     let options = wasm::Options {
         route: Some(route),
@@ -63,6 +64,8 @@ pub fn cmd(args: &[String]) -> anyhow::Result<()> {
             .args(locked)
             .current_dir(&root),
     )?;
+    // Every parser's fuzz target, briefly: a crash fails the suite.
+    fuzz::run(fuzz::test_seconds()?, &[])?;
     let partout_bin = paths::target_dir()?.join("debug").join("partout");
     println!(
         "xtask: built and checked in {:.0} s; running the tests",
@@ -81,8 +84,9 @@ pub fn cmd(args: &[String]) -> anyhow::Result<()> {
     tests
         .args(locked)
         .env("PARTOUT_BIN", &partout_bin)
-        // The errors e2e test must run here, not skip for want of the SDK.
+        // The errors e2e tests must run here, not skip for want of an SDK.
         .env("PARTOUT_SENTRY_PYTHON", &sentry_python)
+        .env("PARTOUT_SENTRY_NODE", &sentry_node)
         .current_dir(&root);
     exec::run(&mut tests)
 }

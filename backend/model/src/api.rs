@@ -33,13 +33,18 @@ pub struct StorageStatus {
     pub sqlite_wal_bytes: u64,
 }
 
-/// `GET /api/v1/whoami`: the API token the request was authenticated with.
+/// `GET /api/v1/whoami`: who the request was authenticated as.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct WhoAmI {
-    /// The token's name, for people (`bootstrap` for the bootstrap token).
+    /// The API token's name, for people (`bootstrap` for the bootstrap
+    /// token); empty when a signed-in user asks.
     pub token_name: String,
-    /// The token's scope: `read`, `write`, `ingest` or `admin`.
+    /// The scope held: `read`, `write`, `ingest` or `admin` (a user's
+    /// role gives theirs: viewer read, editor write, admin admin).
     pub scope: String,
+    /// The signed-in user, when the request came with a session cookie.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
 }
 
 /// The body of every non-2xx response of `/api/v1`.

@@ -309,3 +309,203 @@ pub struct EventSdk {
     pub name: Option<String>,
     pub version: Option<String>,
 }
+
+/// A cron monitor: a scheduled job of a project that reports check-ins
+/// (`sentry_sdk.crons`), keyed by its slug.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Monitor {
+    pub project_id: i64,
+    /// Lowercase letters, digits, `-` and `_`, as SDKs send it (names
+    /// are turned into slugs the way Sentry does).
+    pub slug: String,
+    /// When its first check-in arrived, Unix ms.
+    pub created_at_ms: i64,
+    /// The latest check-in's status: `in_progress`, `ok` or `error`.
+    pub last_status: Option<String>,
+    /// When the latest check-in happened, Unix ms.
+    pub last_check_in_ms: Option<i64>,
+    /// The schedule the SDK last sent, if it ever sent one.
+    pub config: Option<MonitorConfig>,
+    /// Check-ins started in the last 24 hours, by status.
+    pub recent: CheckInCounts,
+}
+
+/// When a monitor's job should run and how late it may be.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MonitorConfig {
+    pub schedule: MonitorSchedule,
+    /// Minutes a check-in may be late before it counts as missed.
+    pub checkin_margin_minutes: Option<u32>,
+    /// Minutes a run may stay in progress before it counts as timed out.
+    pub max_runtime_minutes: Option<u32>,
+    /// The IANA time zone of a crontab schedule (UTC when absent).
+    pub timezone: Option<String>,
+    pub failure_issue_threshold: Option<u32>,
+    pub recovery_threshold: Option<u32>,
+    /// When this configuration was last sent, Unix ms.
+    pub updated_at_ms: i64,
+}
+
+/// A monitor's schedule, in Sentry's shape:
+/// `{"type": "crontab", "value": "0 3 * * *"}` or
+/// `{"type": "interval", "value": 2, "unit": "hour"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase")]
+pub enum MonitorSchedule {
+    Crontab { value: String },
+    Interval { value: u32, unit: String },
+}
+
+/// Check-ins by status over a window.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckInCounts {
+    /// The window's start, Unix ms.
+    pub since_ms: i64,
+    pub in_progress: u64,
+    pub ok: u64,
+    pub error: u64,
+}
+
+/// One run of a monitored job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckIn {
+    /// partout's id: the `before` cursor of check-in pages.
+    pub id: i64,
+    /// The SDK's id (32 hex digits) that ties `in_progress` to its end.
+    pub check_in_id: Option<String>,
+    /// `in_progress`, `ok` or `error`.
+    pub status: String,
+    /// How long the run took: as the SDK measured it, else from the
+    /// `in_progress` check-in to the final one.
+    pub duration_ms: Option<f64>,
+    pub release: Option<String>,
+    pub environment: Option<String>,
+    /// The run's trace, to find the errors it caused.
+    pub trace_id: Option<String>,
+    /// When the run started, Unix ms.
+    pub started_at_ms: i64,
+    /// When it finished; `None` while in progress.
+    pub finished_at_ms: Option<i64>,
+    /// When the latest check-in of this run arrived, Unix ms.
+    pub received_at_ms: i64,
+}
+
+/// `GET /api/v1/projects/{id}/monitors/{slug}/check-ins`: newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckInList {
+    pub check_ins: Vec<CheckIn>,
+    /// Pass as `before` for the next (older) page; `None` at the end.
+    pub next_before: Option<i64>,
+}
+
+/// A file an SDK attached to an event (`scope.add_attachment`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attachment {
+    /// Fetch the bytes at `/api/v1/attachments/{id}`.
+    pub id: i64,
+    pub project_id: i64,
+    /// The event it was sent with.
+    pub event_id: String,
+    pub filename: String,
+    pub content_type: String,
+    /// `event.attachment`, `event.minidump`, `event.view_hierarchy`...
+    pub attachment_type: String,
+    /// Bytes as sent.
+    pub size: u64,
+    pub received_at_ms: i64,
+}
+
+/// `GET /api/v1/projects/{id}/transactions`: performance per transaction
+/// name over a time range, most frequent first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransactionList {
+    /// The range counted, Unix ms; counts are kept per hour, so the hours
+    /// that overlap it are counted whole.
+    pub from_ms: i64,
+    pub until_ms: i64,
+    pub transactions: Vec<TransactionStats>,
+    /// Whether more names had transactions than `limit` let through.
+    pub truncated: bool,
+}
+
+/// One transaction name's counts and durations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TransactionStats {
+    /// The route or task (`GET /cart`); `<other>` counts names past the
+    /// per-hour limit.
+    pub name: String,
+    /// The operation (`http.server`) of most of them, when sent.
+    pub op: Option<String>,
+    pub count: u64,
+    /// Failed ones: a span status other than ok, cancelled or unknown, or
+    /// an HTTP status of 500 or more.
+    pub errors: u64,
+    /// Duration quantiles, milliseconds, within 1% (merged sketches).
+    pub p50_ms: Option<f64>,
+    pub p95_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    /// The longest, exactly.
+    pub max_ms: Option<f64>,
+}
+
+/// `GET /api/v1/projects/{id}/releases`: release health per release,
+/// the most recently seen first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseList {
+    pub from_ms: i64,
+    pub until_ms: i64,
+    pub releases: Vec<ReleaseHealth>,
+    /// Whether more releases had sessions than `limit` let through.
+    pub truncated: bool,
+}
+
+/// One release's sessions in a time range. A session counts in the hour
+/// it started and in at most one of `exited`, `errored`, `crashed` and
+/// `abnormal`; sessions still running are in `sessions` only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReleaseHealth {
+    pub release: String,
+    /// Sessions started.
+    pub sessions: u64,
+    /// Ended normally, without errors.
+    pub exited: u64,
+    /// Had errors but neither crashed nor ended abnormally.
+    pub errored: u64,
+    pub crashed: u64,
+    /// Ended without the SDK learning how (killed, hung).
+    pub abnormal: u64,
+    /// `1 - crashed / sessions`; `None` without sessions.
+    pub crash_free_rate: Option<f64>,
+    /// Distinct users (the sessions' distinct ids) on the UTC days that
+    /// overlap the range.
+    pub users: u64,
+    /// The hours the first and the last of its sessions started in, Unix
+    /// ms, over all time.
+    pub first_seen_ms: i64,
+    pub last_seen_ms: i64,
+    /// Error events of this release, over all time.
+    pub error_events: u64,
+    /// Issues first seen in this release.
+    pub new_issues: u64,
+}
+
+/// `GET /api/v1/projects/{id}/client-reports`: what SDKs dropped before
+/// sending, most first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClientReportList {
+    pub from_ms: i64,
+    pub until_ms: i64,
+    /// Every quantity of `discarded` added up.
+    pub total: u64,
+    pub discarded: Vec<DiscardedCount>,
+}
+
+/// Items of one category dropped for one reason.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscardedCount {
+    /// `sample_rate`, `before_send`, `queue_overflow`, `ratelimit_backoff`...
+    pub reason: String,
+    /// `error`, `transaction`, `span`, `session`...
+    pub category: String,
+    pub quantity: u64,
+}

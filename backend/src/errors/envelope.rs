@@ -1,9 +1,14 @@
 //! A decompressed request body into normalized events: an envelope (the
 //! `envelope` endpoint) or one bare event (the old `store` endpoint).
 //!
-//! Only `event` items become events. Every other item type (transactions,
-//! sessions, attachments, check-ins, client reports, logs, and types this
-//! build does not know) is accepted and skipped, by type, so an SDK never
+//! Only `event` items become events. `check_in` and `attachment` items
+//! are read by `items` (a check-in that does not parse, or an attachment
+//! over the size limit, is skipped and counted). `transaction`,
+//! `session`, `sessions` and `client_report` items (and `store` events of
+//! type `transaction`) are read by `item_stats`, which counts the ones
+//! that do not parse. `log` items become log records for the log store
+//! (`sentry_logs`). Every other item type (types this build does not
+//! know) is accepted and skipped, by type, so an SDK never
 //! sees an error for sending what it always sends. An event item that is
 //! not a JSON object fails the request (400), and one over the item size
 //! limit too (413): the SDK should hear that its error report was lost.
@@ -11,6 +16,7 @@
 use partout_protocols::sentry::auth::parse_dsn;
 use partout_protocols::sentry::envelope::{parse_envelope, ItemType};
 use partout_protocols::sentry::event::{normalize_event, Event};
+use partout_protocols::sentry::logs::{parse_log_item, LogItemError, LogLimits, SentryLog};
 use partout_protocols::sentry::SentryError;
 
 use super::ErrorsConfig;
@@ -32,6 +38,18 @@ pub struct Parsed {
     /// Items skipped, by type label (`transaction`, `session`, ...,
     /// `other`), one entry per item.
     pub skipped: Vec<&'static str>,
+    /// Cron monitor check-ins (`check_in` items), in the order sent.
+    pub check_ins: Vec<partout_protocols::sentry::check_in::CheckIn>,
+    /// Attachments within the size limit, compressed, in the order sent.
+    pub attachments: Vec<super::attachments::NewAttachment>,
+    /// Transactions, sessions and client reports, counted rather than
+    /// stored (see `item_stats`).
+    pub stats: super::item_stats::ItemStats,
+    /// Structured log records (`log` items), in the order sent, for the
+    /// log store (`sentry_logs`).
+    pub logs: Vec<SentryLog>,
+    /// Why log records were not read, one reason label each.
+    pub log_errors: Vec<&'static str>,
 }
 
 /// The parts of a DSN that authenticate.
@@ -100,6 +118,20 @@ pub fn parse_envelope_body(body: &[u8], config: &ErrorsConfig) -> Result<Parsed,
         parsed.skipped.push(skipped.kind.label());
     }
     for item in &envelope.items {
+        if super::items::read_item(&mut parsed, item, config) {
+            continue;
+        }
+        if parsed.stats.take(item) {
+            continue;
+        }
+        if item.header.kind == ItemType::Log {
+            let batch = parse_log_item(item.payload, &LogLimits::default());
+            parsed.logs.extend(batch.logs);
+            parsed
+                .log_errors
+                .extend(batch.errors.iter().map(LogItemError::reason));
+            continue;
+        }
         if item.header.kind != ItemType::Event {
             parsed.skipped.push(item.header.kind.label());
             continue;
@@ -107,6 +139,7 @@ pub fn parse_envelope_body(body: &[u8], config: &ErrorsConfig) -> Result<Parsed,
         push_event(
             &mut parsed,
             normalize_event(item.payload, &config.normalize)?,
+            item.payload,
         );
     }
     Ok(parsed)
@@ -120,15 +153,15 @@ pub fn parse_store_body(body: &[u8], config: &ErrorsConfig) -> Result<Parsed, Bo
         });
     }
     let mut parsed = Parsed::default();
-    push_event(&mut parsed, normalize_event(body, &config.normalize)?);
+    push_event(&mut parsed, normalize_event(body, &config.normalize)?, body);
     Ok(parsed)
 }
 
-/// Keeps an error or message event; a transaction sent as an event is
-/// skipped like a transaction item.
-fn push_event(parsed: &mut Parsed, event: Event) {
+/// Keeps an error or message event; a transaction sent as an event
+/// (`payload`) is counted like a transaction item.
+fn push_event(parsed: &mut Parsed, event: Event, payload: &[u8]) {
     if event.event_type.as_deref() == Some("transaction") {
-        parsed.skipped.push(ItemType::Transaction.label());
+        parsed.stats.take_transaction(payload);
     } else {
         parsed.events.push(event);
     }
@@ -163,14 +196,56 @@ mod tests {
     }
 
     #[test]
-    fn transactions_are_skipped_not_refused() {
+    fn transactions_are_counted_not_refused() {
         let parsed = parse_envelope_body(
             &fixture("sentry-envelope-transaction.bin"),
             &ErrorsConfig::default(),
         )
         .unwrap();
         assert!(parsed.events.is_empty());
-        assert_eq!(parsed.skipped, ["transaction"]);
+        assert!(parsed.skipped.is_empty());
+        assert_eq!(parsed.stats.transactions.len(), 1);
+        assert_eq!(parsed.stats.transactions[0].name, "POST /checkout");
+        let store = parse_store_body(
+            b"{\"type\":\"transaction\",\"transaction\":\"t\",\"start_timestamp\":1,\"timestamp\":2}",
+            &ErrorsConfig::default(),
+        )
+        .unwrap();
+        assert!(store.events.is_empty());
+        assert_eq!(store.stats.transactions.len(), 1);
+    }
+
+    #[test]
+    fn sessions_and_client_reports_are_counted_and_bad_ones_skipped() {
+        let mut body = Vec::new();
+        for name in [
+            "sentry-envelope-session.bin",
+            "sentry-envelope-sessions.bin",
+            "sentry-envelope-client-report.bin",
+        ] {
+            body.extend_from_slice(&fixture(name));
+        }
+        // The items of the three envelopes (each header is `{}`) in one.
+        let items: Vec<&[u8]> = body
+            .split(|&byte| byte == b'\n')
+            .filter(|line| !line.is_empty() && *line != b"{}")
+            .collect();
+        let mut envelope = b"{}\n".to_vec();
+        for line in items {
+            envelope.extend_from_slice(line);
+            envelope.push(b'\n');
+        }
+        envelope.extend_from_slice(b"{\"type\":\"session\"}\n{\"sid\":\"nope\"}\n");
+        envelope.extend_from_slice(b"{\"type\":\"transaction\"}\n{}\n");
+        let parsed = parse_envelope_body(&envelope, &ErrorsConfig::default()).unwrap();
+        assert!(parsed.skipped.is_empty());
+        assert_eq!(parsed.stats.sessions.len(), 1);
+        assert_eq!(parsed.stats.aggregates.len(), 1);
+        assert_eq!(parsed.stats.client_reports.len(), 1);
+        assert_eq!(
+            parsed.stats.invalid.iter().collect::<Vec<_>>(),
+            [(&"bad_session", &1), (&"bad_transaction", &1)]
+        );
     }
 
     #[test]
@@ -190,18 +265,10 @@ mod tests {
         body.extend_from_slice(b"{\"type\":\"event\"}\n{\"message\":\"hi\"}\n");
         let parsed = parse_envelope_body(&body, &ErrorsConfig::default()).unwrap();
         assert_eq!(parsed.events.len(), 1);
-        assert_eq!(
-            parsed.skipped,
-            [
-                "session",
-                "sessions",
-                "attachment",
-                "check_in",
-                "client_report",
-                "log",
-                "other"
-            ]
-        );
+        assert_eq!(parsed.skipped, ["check_in", "other"]);
+        assert_eq!(parsed.log_errors, ["bad_log_payload"]);
+        assert_eq!(parsed.stats.sessions.len(), 0);
+        assert_eq!(parsed.stats.invalid.get("bad_session"), Some(&2));
         assert_eq!(
             parsed.dsn,
             Some(DsnKey {

@@ -23,8 +23,22 @@ pub const MAX_PAGE: usize = 100;
 
 /// The stored body of a normalized event.
 pub fn encode(event: &Event) -> std::io::Result<Vec<u8>> {
+    thread_local! {
+        // A compression context per thread, reused: making one per event
+        // (what `zstd::bulk::compress` does) costs about as much as
+        // compressing a small event.
+        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
     let json = serde_json::to_vec(event).map_err(std::io::Error::other)?;
-    zstd::bulk::compress(&json, ZSTD_LEVEL)
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.try_borrow_mut().map_err(std::io::Error::other)?;
+        let compressor = match slot.as_mut() {
+            Some(compressor) => compressor,
+            None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+        };
+        compressor.compress(&json)
+    })
 }
 
 /// A stored body back into the event.

@@ -26,20 +26,52 @@
 //! - `notify`: webhooks told of new and regressed issues, through a
 //!   durable outbox.
 //! - `rate_limit`: the per-project events-per-minute limit of ingestion.
+//! - `sentry_logs`: SDK structured logs (`log` items) into log store lines.
+//! - `from_logs`: a stored error log line with an exception into a
+//!   Sentry event, with a link back to the line (pure).
+//! - `log_errors`: the task that records those events, fed by the log
+//!   writer through a bounded queue.
+//! - `checkins`: cron monitors and their check-ins (`check_in` items):
+//!   the update rules of a run, the per-monitor and per-project bounds,
+//!   and their reads.
+//! - `attachments`: files sent with events (`attachment` items),
+//!   zstd-compressed, within a per-file limit and a per-project byte cap.
+//! - `items`: the check-ins and attachments of one request, from the
+//!   parsed body to one writer job.
+//!
+//! - `item_stats`: the transactions, sessions and client reports of one
+//!   request, counted rather than stored: from the parsed body to one
+//!   writer job.
+//! - `transactions`: counts, failures and duration sketches per
+//!   transaction name and hour, and the per-name summary.
+//! - `sessions`: release health: the session counting rules (pure), the
+//!   per-release hourly counts and users, and the release summary.
+//! - `client_reports`: what SDKs dropped, by reason and category per
+//!   hour.
 //!
 //! Invariant: aggregates (counts, hours, users, tag values) are counted
 //! once per event when it is recorded and never recomputed from stored
 //! events, because stored events are cut to the newest N per issue.
 
+pub mod attachments;
+pub mod checkins;
+pub mod client_reports;
 pub mod envelope;
 pub mod events;
+pub mod from_logs;
 pub mod issues;
+pub mod item_stats;
+pub mod items;
+pub mod log_errors;
 pub mod notify;
 pub mod prepare;
 pub mod projects;
 pub mod rate_limit;
 pub mod record;
+pub mod sentry_logs;
+pub mod sessions;
 pub mod status;
+pub mod transactions;
 pub mod view;
 
 use partout_protocols::sentry::envelope::EnvelopeLimits;
@@ -67,6 +99,10 @@ pub struct ErrorsConfig {
     /// Notifications a project sends per minute (0: no limit); the rest
     /// are recorded as suppressed.
     pub notifications_per_minute: u32,
+    /// Bounds of stored check-ins and monitors.
+    pub check_ins: checkins::CheckInLimits,
+    /// Bounds of stored attachments.
+    pub attachments: attachments::AttachmentLimits,
 }
 
 impl Default for ErrorsConfig {
@@ -77,6 +113,8 @@ impl Default for ErrorsConfig {
             normalize: NormalizeLimits::default(),
             events_per_minute: DEFAULT_EVENTS_PER_MINUTE,
             notifications_per_minute: notify::DEFAULT_NOTIFICATIONS_PER_MINUTE,
+            check_ins: checkins::CheckInLimits::default(),
+            attachments: attachments::AttachmentLimits::default(),
         }
     }
 }
@@ -88,4 +126,7 @@ pub struct ErrorRuntime {
     pub limiter: std::sync::Arc<rate_limit::EventLimiter>,
     /// Woken when a notification was recorded, so it goes out at once.
     pub outbox_wake: std::sync::Arc<tokio::sync::Notify>,
+    /// DSN keys as ingestion last read them; invalidated by every key
+    /// change.
+    pub keys: std::sync::Arc<projects::KeyCache>,
 }

@@ -130,14 +130,7 @@ pub fn trusted_time_ms(
     let Some(micros) = event_micros else {
         return received_at_ms;
     };
-    let received_micros = received_at_ms.saturating_mul(1000);
-    let drift = sent_at_micros.map_or(0, |sent| received_micros.saturating_sub(sent));
-    let corrected = if drift.saturating_abs() > MAX_UNCORRECTED_DRIFT_MICROS {
-        micros.saturating_add(drift)
-    } else {
-        micros
-    };
-    let ms = corrected.div_euclid(1000);
+    let ms = drift_corrected_ms(micros, sent_at_micros, received_at_ms);
     if ms > received_at_ms.saturating_add(MAX_FUTURE_MS)
         || ms < received_at_ms.saturating_sub(MAX_PAST_MS)
     {
@@ -145,6 +138,20 @@ pub fn trusted_time_ms(
     } else {
         ms
     }
+}
+
+/// A client's time, Unix microseconds, moved by the client's clock
+/// drift when its `sent_at` says the drift is over a minute; Unix ms.
+/// Only the drift correction of the time policy: no bounds.
+pub fn drift_corrected_ms(micros: i64, sent_at_micros: Option<i64>, received_at_ms: i64) -> i64 {
+    let received_micros = received_at_ms.saturating_mul(1000);
+    let drift = sent_at_micros.map_or(0, |sent| received_micros.saturating_sub(sent));
+    let corrected = if drift.saturating_abs() > MAX_UNCORRECTED_DRIFT_MICROS {
+        micros.saturating_add(drift)
+    } else {
+        micros
+    };
+    corrected.div_euclid(1000)
 }
 
 /// The tags an issue counts for one event.
@@ -187,7 +194,7 @@ fn context_tag(event: &Event, context: &str) -> Option<String> {
 
 /// The first 8 bytes of the SHA-256 of a user's identity: distinct users
 /// are counted without keeping who they are.
-fn digest(identity: &str) -> i64 {
+pub(crate) fn digest(identity: &str) -> i64 {
     let hash = Sha256::digest(identity.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(hash.get(..8).unwrap_or(&[0u8; 8]));

@@ -6,10 +6,18 @@
 //! because it is public by design: browser SDKs ship it in their code,
 //! and the API must show it back to build DSNs. Revoked keys keep their
 //! row, so an SDK still using one gets 403 rather than 401.
+//!
+//! Every ingested request presents a key, so [`KeyCache`] keeps what known
+//! keys are in memory. Whatever changes a key row must call
+//! [`KeyCache::invalidate`] once its write has committed, so a revocation
+//! holds for the very next request.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use rusqlite::{Connection, OptionalExtension};
 
-use crate::store::StoreError;
+use crate::store::{Store, StoreError};
 
 /// The name of the project made on first start.
 pub const DEFAULT_PROJECT: &str = "default";
@@ -213,6 +221,81 @@ pub fn lookup(conn: &Connection, public_key: &str) -> Result<KeyLookup, StoreErr
     })
 }
 
+/// Known keys the cache holds at most; past it, it starts over.
+pub const KEY_CACHE_CAPACITY: usize = 4096;
+
+/// What known public keys are (active or revoked, and whose), so ingestion
+/// does not read SQLite for every request.
+///
+/// Unknown keys are not kept: every entry is a row of
+/// `error_project_keys`, so garbage keys cannot fill the cache, and a key
+/// created later cannot be hidden by an earlier miss. The bound still
+/// holds against many real keys.
+///
+/// Invariant: an entry never outlives a committed change of its row.
+/// [`KeyCache::invalidate`] (called after the commit) empties the cache
+/// and bumps a generation; a lookup stores what it read only if the
+/// generation did not move between its start and its end, so a read that
+/// raced a change (and may have seen the row before it) is not kept.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    state: Mutex<CacheState>,
+}
+
+#[derive(Debug, Default)]
+struct CacheState {
+    generation: u64,
+    keys: HashMap<String, KeyLookup>,
+}
+
+impl KeyCache {
+    /// What `public_key` is: from memory when known, else from the store.
+    pub async fn lookup(&self, store: &Store, public_key: &str) -> Result<KeyLookup, StoreError> {
+        let generation = {
+            let state = self.lock();
+            if let Some(found) = state.keys.get(public_key) {
+                return Ok(*found);
+            }
+            state.generation
+        };
+        let key = public_key.to_owned();
+        let found = store.read(move |conn| lookup(conn, &key)).await?;
+        self.remember(generation, public_key, found);
+        Ok(found)
+    }
+
+    /// Forgets every key. Call after a change of any key row committed.
+    pub fn invalidate(&self) {
+        let mut state = self.lock();
+        state.generation = state.generation.wrapping_add(1);
+        state.keys.clear();
+    }
+
+    /// Keeps what a read begun at `generation` found, unless a change
+    /// committed since or the key is unknown.
+    fn remember(&self, generation: u64, public_key: &str, found: KeyLookup) {
+        if found == KeyLookup::Unknown {
+            return;
+        }
+        let mut state = self.lock();
+        if state.generation != generation {
+            return;
+        }
+        if state.keys.len() >= KEY_CACHE_CAPACITY {
+            state.keys.clear();
+        }
+        state.keys.insert(public_key.to_owned(), found);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, CacheState> {
+        // The state is valid whatever a panicking holder did: at worst an
+        // entry is missing.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
 fn insert_key(
     conn: &Connection,
     project_id: i64,
@@ -292,6 +375,59 @@ mod tests {
         // With its only key revoked, the project has no key to log.
         let (_, none) = store.write(|c| ensure_default(c, 50)).await.unwrap();
         assert_eq!(none, None);
+    }
+
+    #[tokio::test]
+    async fn the_key_cache_answers_from_memory_until_invalidated() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let (_, key) = store.write(|c| ensure_default(c, 10)).await.unwrap();
+        let key = key.unwrap();
+        let cache = KeyCache::default();
+        let active = KeyLookup::Active { project_id: 1 };
+        assert_eq!(cache.lookup(&store, &key.public_key).await.unwrap(), active);
+        // Revoked behind the cache's back: it still answers from memory,
+        // which shows it did not read the store again.
+        let key_id = key.id;
+        store
+            .write(move |c| revoke_key(c, 1, key_id, 20))
+            .await
+            .unwrap();
+        assert_eq!(cache.lookup(&store, &key.public_key).await.unwrap(), active);
+        // As the API does after a revocation commits: the next request
+        // sees it.
+        cache.invalidate();
+        let revoked = KeyLookup::Revoked { project_id: 1 };
+        assert_eq!(
+            cache.lookup(&store, &key.public_key).await.unwrap(),
+            revoked
+        );
+        assert_eq!(cache.lock().keys.get(&key.public_key), Some(&revoked));
+        // Unknown keys are looked up each time, never kept.
+        assert_eq!(
+            cache.lookup(&store, "nope").await.unwrap(),
+            KeyLookup::Unknown
+        );
+        assert_eq!(cache.lock().keys.len(), 1);
+    }
+
+    #[test]
+    fn a_lookup_that_raced_a_change_is_not_kept_and_the_cache_is_bounded() {
+        let cache = KeyCache::default();
+        let active = KeyLookup::Active { project_id: 1 };
+        let before = cache.lock().generation;
+        // A revocation commits while the lookup reads: what it read may
+        // be the row before the change.
+        cache.invalidate();
+        cache.remember(before, "k", active);
+        assert!(cache.lock().keys.is_empty());
+        let now = cache.lock().generation;
+        cache.remember(now, "k", active);
+        assert_eq!(cache.lock().keys.get("k"), Some(&active));
+        for n in 0..KEY_CACHE_CAPACITY + 10 {
+            cache.remember(now, &format!("key{n}"), active);
+        }
+        assert!(cache.lock().keys.len() <= KEY_CACHE_CAPACITY);
     }
 
     #[test]

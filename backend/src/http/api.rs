@@ -6,7 +6,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use partout_model::api::{Deploy, DeployQuery, NewDeployRequest, Status, StorageStatus, WhoAmI};
 
-use super::auth::Caller;
+use super::auth::{Caller, Principal};
 use super::error::ApiError;
 use super::AppState;
 use crate::store::tokens::Scope;
@@ -52,9 +52,23 @@ async fn status(State(state): State<AppState>) -> Json<Status> {
 }
 
 async fn whoami(caller: Caller) -> Json<WhoAmI> {
-    Json(WhoAmI {
-        token_name: caller.token.name,
-        scope: caller.token.scope.as_str().to_owned(),
+    let scope = caller.scope.as_str().to_owned();
+    Json(match caller.principal {
+        Principal::Token { name, .. } => WhoAmI {
+            token_name: name,
+            scope,
+            username: None,
+        },
+        Principal::User { username, .. } => WhoAmI {
+            token_name: String::new(),
+            scope,
+            username: Some(username),
+        },
+        Principal::Anonymous => WhoAmI {
+            token_name: String::new(),
+            scope,
+            username: None,
+        },
     })
 }
 
@@ -63,9 +77,7 @@ async fn create_deploy(
     caller: Caller,
     ApiJson(request): ApiJson<NewDeployRequest>,
 ) -> Result<(StatusCode, Json<Deploy>), ApiError> {
-    if !(caller.token.scope.grants(Scope::Write) || caller.token.scope.grants(Scope::Ingest)) {
-        caller.require(Scope::Write)?;
-    }
+    caller.require(Scope::Ingest)?;
     let new = validate_deploy(request, unix_ms_now())?;
     let stored = state
         .store
@@ -229,7 +241,10 @@ mod tests {
         let app = router(state);
         let (status, json) = call(
             app.clone(),
-            Request::get("/api/v1/status").body(Body::empty()).unwrap(),
+            Request::get("/api/v1/status")
+                .header(test_support::admin_auth().0, test_support::admin_auth().1)
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
         assert_eq!(status, StatusCode::OK);
@@ -241,7 +256,10 @@ mod tests {
         );
         let (status, json) = call(
             app,
-            Request::get("/api/v1/nope").body(Body::empty()).unwrap(),
+            Request::get("/api/v1/nope")
+                .header(test_support::admin_auth().0, test_support::admin_auth().1)
+                .body(Body::empty())
+                .unwrap(),
         )
         .await;
         assert_eq!(status, StatusCode::NOT_FOUND);

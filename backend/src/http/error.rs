@@ -20,9 +20,22 @@ pub enum ApiError {
     #[error("no such resource")]
     NotFound,
     #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    TooManyRequests {
+        message: &'static str,
+        retry_after_secs: u64,
+    },
+    #[error("{0}")]
     PayloadTooLarge(String),
     #[error("the server is shutting down")]
     Unavailable,
+    /// Temporarily unable to take the request (503).
+    #[error("{0}")]
+    Busy(String),
+    /// The disk is full or read-only (507): nothing was stored.
+    #[error("{0}")]
+    InsufficientStorage(String),
     #[error("internal error")]
     Internal(#[source] StoreError),
     #[error("internal error")]
@@ -33,7 +46,10 @@ impl From<crate::logs::LogError> for ApiError {
     fn from(err: crate::logs::LogError) -> Self {
         use crate::logs::LogError;
         match err {
-            LogError::Closed | LogError::QueueFull | LogError::Journal(_) => ApiError::Unavailable,
+            LogError::DiskFull(_) => ApiError::InsufficientStorage(err.to_string()),
+            LogError::QueueFull => ApiError::Busy("the log queue is full: retry shortly".into()),
+            LogError::Journal(message) => ApiError::Busy(message),
+            LogError::Closed => ApiError::Unavailable,
             other => ApiError::Logs(other),
         }
     }
@@ -43,6 +59,9 @@ impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
         match err {
             StoreError::Closed => ApiError::Unavailable,
+            err if err.is_disk_full() => ApiError::InsufficientStorage(format!(
+                "the disk is full or read-only, nothing was stored: {err}"
+            )),
             other => ApiError::Internal(other),
         }
     }
@@ -74,8 +93,11 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Internal(source) => {
                 tracing::error!(error = %source, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -84,6 +106,12 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = %source, "request failed");
                 StatusCode::INTERNAL_SERVER_ERROR
             }
+        };
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
         };
         let body = Json(ErrorBody {
             error: self.to_string(),
@@ -94,6 +122,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 header::HeaderValue::from_static("Bearer realm=\"partout\""),
             );
+        }
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from(secs.max(1)));
         }
         response
     }

@@ -1,11 +1,14 @@
 //! `/api/v1/projects` and `/api/v1/issues`: the native API of the errors
-//! store. Reads are open, like the logs and metrics APIs for now; changes
+//! store. Reads need scope `read` (the access gate checks it); changes
 //! (creating projects and keys, revoking keys, adding and removing
-//! webhooks, changing an issue's status) need a token of scope `write`,
-//! and so does listing webhooks, whose URLs are often secrets.
+//! webhooks, changing an issue's status) need scope `write`, and so does
+//! listing webhooks, whose URLs are often secrets.
 //!
 //! `from`/`until` take Unix milliseconds or Graphite's relative forms
 //! (`-24h`, `now`).
+//!
+//! `stats` serves a project's counted data: transactions, release health
+//! and client reports.
 
 use axum::body::Bytes;
 use axum::extract::rejection::PathRejection;
@@ -41,6 +44,8 @@ const DEFAULT_HOURS_MS: i64 = 14 * 86_400_000;
 /// And never further back than this, ms, so the answer stays small.
 const MAX_HOURS_MS: i64 = 90 * 86_400_000;
 
+mod stats;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/projects", get(list_projects).post(create_project))
@@ -57,6 +62,7 @@ pub fn routes() -> Router<AppState> {
         .route("/issues", get(list_issues))
         .route("/issues/{id}", get(issue_detail).patch(update_issue))
         .route("/issues/{id}/events", get(issue_events))
+        .merge(stats::routes())
 }
 
 /// A numeric path parameter, or a 400 that says so.
@@ -190,6 +196,8 @@ async fn create_key(
         .write(move |conn| projects::create_key(conn, project_id, &label, now))
         .await?
         .ok_or(ApiError::NotFound)?;
+    // Unknown keys are never cached, but any key change starts it afresh.
+    state.error_runtime.keys.invalidate();
     tracing::info!(
         project = project_id,
         key = key.id,
@@ -213,6 +221,8 @@ async fn revoke_key(
         .write(move |conn| projects::revoke_key(conn, project_id, key_id, now))
         .await?
         .ok_or(ApiError::NotFound)?;
+    // Committed: the next envelope with this key must see it revoked.
+    state.error_runtime.keys.invalidate();
     tracing::info!(
         project = project_id,
         key = key.id,
@@ -437,7 +447,7 @@ async fn update_issue(
         .write(move |conn| issues::set_status(conn, id, status))
         .await?
         .ok_or(ApiError::NotFound)?;
-    tracing::info!(issue = id, status = status.as_str(), token = %caller.token.name, "issue status changed");
+    tracing::info!(issue = id, status = status.as_str(), by = %caller.describe(), "issue status changed");
     Ok(Json(issue))
 }
 

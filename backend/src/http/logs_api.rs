@@ -129,7 +129,7 @@ async fn ingest_handler(
 ) -> Result<Json<LogIngestResult>, ApiError> {
     let body = decoded_body(&headers, body)?;
     tracing::trace!(
-        token = caller.token.id,
+        by = %caller.describe(),
         bytes = body.len(),
         "log lines over http"
     );

@@ -14,12 +14,20 @@
 //!   `/store/`
 //! - `issues_api`: `/api/v1/projects` and `/api/v1/issues`: projects,
 //!   DSN keys, webhooks, issues and their events
+//! - `monitors_api`: `/api/v1/projects/{id}/monitors...` (cron monitors
+//!   and check-ins) and event attachments
+//! - `access_api`: `/api/v1/auth` (sign-in, sessions), `/api/v1/users`,
+//!   `/api/v1/tokens`
 //! - `encoding`: request bodies by `Content-Encoding`
 //! - `assets`: the embedded web app and its SPA fallback
 //! - `params`: query-string pairs shared by the native APIs
-//! - `auth`: the one place requests are authenticated
+//! - `auth`: the gate every request passes (`access::policy` decides
+//!   what each route needs), and the `Caller` extractors
+//! - `serve`: the accept loop: connection cap, header timeout, TLS
+//! - `security_headers`: CSP, no sniffing, no framing, on every answer
 //! - `error`: `ApiError`, the JSON error body
 
+mod access_api;
 mod api;
 mod assets;
 mod auth;
@@ -30,8 +38,11 @@ mod health;
 mod issues_api;
 mod logs_api;
 mod metrics_api;
+mod monitors_api;
 mod params;
+mod security_headers;
 mod sentry_api;
+pub mod serve;
 mod ship_api;
 
 use std::collections::BTreeMap;
@@ -76,6 +87,8 @@ pub struct AppState {
     pub errors: crate::errors::ErrorsConfig,
     /// The errors side's rate limiter and notification wake-up.
     pub error_runtime: crate::errors::ErrorRuntime,
+    /// Access settings, the sign-in throttle.
+    pub access: crate::access::Access,
 }
 
 /// Every route partout serves over HTTP.
@@ -89,7 +102,9 @@ pub fn router(state: AppState) -> Router {
             api::routes()
                 .merge(metrics_api::routes())
                 .merge(logs_api::routes())
-                .merge(issues_api::routes()),
+                .merge(issues_api::routes())
+                .merge(monitors_api::routes())
+                .merge(access_api::routes()),
         )
         .merge(sentry_api::routes())
         .merge(graphite::routes())
@@ -98,10 +113,15 @@ pub fn router(state: AppState) -> Router {
         // `GET /` and `/{index}` are the web app's unless an Elasticsearch
         // client asks: decided per request, so not as routes.
         .layer(middleware::from_fn(ship_api::elastic_root))
+        // Outside every route and the Elasticsearch root, so nothing is
+        // answered before the caller is known; inside the request
+        // counter, so refusals are counted.
+        .layer(middleware::from_fn_with_state(state.clone(), auth::gate))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             count_requests,
         ))
+        .layer(middleware::from_fn(security_headers::add))
         .with_state(state)
 }
 
@@ -131,10 +151,33 @@ async fn count_requests(State(state): State<AppState>, request: Request, next: N
 pub(crate) mod test_support {
     use super::*;
 
+    /// An admin API token that every [`state`] holds, for tests whose
+    /// subject is not access control.
+    pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+
+    /// `Authorization` for [`ADMIN_TOKEN`].
+    pub fn admin_auth() -> (axum::http::HeaderName, String) {
+        (
+            axum::http::header::AUTHORIZATION,
+            format!("Bearer {ADMIN_TOKEN}"),
+        )
+    }
+
     /// A state over a fresh store in a temp dir (kept alive by the guard).
     pub async fn state() -> (AppState, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
+        store
+            .write(|conn| {
+                crate::store::tokens::ensure(
+                    conn,
+                    "test-admin",
+                    crate::store::tokens::Scope::Admin,
+                    ADMIN_TOKEN,
+                )
+            })
+            .await
+            .unwrap();
         let telemetry = Arc::new(Telemetry::new());
         let tsdb = crate::tsdb::Tsdb::open(
             store.clone(),
@@ -166,6 +209,7 @@ pub(crate) mod test_support {
             metrics_step: 10,
             errors: crate::errors::ErrorsConfig::default(),
             error_runtime: crate::errors::ErrorRuntime::default(),
+            access: crate::access::Access::default(),
         };
         (state, dir)
     }

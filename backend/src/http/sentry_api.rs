@@ -40,13 +40,11 @@ use crate::errors::envelope::{parse_envelope_body, parse_store_body, BodyError, 
 use crate::errors::notify::message::Change;
 use crate::errors::notify::outbox::{self, Enqueued};
 use crate::errors::prepare::{prepare_all, NewEvent};
-use crate::errors::projects::{self, KeyLookup};
+use crate::errors::projects::KeyLookup;
 use crate::errors::record::{record_event, Outcome, Recorded};
 use crate::errors::ErrorsConfig;
 use crate::store::{unix_ms_now, StoreError};
-use crate::telemetry::{
-    IssueChangeLabels, ItemTypeLabels, NotificationLabels, ProtocolLabels, RejectLabels,
-};
+use crate::telemetry::{ItemTypeLabels, NotificationLabels, RejectLabels};
 
 /// Largest body as sent, compressed or not. The decompressed bound is
 /// the envelope limit of the errors config.
@@ -258,6 +256,10 @@ async fn ingest(
         events: parsed_events,
         skipped,
         header_event_id: header_id,
+        items,
+        stats,
+        logs,
+        log_errors,
         ..
     } = body;
     for label in &skipped {
@@ -269,6 +271,22 @@ async fn ingest(
             })
             .inc();
     }
+    // SDK logs are durable in the log store before the answer, like
+    // `POST /api/v1/logs`; they do not count towards the events' limit.
+    crate::errors::sentry_logs::append(
+        &state.logs,
+        &state.store,
+        &state.telemetry,
+        project_id,
+        logs,
+        &log_errors,
+        received_at_ms.saturating_mul(1_000_000),
+    )
+    .await
+    .map_err(sentry_logs_error)?;
+    // Before the events and their rate limit: sessions and the rest do
+    // not count towards it, and a refused body is not sent again.
+    crate::errors::item_stats::store(&state.store, &state.telemetry, project_id, stats).await?;
     let answer_id = parsed_events
         .first()
         .map(|event| event.event_id.clone())
@@ -291,6 +309,15 @@ async fn ingest(
         let recorded = store_events(state, project_id, parsed_events).await?;
         count_outcomes(state, project_id, &recorded);
     }
+    crate::errors::items::store(
+        &state.store,
+        &state.telemetry,
+        project_id,
+        items,
+        received_at_ms,
+        &state.errors,
+    )
+    .await?;
     Ok(Json(match answer_id {
         Some(id) => json!({ "id": id }),
         None => json!({}),
@@ -304,6 +331,13 @@ struct ReadBody {
     skipped: Vec<&'static str>,
     header_event_id: Option<String>,
     dsn: Option<DsnKey>,
+    /// Check-ins and attachments, written after the events.
+    items: crate::errors::items::Items,
+    /// Transactions, sessions and client reports, written before them.
+    stats: crate::errors::item_stats::PreparedStats,
+    /// SDK log records for the log store, and why others were not read.
+    logs: Vec<partout_protocols::sentry::logs::SentryLog>,
+    log_errors: Vec<&'static str>,
 }
 
 /// Decodes, parses and prepares a body. Blocking: decompression, JSON
@@ -322,7 +356,15 @@ fn read_body(
         Endpoint::Store => parse_store_body(&decoded, config),
     }
     .map_err(body_error)?;
+    let items = crate::errors::items::take(&mut parsed);
+    let stats = crate::errors::item_stats::prepare(
+        std::mem::take(&mut parsed.stats),
+        parsed.sent_at_micros,
+        received_at_ms,
+    );
     let skipped = std::mem::take(&mut parsed.skipped);
+    let logs = std::mem::take(&mut parsed.logs);
+    let log_errors = std::mem::take(&mut parsed.log_errors);
     let dsn = parsed.dsn.take();
     let header_event_id = parsed.header_event_id.clone();
     let events = prepare_all(parsed, received_at_ms).map_err(|error| {
@@ -338,6 +380,10 @@ fn read_body(
         skipped,
         header_event_id,
         dsn,
+        items,
+        stats,
+        logs,
+        log_errors,
     })
 }
 
@@ -461,20 +507,7 @@ fn count_outcomes(state: &AppState, project_id: i64, stored: &[Stored]) {
                 Some("regressed")
             }
         };
-        telemetry
-            .ingested_items
-            .get_or_create(&ProtocolLabels {
-                protocol: PROTOCOL.to_owned(),
-            })
-            .inc();
-        if let Some(change) = change {
-            telemetry
-                .error_issue_changes
-                .get_or_create(&IssueChangeLabels {
-                    change: change.to_owned(),
-                })
-                .inc();
-        }
+        telemetry.count_recorded_event(PROTOCOL, change);
     }
 }
 
@@ -520,10 +553,10 @@ async fn authenticate(
     public_key: &str,
     project_id: i64,
 ) -> Result<(), SentryApiError> {
-    let key = public_key.to_owned();
     let found = state
-        .store
-        .read(move |conn| projects::lookup(conn, &key))
+        .error_runtime
+        .keys
+        .lookup(&state.store, public_key)
         .await?;
     match found {
         KeyLookup::Active { project_id: owner } if owner == project_id => Ok(()),
@@ -546,6 +579,26 @@ async fn authenticate(
             "unknown_key",
             "unknown DSN public key",
         )),
+    }
+}
+
+fn sentry_logs_error(error: crate::errors::sentry_logs::AppendError) -> SentryApiError {
+    use crate::errors::sentry_logs::AppendError;
+    match error {
+        AppendError::Store(error) => SentryApiError::from(error),
+        AppendError::Logs(crate::logs::LogError::Closed) => SentryApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the server is shutting down",
+        ),
+        AppendError::Logs(error) => {
+            tracing::error!(%error, "sentry logs were not stored");
+            SentryApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+        }
     }
 }
 

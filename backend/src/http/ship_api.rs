@@ -4,11 +4,16 @@
 //!
 //! ```text
 //! POST /_bulk, POST /{index}/_bulk   Elasticsearch bulk (NDJSON, gzip)   token: ingest
-//! GET / (from an ES client), /_license, /_xpack, /_cluster/health,
+//! GET / (from an ES client)          cluster info                         no token
+//! GET /_license, /_xpack, /_cluster/health,
 //! GET|PUT /_index_template/{name}, /_template/{name}, /_ilm/policy/{name},
-//!   /_data_stream/{name}, PUT|HEAD /{index}                            no token
+//!   /_data_stream/{name}, PUT|HEAD /{index}                            token: ingest
 //! POST /loki/api/v1/push             Loki push (JSON, or snappy protobuf) token: ingest
-//! GET /ready                         Loki's readiness (Vector's health check)
+//! GET /ready                         Loki's readiness (Vector's health check) token: ingest
+//!
+//! The access gate (`http::auth`) refuses callers without a token before
+//! these handlers run, in the API's own error shape ([`refusal`]), unless
+//! `auth.open_ingest` opened the API.
 //! ```
 //!
 //! For example, what Filebeat sends once it has read `GET /`:
@@ -37,11 +42,28 @@ mod loki;
 #[cfg(test)]
 mod tests;
 
+use axum::response::{IntoResponse, Response};
 use axum::Router;
 
 pub use discovery::elastic_root;
 
+use super::error::ApiError;
 use super::AppState;
+use crate::access::policy::IngestApi;
+
+/// A refusal by the access gate, in the shape the API's clients expect:
+/// Elasticsearch's error object, Loki's text line with a Basic challenge.
+pub fn refusal(api: Option<IngestApi>, error: ApiError) -> Response {
+    match api {
+        Some(IngestApi::Elasticsearch) => {
+            let mut response = elastic::error_response(error);
+            elastic::mark_elastic(&mut response);
+            response
+        }
+        Some(IngestApi::Loki) => loki::error_response(error),
+        _ => error.into_response(),
+    }
+}
 
 /// The shippers' routes. [`elastic_root`] must wrap the whole router too:
 /// `GET /` and single-segment paths belong to the web app, so they cannot

@@ -101,8 +101,31 @@ impl Journal {
         let crc = crc32fast::hash(&self.buffer[HEADER..]);
         self.buffer[..4].copy_from_slice(&len.to_le_bytes());
         self.buffer[4..8].copy_from_slice(&crc.to_le_bytes());
-        self.file.write_all(&self.buffer)?;
-        self.file.sync_data()
+        let before = self.file.metadata()?.len();
+        let written = self
+            .file
+            .write_all(&self.buffer)
+            .and_then(|()| self.file.sync_data());
+        if let Err(error) = written {
+            // A full disk can take part of the record: cut it off, or the
+            // records appended once space returns would sit behind a torn
+            // one, where a replay stops reading.
+            if let Err(cut) = self.file.set_len(before) {
+                tracing::error!(%cut, "cannot cut a failed journal record back");
+            }
+            return Err(error);
+        }
+        Ok(())
+    }
+
+    /// Every line the journal holds now (what arrived since the last
+    /// release), in order: to index again after a failed commit.
+    pub fn unreleased(&self) -> io::Result<Vec<(u64, RawLog)>> {
+        let mut lines = Vec::new();
+        for path in self.older.iter().chain(std::iter::once(&self.current)) {
+            read_file(path, &mut lines)?;
+        }
+        Ok(lines)
     }
 
     /// Everything appended so far is committed in the index: start a new

@@ -114,6 +114,15 @@ pub struct TailLine {
     pub record: LogRecord,
 }
 
+/// A stored line at level error or above that carries an exception,
+/// handed to error tracking after it was journaled and indexed.
+#[derive(Debug)]
+pub struct ExceptionLine {
+    /// The line's journal sequence number.
+    pub seq: u64,
+    pub record: LogRecord,
+}
+
 /// Lines a live-tail subscriber may fall behind by before it skips.
 const TAIL_CAPACITY: usize = 4096;
 /// Lines in one queued message, at most: the queue is counted in messages.
@@ -175,6 +184,9 @@ pub enum LogError {
     QueueFull,
     #[error("{0}")]
     Journal(String),
+    /// The disk is full or read-only: nothing of the batch was stored.
+    #[error("the disk is full or read-only, nothing was stored: {0}")]
+    DiskFull(String),
     #[error("cannot open the log store: {0}")]
     Open(String),
     #[error("log search failed: {0}")]
@@ -243,6 +255,7 @@ impl LogStore {
             last_commit: Instant::now(),
             last_retention: Instant::now(),
             unindexed: false,
+            exceptions: None,
         };
         let replayed = replay.lines.len();
         for (seq, raw) in replay.lines {
@@ -300,10 +313,7 @@ impl LogStore {
             acks.push(heard);
         }
         for heard in acks {
-            heard
-                .await
-                .map_err(|_| LogError::Closed)?
-                .map_err(LogError::Journal)?;
+            heard.await.map_err(|_| LogError::Closed)??;
         }
         Ok(())
     }
@@ -341,6 +351,22 @@ impl LogStore {
             }
             Err(_) => Err((LogError::Closed, Vec::new())),
         }
+    }
+
+    /// From now on, lines at level error or above that carry an
+    /// exception go to `sender` once indexed, without waiting: a full
+    /// queue drops them (counted in `errors_from_logs_dropped`), so error
+    /// tracking never slows ingestion. Lines replayed from the journal at
+    /// start, before this call, are not forwarded. The queue ends when the
+    /// writer does.
+    pub async fn forward_exceptions(
+        &self,
+        sender: mpsc::Sender<ExceptionLine>,
+    ) -> Result<(), LogError> {
+        self.sender
+            .send(Message::ForwardExceptions(sender))
+            .await
+            .map_err(|_| LogError::Closed)
     }
 
     /// Commits what was queued before this call, making it searchable.

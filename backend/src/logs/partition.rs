@@ -196,6 +196,21 @@ impl Partition {
         Ok(())
     }
 
+    /// Drops what was added since the last commit (after a failure, to be
+    /// indexed again): the writer goes, the next line opens a new one.
+    pub fn discard_uncommitted(&mut self) {
+        if let Some(mut writer) = self.writer.take() {
+            writer.set_merge_policy(Box::new(NoMergePolicy));
+            if let Err(error) = writer.rollback() {
+                tracing::warn!(%error, "rolling back a log partition writer failed");
+            }
+        }
+        self.pending_seq = None;
+        if let Err(error) = self.shared.reader.reload() {
+            tracing::warn!(%error, "reloading a log partition reader failed");
+        }
+    }
+
     /// Whether a writer is open (and holding memory).
     pub fn has_writer(&self) -> bool {
         self.writer.is_some()

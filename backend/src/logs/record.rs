@@ -14,7 +14,9 @@
 //! rsyslog's `@cee:` cookie) is read as a JSON line too, its keys winning
 //! over the syslog header's, as rsyslog's mmjsonparse does.
 
-use partout_protocols::jsonlog::{self, FieldValue, JsonLogLimits, JsonLogLine, Level};
+use partout_protocols::jsonlog::{
+    self, ExceptionData, FieldValue, JsonLogLimits, JsonLogLine, Level,
+};
 use partout_protocols::syslog::{self, Severity, SyslogMessage};
 
 use super::raw::{RawLog, Source};
@@ -83,6 +85,18 @@ pub struct LogRecord {
     pub fields: Vec<(String, FieldValue)>,
     pub source: Source,
     pub flags: RecordFlags,
+    /// The exception a JSON line carries (see [`ExceptionData`]); its keys
+    /// are in `fields` too. Lines at level error or above that have one
+    /// also become error events (`errors::log_errors`).
+    pub exception: Option<ExceptionData>,
+}
+
+impl LogRecord {
+    /// Whether the line is at level error or above and carries an
+    /// exception: the cheap test for becoming an error event.
+    pub fn is_error_with_exception(&self) -> bool {
+        self.exception.is_some() && self.level.is_some_and(|level| level >= Level::Error)
+    }
 }
 
 /// The context name of a syslog sender's address (host when the message
@@ -138,6 +152,7 @@ fn from_json_line(line: JsonLogLine, raw: &RawLog) -> LogRecord {
             invalid_utf8: line.invalid_utf8,
             ..RecordFlags::default()
         },
+        exception: line.exception,
     }
 }
 
@@ -161,10 +176,12 @@ fn from_syslog(raw: &RawLog, config: &NormalizeConfig) -> LogRecord {
         .map(|body| jsonlog::parse_line(body.as_bytes(), &config.json))
         .filter(|line| line.parse_error.is_none());
     let mut fields = Vec::new();
+    let mut exception = None;
     let header = syslog_header_fields(&message);
     let (level, service, host, text, timestamp) = match json {
         Some(line) => {
             fields = line.fields;
+            exception = line.exception;
             (
                 line.level.or(Some(level_of(message.severity))),
                 line.service.or(message.app_name.map(str::to_owned)),
@@ -200,6 +217,7 @@ fn from_syslog(raw: &RawLog, config: &NormalizeConfig) -> LogRecord {
             invalid_utf8: message.flags.invalid_utf8,
             ..RecordFlags::default()
         },
+        exception,
     }
 }
 

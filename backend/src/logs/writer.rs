@@ -17,8 +17,9 @@ use super::journal::Journal;
 use super::partition::{Partition, PartitionReader};
 use super::raw::RawLog;
 use super::record::{normalize, LogRecord};
-use super::{day, Clock, LogConfig, Shared, TailLine};
-use crate::telemetry::{ReasonLabels, Telemetry};
+use super::LogError;
+use super::{day, Clock, ExceptionLine, LogConfig, Shared, TailLine};
+use crate::telemetry::{ReasonLabels, StoreLabels, Telemetry};
 
 /// Most lines written to the journal in one group.
 const MAX_GROUP_LINES: usize = 16_384;
@@ -35,7 +36,7 @@ pub enum Message {
     /// Lines to store; `ack` hears once they are durable.
     Lines {
         lines: Vec<RawLog>,
-        ack: Option<oneshot::Sender<Result<(), String>>>,
+        ack: Option<oneshot::Sender<Result<(), LogError>>>,
     },
     /// Time to commit, if the interval has passed.
     Tick,
@@ -43,6 +44,9 @@ pub enum Message {
     Commit(oneshot::Sender<()>),
     /// Apply retention now, then answer.
     Retention(oneshot::Sender<()>),
+    /// From now on, hand indexed lines at level error or above that carry
+    /// an exception to this queue ([`super::LogStore::forward_exceptions`]).
+    ForwardExceptions(mpsc::Sender<ExceptionLine>),
 }
 
 pub struct Writer {
@@ -55,9 +59,13 @@ pub struct Writer {
     pub next_seq: u64,
     pub last_commit: Instant,
     pub last_retention: Instant,
-    /// A line could not be indexed (its partition would not open): the
-    /// journal is kept, so the next start retries it.
+    /// A line could not be indexed, or a commit failed (a full or
+    /// read-only disk): the journal is kept, and the next commit round
+    /// indexes again, from the journal, what no partition committed.
     pub unindexed: bool,
+    /// Where lines that should become error events go; dropped with the
+    /// writer, which ends the queue's reader.
+    pub exceptions: Option<mpsc::Sender<ExceptionLine>>,
 }
 
 impl Writer {
@@ -93,6 +101,7 @@ impl Writer {
                         retention_now = true;
                         replies.push(reply);
                     }
+                    Message::ForwardExceptions(sender) => self.exceptions = Some(sender),
                 }
                 if lines.len() < MAX_GROUP_LINES && bytes < MAX_GROUP_BYTES {
                     next = receiver.try_recv().ok();
@@ -118,7 +127,11 @@ impl Writer {
         }
     }
 
-    fn write_group(&mut self, lines: Vec<RawLog>, acks: Vec<oneshot::Sender<Result<(), String>>>) {
+    fn write_group(
+        &mut self,
+        lines: Vec<RawLog>,
+        acks: Vec<oneshot::Sender<Result<(), LogError>>>,
+    ) {
         if lines.is_empty() {
             for ack in acks {
                 let _ = ack.send(Ok(()));
@@ -130,8 +143,21 @@ impl Writer {
             // Nothing of the group is acknowledged or indexed: the senders
             // hear the failure and keep their lines.
             tracing::error!(%error, "log journal write failed; the batch is refused");
+            let disk_full = crate::store::is_disk_full(&error);
+            if disk_full {
+                self.telemetry
+                    .storage_write_failures
+                    .get_or_create(&StoreLabels {
+                        store: "logs_journal".to_owned(),
+                    })
+                    .inc();
+            }
             for ack in acks {
-                let _ = ack.send(Err(format!("log journal write failed: {error}")));
+                let _ = ack.send(Err(if disk_full {
+                    LogError::DiskFull(error.to_string())
+                } else {
+                    LogError::Journal(format!("log journal write failed: {error}"))
+                }));
             }
             return;
         }
@@ -167,12 +193,39 @@ impl Writer {
         raw.encode(&mut encoded);
         let document = shared.schema.document(seq, &record, &encoded);
         if let Err(error) = partition.add(seq, document, budget) {
-            tracing::error!(%error, "indexing a log line failed; it stays in the journal until a restart retries it");
+            // Once per round: a broken writer fails every line after.
+            if !self.unindexed {
+                tracing::error!(%error, "indexing log lines failed; they stay in the journal and are indexed again at the next commit");
+            }
             self.unindexed = true;
             return;
         }
+        if record.is_error_with_exception() {
+            self.forward_exception(seq, &record);
+        }
         if shared.tail.receiver_count() > 0 {
             let _ = shared.tail.send(Arc::new(TailLine { seq, record }));
+        }
+    }
+
+    /// Hands a line to error tracking without waiting: when its queue is
+    /// full, the line is only counted (it is stored and searchable all
+    /// the same).
+    fn forward_exception(&self, seq: u64, record: &LogRecord) {
+        let Some(sender) = &self.exceptions else {
+            return;
+        };
+        let line = ExceptionLine {
+            seq,
+            record: record.clone(),
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = sender.try_send(line) {
+            self.telemetry
+                .errors_from_logs_dropped
+                .get_or_create(&ReasonLabels {
+                    reason: "queue_full".to_owned(),
+                })
+                .inc();
         }
     }
 
@@ -193,12 +246,17 @@ impl Writer {
     /// Commits every partition that changed, then releases the journal.
     pub fn commit(&mut self) {
         self.last_commit = Instant::now();
+        if self.unindexed {
+            self.recover();
+        }
         let today = day::day_of((self.clock)());
         let mut all_committed = true;
         for partition in self.partitions.values_mut() {
             if let Err(error) = partition.commit() {
                 all_committed = false;
-                tracing::error!(%error, day = %day::name(partition.day()), "log partition commit failed; its lines stay in the journal");
+                self.unindexed = true;
+                self.telemetry.log_commit_failures.inc();
+                tracing::error!(%error, day = %day::name(partition.day()), "log partition commit failed; its lines stay in the journal and are indexed again once the disk takes them");
             }
             if partition.has_writer()
                 && partition.day() < today
@@ -217,6 +275,32 @@ impl Writer {
         self.telemetry
             .log_journal_bytes
             .set(i64::try_from(self.journal.disk_bytes()).unwrap_or(i64::MAX));
+    }
+
+    /// After a failed commit, what a partition held uncommitted may be
+    /// half-written inside tantivy, and committing more on top would
+    /// record lines as stored that are not: drop every uncommitted line,
+    /// and index again from the journal whatever no partition committed.
+    fn recover(&mut self) {
+        let lines = match self.journal.unreleased() {
+            Ok(lines) => lines,
+            Err(error) => {
+                tracing::error!(%error, "cannot read the log journal back; retrying at the next commit");
+                return;
+            }
+        };
+        for partition in self.partitions.values_mut() {
+            partition.discard_uncommitted();
+        }
+        self.unindexed = false;
+        let count = lines.len();
+        for (seq, raw) in lines {
+            self.index(seq, raw);
+        }
+        tracing::info!(
+            lines = count,
+            "log lines indexed again from the journal after a failure"
+        );
     }
 
     /// Drops partitions past the age limit, then the oldest ones while the

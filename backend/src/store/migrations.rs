@@ -197,6 +197,126 @@ const MIGRATIONS: &[&str] = &[
     CREATE INDEX user_sessions_by_user ON user_sessions (user_id);
     ALTER TABLE api_tokens ADD COLUMN created_by_user_id INTEGER REFERENCES users (id);
     ALTER TABLE api_tokens ADD COLUMN last_used_at_ms INTEGER;",
+    // 8: cron monitors and attachments (see errors/checkins.rs and
+    // errors/attachments.rs). A monitor per project and slug, with the
+    // schedule its SDK last sent and its last status; a row per job run,
+    // the newest N per monitor, `in_progress` runs indexed by start for
+    // timeout detection. Attachments are zstd-compressed, with a running
+    // total per project for its byte cap.
+    "CREATE TABLE error_monitors (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        slug TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        last_status TEXT,
+        last_check_in_ms INTEGER,
+        schedule_type TEXT CHECK (schedule_type IN ('crontab', 'interval')),
+        schedule_value TEXT,
+        schedule_unit TEXT,
+        checkin_margin_min INTEGER,
+        max_runtime_min INTEGER,
+        timezone TEXT,
+        failure_issue_threshold INTEGER,
+        recovery_threshold INTEGER,
+        config_updated_at_ms INTEGER,
+        UNIQUE (project_id, slug)
+    );
+    CREATE TABLE error_check_ins (
+        id INTEGER PRIMARY KEY,
+        monitor_id INTEGER NOT NULL REFERENCES error_monitors (id),
+        check_in_id TEXT,
+        status TEXT NOT NULL CHECK (status IN
+            ('in_progress', 'ok', 'error', 'missed', 'timeout')),
+        duration_ms REAL,
+        release TEXT,
+        environment TEXT,
+        trace_id TEXT,
+        started_at_ms INTEGER NOT NULL,
+        finished_at_ms INTEGER,
+        received_at_ms INTEGER NOT NULL,
+        UNIQUE (monitor_id, check_in_id)
+    );
+    CREATE INDEX error_check_ins_by_monitor ON error_check_ins (monitor_id, id);
+    CREATE INDEX error_check_ins_in_progress ON error_check_ins (started_at_ms)
+        WHERE status = 'in_progress';
+    CREATE TABLE error_attachments (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        event_id TEXT NOT NULL,
+        filename TEXT NOT NULL,
+        content_type TEXT NOT NULL,
+        attachment_type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        stored_size INTEGER NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE INDEX error_attachments_by_event ON error_attachments (project_id, event_id);
+    CREATE INDEX error_attachments_by_project ON error_attachments (project_id, id);
+    CREATE TABLE error_attachment_usage (
+        project_id INTEGER PRIMARY KEY REFERENCES error_projects (id),
+        stored_bytes INTEGER NOT NULL
+    );",
+    // Transactions, sessions and client reports (see errors/item_stats.rs):
+    // counts per project and hour, never the items. Transactions keep a
+    // DDSketch of durations (ms) per name, op, release and environment;
+    // sessions keep counts per release and environment in the hour they
+    // started, a state per recent session so repeated updates count once,
+    // and user digests per day; client reports keep quantities per reason
+    // and category. Absent release, environment and op are ''.
+    "CREATE TABLE error_transaction_hours (
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        hour_ms INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        op TEXT NOT NULL,
+        release TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        errors INTEGER NOT NULL,
+        durations BLOB NOT NULL,
+        PRIMARY KEY (project_id, hour_ms, name, op, release, environment)
+    ) WITHOUT ROWID;
+    CREATE TABLE error_session_hours (
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        release TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        hour_ms INTEGER NOT NULL,
+        started INTEGER NOT NULL,
+        exited INTEGER NOT NULL,
+        errored INTEGER NOT NULL,
+        crashed INTEGER NOT NULL,
+        abnormal INTEGER NOT NULL,
+        PRIMARY KEY (project_id, release, environment, hour_ms)
+    ) WITHOUT ROWID;
+    CREATE INDEX error_session_hours_by_time ON error_session_hours (project_id, hour_ms);
+    CREATE TABLE error_session_states (
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        sid TEXT NOT NULL,
+        started_ms INTEGER NOT NULL,
+        release TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN
+            ('healthy', 'errored', 'exited', 'crashed', 'abnormal')),
+        ended INTEGER NOT NULL,
+        PRIMARY KEY (project_id, sid)
+    ) WITHOUT ROWID;
+    CREATE INDEX error_session_states_by_start ON error_session_states (started_ms);
+    CREATE TABLE error_release_users (
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        release TEXT NOT NULL,
+        environment TEXT NOT NULL,
+        day_ms INTEGER NOT NULL,
+        user_digest INTEGER NOT NULL,
+        PRIMARY KEY (project_id, release, environment, day_ms, user_digest)
+    ) WITHOUT ROWID;
+    CREATE TABLE error_client_report_hours (
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        hour_ms INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        category TEXT NOT NULL,
+        quantity INTEGER NOT NULL,
+        PRIMARY KEY (project_id, hour_ms, reason, category)
+    ) WITHOUT ROWID;",
 ];
 
 /// The schema version this build migrates to.
@@ -264,15 +384,24 @@ mod tests {
             [
                 "api_tokens",
                 "deploys",
+                "error_attachment_usage",
+                "error_attachments",
+                "error_check_ins",
+                "error_client_report_hours",
                 "error_deliveries",
                 "error_events",
                 "error_issue_hours",
                 "error_issue_tags",
                 "error_issue_users",
                 "error_issues",
+                "error_monitors",
                 "error_notifications",
                 "error_project_keys",
                 "error_projects",
+                "error_release_users",
+                "error_session_hours",
+                "error_session_states",
+                "error_transaction_hours",
                 "error_webhooks",
                 "metric_chunks",
                 "metric_series",

@@ -11,6 +11,7 @@ pub mod deploys;
 pub mod metrics;
 mod migrations;
 pub mod tokens;
+pub mod users;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -59,6 +60,35 @@ pub enum StoreError {
     Closed,
     #[error("the database task failed: {0}")]
     Task(String),
+}
+
+impl StoreError {
+    /// Whether the write failed because the disk is full or read-only:
+    /// the caller should say so (507), not report an internal error.
+    pub fn is_disk_full(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(failure, _)) => matches!(
+                failure.code,
+                rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::ReadOnly
+            ),
+            // The writer thread reports commit failures as text.
+            StoreError::Task(message) => {
+                message.contains("database or disk is full")
+                    || message.contains("readonly database")
+                    || message.contains("No space left on device")
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Whether an I/O error means the disk is full (or over quota) or the
+/// file system read-only: conditions that pass once an operator acts.
+pub fn is_disk_full(error: &std::io::Error) -> bool {
+    matches!(
+        error.raw_os_error(),
+        Some(code) if code == libc::ENOSPC || code == libc::EDQUOT || code == libc::EROFS
+    )
 }
 
 /// Handle to the database. Clones share one writer thread and reader pool.

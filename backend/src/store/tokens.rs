@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use super::{unix_ms_now, StoreError};
 
 /// What a token may do. `admin` includes every other scope; `write`
-/// includes `read`; `ingest` only sends data in.
+/// includes `read` and `ingest`; `ingest` only sends data in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
     Read,
@@ -25,7 +25,7 @@ impl Scope {
         }
     }
 
-    fn parse(text: &str) -> Option<Scope> {
+    pub fn parse(text: &str) -> Option<Scope> {
         match text {
             "read" => Some(Scope::Read),
             "write" => Some(Scope::Write),
@@ -39,7 +39,7 @@ impl Scope {
     pub fn grants(self, needed: Scope) -> bool {
         match (self, needed) {
             (Scope::Admin, _) => true,
-            (Scope::Write, Scope::Read | Scope::Write) => true,
+            (Scope::Write, Scope::Read | Scope::Write | Scope::Ingest) => true,
             (held, needed) => held == needed,
         }
     }
@@ -53,7 +53,8 @@ pub struct Token {
     pub scope: Scope,
 }
 
-fn digest(secret: &str) -> Vec<u8> {
+/// The stored form of a secret (tokens and session cookies).
+pub(crate) fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
@@ -100,6 +101,92 @@ pub fn find_active(conn: &Connection, secret: &str) -> Result<Option<Token>, Sto
         .optional()?;
     Ok(row
         .and_then(|(id, name, scope)| Scope::parse(&scope).map(|scope| Token { id, name, scope })))
+}
+
+/// A token as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub id: i64,
+    pub name: String,
+    pub scope: Scope,
+    pub created_at_ms: i64,
+    pub created_by_user_id: Option<i64>,
+    pub created_by: Option<String>,
+    pub last_used_at_ms: Option<i64>,
+    pub revoked_at_ms: Option<i64>,
+}
+
+/// Records a new token made by a user (or by an admin token: `None`).
+pub fn create(
+    conn: &Connection,
+    name: &str,
+    scope: Scope,
+    secret: &str,
+    created_by_user_id: Option<i64>,
+    now_ms: i64,
+) -> Result<i64, StoreError> {
+    conn.execute(
+        "INSERT INTO api_tokens (name, scope, secret_sha256, created_at_ms, created_by_user_id)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        rusqlite::params![
+            name,
+            scope.as_str(),
+            digest(secret),
+            now_ms,
+            created_by_user_id
+        ],
+    )?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Tokens, newest first: all of them, or those `user_id` made.
+pub fn list(conn: &Connection, made_by: Option<i64>) -> Result<Vec<Listed>, StoreError> {
+    let mut stmt = conn.prepare(
+        "SELECT t.id, t.name, t.scope, t.created_at_ms, t.created_by_user_id, u.username,
+                t.last_used_at_ms, t.revoked_at_ms
+         FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by_user_id
+         WHERE ?1 IS NULL OR t.created_by_user_id = ?1
+         ORDER BY t.id DESC",
+    )?;
+    let rows = stmt.query_map([made_by], |row| {
+        let scope: String = row.get(2)?;
+        Ok(Listed {
+            id: row.get(0)?,
+            name: row.get(1)?,
+            // The CHECK constraint keeps scopes valid.
+            scope: Scope::parse(&scope).unwrap_or(Scope::Read),
+            created_at_ms: row.get(3)?,
+            created_by_user_id: row.get(4)?,
+            created_by: row.get(5)?,
+            last_used_at_ms: row.get(6)?,
+            revoked_at_ms: row.get(7)?,
+        })
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// One token by id, listed form.
+pub fn get(conn: &Connection, id: i64) -> Result<Option<Listed>, StoreError> {
+    Ok(list(conn, None)?.into_iter().find(|token| token.id == id))
+}
+
+/// Revokes a token; true if it was active.
+pub fn revoke(conn: &Connection, id: i64, now_ms: i64) -> Result<bool, StoreError> {
+    let changed = conn.execute(
+        "UPDATE api_tokens SET revoked_at_ms = ?2 WHERE id = ?1 AND revoked_at_ms IS NULL",
+        [id, now_ms],
+    )?;
+    Ok(changed > 0)
+}
+
+/// Notes that tokens were used (batched by the caller: not per request).
+pub fn touch(conn: &Connection, ids: &[i64], now_ms: i64) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("UPDATE api_tokens SET last_used_at_ms = ?2 WHERE id = ?1")?;
+    for id in ids {
+        stmt.execute([*id, now_ms])?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -182,5 +269,8 @@ mod tests {
         assert!(!Scope::Ingest.grants(Scope::Read));
         assert!(Scope::Ingest.grants(Scope::Ingest));
         assert!(!Scope::Write.grants(Scope::Admin));
+        assert!(Scope::Write.grants(Scope::Ingest));
+        assert!(!Scope::Read.grants(Scope::Ingest));
+        assert!(!Scope::Ingest.grants(Scope::Write));
     }
 }

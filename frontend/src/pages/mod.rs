@@ -3,6 +3,7 @@
 pub mod alerts;
 pub mod deploys;
 pub mod errors;
+pub mod login;
 pub mod logs;
 pub mod metrics;
 pub mod not_found;

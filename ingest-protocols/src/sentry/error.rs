@@ -42,6 +42,16 @@ pub enum SentryError {
     /// An event payload that is not a JSON object.
     #[error("invalid event: {detail}")]
     BadEvent { detail: String },
+    /// A `transaction` payload without a JSON object, a start or an end.
+    #[error("invalid transaction: {detail}")]
+    BadTransaction { detail: String },
+    /// A `session` or `sessions` payload without its required fields
+    /// (a UUID `sid`, `started` and `attrs.release`).
+    #[error("invalid session: {detail}")]
+    BadSession { detail: String },
+    /// A `client_report` payload that is not a JSON object.
+    #[error("invalid client report: {detail}")]
+    BadClientReport { detail: String },
     /// An `X-Sentry-Auth` header or auth query string without a usable key.
     #[error("invalid sentry auth: {detail}")]
     BadAuth { detail: &'static str },
@@ -63,6 +73,9 @@ impl SentryError {
             SentryError::TooManyItems { .. } => "too_many_items",
             SentryError::ItemTooLarge { .. } => "item_too_large",
             SentryError::BadEvent { .. } => "bad_event",
+            SentryError::BadTransaction { .. } => "bad_transaction",
+            SentryError::BadSession { .. } => "bad_session",
+            SentryError::BadClientReport { .. } => "bad_client_report",
             SentryError::BadAuth { .. } => "bad_auth",
             SentryError::BadDsn { .. } => "bad_dsn",
         }

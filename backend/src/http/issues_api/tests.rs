@@ -17,6 +17,7 @@ async fn get(app: &Router, path: &str) -> (StatusCode, Value) {
         app,
         Request::get(path)
             .header(header::HOST, "errors.example:8080")
+            .header(header::AUTHORIZATION, format!("Bearer {READER}"))
             .body(Body::empty())
             .unwrap(),
     )

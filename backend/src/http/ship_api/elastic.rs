@@ -80,7 +80,7 @@ pub fn routes() -> Router<AppState> {
 
 /// Marks a response as Elasticsearch's, which the official clients check
 /// on every answer.
-pub(super) fn mark_elastic(response: &mut Response) {
+pub(crate) fn mark_elastic(response: &mut Response) {
     response.headers_mut().insert(
         "x-elastic-product",
         HeaderValue::from_static("Elasticsearch"),
@@ -277,7 +277,7 @@ fn count(state: &AppState, outcomes: &[Outcome], stored: u64) {
 
 /// A failure of the whole request in Elasticsearch's error shape, which
 /// clients log and whose status they retry on (429, 5xx).
-fn error_response(error: ApiError) -> Response {
+pub(crate) fn error_response(error: ApiError) -> Response {
     let reason = error.to_string();
     // `into_response` logs server-side failures; only the status is kept.
     let status = error.into_response().status();

@@ -166,7 +166,7 @@ async fn flush(state: &AppState, batch: &mut Vec<RawLog>) -> Result<u64, ApiErro
 }
 
 /// An error as Loki answers it: plain text, one line.
-fn error_response(error: ApiError) -> Response {
+pub(crate) fn error_response(error: ApiError) -> Response {
     let reason = error.to_string();
     // `into_response` logs server-side failures; only the status is kept.
     let status = error.into_response().status();

@@ -423,8 +423,24 @@ async fn root_is_the_web_app_for_browsers_and_cluster_info_for_clients() {
 }
 
 #[tokio::test]
-async fn discovery_endpoints_answer_without_a_token() {
+async fn discovery_endpoints_answer_an_ingest_token_and_refuse_anonymous_callers() {
     let (app, _state, _dir) = app().await;
+    let auth = basic("filebeat", TOKEN);
+    let with_token = [("authorization", auth.as_str())];
+    for (method, path) in [
+        (Method::GET, "/_license"),
+        (Method::PUT, "/_index_template/filebeat-8.11.0"),
+        (Method::PUT, "/vector-2026.11.22"),
+        (Method::HEAD, "/filebeat-8.11.0"),
+    ] {
+        let anonymous = call(&app, request(method.clone(), path, &[])).await;
+        assert_eq!(
+            anonymous.status,
+            StatusCode::UNAUTHORIZED,
+            "{method} {path}"
+        );
+        assert!(anonymous.is_elastic(), "{method} {path}");
+    }
     let cases = [
         (Method::GET, "/_license", "license"),
         (Method::GET, "/_xpack", "features"),
@@ -461,7 +477,7 @@ async fn discovery_endpoints_answer_without_a_token() {
         ),
     ];
     for (method, path, key) in cases {
-        let answer = call(&app, request(method.clone(), path, &[])).await;
+        let answer = call(&app, request(method.clone(), path, &with_token)).await;
         assert_eq!(answer.status, StatusCode::OK, "{method} {path}");
         assert!(answer.is_elastic(), "{method} {path}");
         assert!(
@@ -471,17 +487,17 @@ async fn discovery_endpoints_answer_without_a_token() {
         );
     }
     assert_eq!(
-        call(&app, request(Method::GET, "/_license", &[]))
+        call(&app, request(Method::GET, "/_license", &with_token))
             .await
             .json()["license"]["type"],
         "basic"
     );
-    let exists = call(&app, request(Method::HEAD, "/filebeat-8.11.0", &[])).await;
+    let exists = call(&app, request(Method::HEAD, "/filebeat-8.11.0", &with_token)).await;
     assert_eq!(exists.status, StatusCode::OK);
     assert!(exists.is_elastic());
     let template = call(
         &app,
-        request(Method::HEAD, "/_index_template/filebeat", &[]),
+        request(Method::HEAD, "/_index_template/filebeat", &with_token),
     )
     .await;
     assert_eq!(template.status, StatusCode::OK);
@@ -491,19 +507,32 @@ async fn discovery_endpoints_answer_without_a_token() {
 #[tokio::test]
 async fn index_paths_shadow_nothing_that_exists() {
     let (app, _state, _dir) = app().await;
+    let admin = format!("Bearer {}", test_support::ADMIN_TOKEN);
+    let ingest = basic("filebeat", TOKEN);
     // Existing routes keep their answers, whatever the method.
-    let put_metrics = call(&app, request(Method::PUT, "/metrics", &[])).await;
+    let put_metrics = call(
+        &app,
+        request(Method::PUT, "/metrics", &[("authorization", &admin)]),
+    )
+    .await;
     assert_eq!(put_metrics.status, StatusCode::METHOD_NOT_ALLOWED);
     assert!(!put_metrics.is_elastic());
     let healthz = call(&app, get("/healthz", &[])).await;
     assert_eq!(healthz.status, StatusCode::OK);
     assert!(!healthz.is_elastic());
-    let metrics = call(&app, get("/metrics", &[])).await;
+    let metrics = call(&app, get("/metrics", &[("authorization", &admin)])).await;
     assert_eq!(metrics.status, StatusCode::OK);
     assert!(!metrics.is_elastic());
     // One-segment pages and client routes still get the web app.
     for path in ["/some-page", "/ui/logs", "/favicon.ico"] {
-        let page = call(&app, get(path, &[("accept", BROWSER_ACCEPT)])).await;
+        let page = call(
+            &app,
+            get(
+                path,
+                &[("accept", BROWSER_ACCEPT), ("authorization", &admin)],
+            ),
+        )
+        .await;
         assert!(
             page.text().to_ascii_lowercase().contains("<!doctype html"),
             "{path}"
@@ -511,7 +540,11 @@ async fn index_paths_shadow_nothing_that_exists() {
         assert!(!page.is_elastic(), "{path}");
     }
     // An unknown Elasticsearch API is not acknowledged.
-    let unknown = call(&app, request(Method::PUT, "/_unknown_api", &[])).await;
+    let unknown = call(
+        &app,
+        request(Method::PUT, "/_unknown_api", &[("authorization", &ingest)]),
+    )
+    .await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     // The bulk route under a path that is also a route's prefix.
     let bulk = call(&app, request(Method::POST, "/metrics/_bulk", &[])).await;

@@ -10,8 +10,11 @@ use super::pager::EventPager;
 use super::tags::TagDistributions;
 use super::url_state::PATH;
 use super::{when, Ago, LevelBadge, Problem, StatusBadges};
+use leptos::task::spawn_local;
+
 use crate::api::{self, ApiError};
 use crate::format;
+use crate::session::use_session;
 
 /// Hours in the issue's chart: the last 14 days, the API's default.
 const CHART_HOURS: usize = 14 * 24;
@@ -42,10 +45,12 @@ pub fn IssuePage() -> impl IntoView {
             }
         }
     });
+    let detail_resource = detail;
     let body = move || match detail.get() {
         None => view! { <p class="muted">"Loading the issue…"</p> }.into_any(),
         Some(Ok(Some((detail, first_hour)))) => {
-            view! { <IssueBody detail first_hour /> }.into_any()
+            let on_changed = Callback::new(move |()| detail_resource.refetch());
+            view! { <IssueBody detail first_hour on_changed /> }.into_any()
         }
         Some(Ok(None)) | Some(Err(ApiError::Status { status: 404, .. })) => view! {
             <div class="card empty" id="issue-not-found">
@@ -69,7 +74,7 @@ pub fn IssuePage() -> impl IntoView {
 
 /// Everything about a loaded issue.
 #[component]
-fn IssueBody(detail: IssueDetail, first_hour: i64) -> impl IntoView {
+fn IssueBody(detail: IssueDetail, first_hour: i64, on_changed: Callback<()>) -> impl IntoView {
     let IssueDetail {
         issue,
         grouping_components,
@@ -128,7 +133,7 @@ fn IssueBody(detail: IssueDetail, first_hour: i64) -> impl IntoView {
                 <dt>"Grouped"</dt>
                 <dd data-fact="grouping" class="muted">{grouping}</dd>
             </dl>
-            <StatusNote id=issue.id status=issue.status.clone() />
+            <StatusNote id=issue.id status=issue.status.clone() on_changed />
         </div>
         <div class="card chart-card">
             <HourlyChart slots first_hour_ms=first_hour />
@@ -141,54 +146,60 @@ fn IssueBody(detail: IssueDetail, first_hour: i64) -> impl IntoView {
     }
 }
 
-/// The status, and how to change it: `PATCH` needs a token with scope
-/// `write`, and the web app has no sign-in yet, so the page says so and
-/// gives the command rather than asking for a secret.
+/// The status, and buttons that change it for editors and admins.
+/// Stable hooks: `#issue-status` (`data-status`), `button[data-set-status=...]`.
 #[component]
-fn StatusNote(id: i64, #[prop(into)] status: String) -> impl IntoView {
-    let origin = web_sys::window()
-        .and_then(|window| window.location().origin().ok())
-        .unwrap_or_default();
-    let command = patch_command(&origin, id);
+fn StatusNote(id: i64, #[prop(into)] status: String, on_changed: Callback<()>) -> impl IntoView {
+    let session = use_session();
+    let failure = RwSignal::new(None::<String>);
+    let busy = RwSignal::new(false);
+    let current = status.clone();
+    let set = move |next: &'static str| {
+        busy.set(true);
+        spawn_local(async move {
+            match api::set_issue_status(id, next).await {
+                Ok(()) => {
+                    failure.set(None);
+                    on_changed.run(());
+                }
+                Err(error) => failure.set(Some(error.to_string())),
+            }
+            busy.set(false);
+        });
+    };
+    let buttons = move || {
+        if !session.can_write() {
+            return view! { <p class="muted">"Viewers cannot change the status."</p> }.into_any();
+        }
+        CHOICES
+            .iter()
+            .filter(|(value, _)| *value != current)
+            .map(|(value, label)| {
+                let value: &'static str = value;
+                view! {
+                    <button type="button" data-set-status=value disabled=move || busy.get() on:click=move |_| set(value)>
+                        {*label}
+                    </button>
+                }
+            })
+            .collect_view()
+            .into_any()
+    };
     view! {
         <div class="card status-note" id="issue-status" data-status=status.clone()>
             <p>
                 "Status: " <strong>{super::status_label(&status).to_owned()}</strong>
             </p>
-            <details>
-                <summary>"Change the status"</summary>
-                <p class="muted">
-                    "Changing it needs a token with scope " <code>"write"</code>
-                    ", and this web app has no sign-in yet. From a shell, with such a token:"
-                </p>
-                <pre class="code-example"><code>{command}</code></pre>
-                <p class="muted">
-                    "Statuses: " <code>"unresolved"</code> ", " <code>"resolved"</code> ", "
-                    <code>"resolved_in_next_release"</code> ", " <code>"ignored"</code> "."
-                </p>
-            </details>
+            <div class="status-buttons">{buttons}</div>
+            {move || failure.get().map(|text| view! { <p class="form-error" role="alert">{text}</p> })}
         </div>
     }
 }
 
-/// The `curl` that resolves issue `id` on the server at `origin`.
-fn patch_command(origin: &str, id: i64) -> String {
-    format!(
-        "curl -X PATCH {origin}/api/v1/issues/{id} \\\n  \
-         -H \"Authorization: Bearer $PARTOUT_TOKEN\" \\\n  \
-         -H 'Content-Type: application/json' -d '{{\"status\":\"resolved\"}}'"
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_status_command() {
-        assert_eq!(
-            patch_command("http://h:8080", 7),
-            "curl -X PATCH http://h:8080/api/v1/issues/7 \\\n  -H \"Authorization: Bearer $PARTOUT_TOKEN\" \\\n  -H 'Content-Type: application/json' -d '{\"status\":\"resolved\"}'"
-        );
-    }
-}
+/// The statuses a person can choose, as the API names them.
+const CHOICES: [(&str, &str); 4] = [
+    ("resolved", "Resolve"),
+    ("resolved_in_next_release", "Resolve in next release"),
+    ("ignored", "Ignore"),
+    ("unresolved", "Unresolve"),
+];
