@@ -176,6 +176,32 @@ fn a_full_disk_refuses_clearly_loses_nothing_and_recovers() {
     );
     // What was stored before is still there.
     assert_eq!(found(&partout, "tag:before"), 50);
+    // Carbon senders cannot be told: their points are counted as lost.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut carbon = std::net::TcpStream::connect(&partout.addrs["carbon_tcp"]).unwrap();
+        std::io::Write::write_all(&mut carbon, format!("disk.full.lost 1 {now}\n").as_bytes())
+            .unwrap();
+        drop(carbon);
+        std::thread::sleep(Duration::from_millis(500));
+        let metrics = http()
+            .get(format!("{}/metrics", partout.url()))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        if metrics.contains("protocol=\"carbon\",reason=\"disk_full\"") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no carbon loss counted:\n{metrics}"
+        );
+    }
 
     std::fs::remove_file(filler).unwrap();
     assert_eq!(post_logs(&partout, batch("after", 300)).status(), 200);

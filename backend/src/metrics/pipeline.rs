@@ -202,6 +202,7 @@ fn count_refused(telemetry: &Telemetry, protocol: &str, reason: &str, count: u64
 }
 
 async fn write(tsdb: &Tsdb, telemetry: &Telemetry, rows: Vec<Row>, protocol: &'static str) {
+    let points = rows.len() as u64;
     match tsdb.ingest(rows).await {
         Ok(report) => {
             count_refused(telemetry, protocol, "series_limit", report.over_limit);
@@ -212,6 +213,25 @@ async fn write(tsdb: &Tsdb, telemetry: &Telemetry, rows: Vec<Row>, protocol: &'s
                 })
                 .inc_by(report.written);
         }
-        Err(err) => tracing::error!(protocol, error = %err, "cannot store metric points"),
+        Err(err) => {
+            // StatsD and carbon senders cannot be told: the points are
+            // lost, and counted so the loss shows in /metrics.
+            let disk_full = err.is_disk_full();
+            let reason = if disk_full {
+                "disk_full"
+            } else {
+                "store_error"
+            };
+            count_refused(telemetry, protocol, reason, points);
+            if disk_full {
+                telemetry
+                    .storage_write_failures
+                    .get_or_create(&crate::telemetry::StoreLabels {
+                        store: "database".to_owned(),
+                    })
+                    .inc();
+            }
+            tracing::error!(protocol, points, error = %err, "cannot store metric points; they are lost");
+        }
     }
 }
