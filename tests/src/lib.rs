@@ -294,3 +294,34 @@ pub fn run_to_exit(args: &[&str]) -> std::process::Output {
         .output()
         .expect("cannot run partout")
 }
+
+/// The 1-based number of the first line of `source` that contains `text`
+/// (where a test script raises, for asserting stack frames).
+pub fn line_of(source: &str, text: &str) -> u64 {
+    let index = source
+        .lines()
+        .position(|line| line.contains(text))
+        .unwrap_or_else(|| panic!("{text:?} is not in the script"));
+    u64::try_from(index + 1).unwrap()
+}
+
+/// An issue detail's values of tag `key`, with their counts, as listed.
+pub fn tag_values(detail: &serde_json::Value, key: &str) -> Vec<(String, u64)> {
+    let tag = detail["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|tag| tag["key"] == key)
+        .unwrap_or_else(|| panic!("no tag {key}: {detail:#}"));
+    tag["values"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|value| {
+            (
+                value["value"].as_str().unwrap().to_owned(),
+                value["count"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}

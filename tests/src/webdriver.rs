@@ -248,6 +248,26 @@ impl Browser {
             .map(|_| ())
     }
 
+    /// Polls `script` (a function body) until it returns `true`, for up to
+    /// 30 s; on timeout saves `out/failure.png` and panics with `what`
+    /// and the page's text.
+    pub fn wait_until(&self, what: &str, script: &str, out: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let value = self.execute(script);
+            if value == Value::Bool(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                self.screenshot(&out.join("failure.png"));
+                let page = self
+                    .execute("return (document.querySelector('main') || document.body).innerText");
+                panic!("timed out waiting until {what} (last: {value}); the page says:\n{page}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     /// Runs `script` (a function body) in the page and returns its value.
     pub fn execute(&self, script: &str) -> Value {
         self.command(

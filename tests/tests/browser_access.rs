@@ -3,29 +3,12 @@
 //! signs in and cannot manage users.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use partout_e2e::webdriver::Browser;
 use partout_e2e::{http_anonymous, output_dir, Partout, ADMIN_PASSWORD};
-use serde_json::Value;
 
 const RENDER_TIMEOUT: Duration = Duration::from_secs(30);
-
-fn wait_until(browser: &Browser, what: &str, script: &str, out: &Path) {
-    let deadline = Instant::now() + RENDER_TIMEOUT;
-    loop {
-        if browser.execute(script) == Value::Bool(true) {
-            return;
-        }
-        if Instant::now() > deadline {
-            browser.screenshot(&out.join("failure.png"));
-            let page = browser.execute("return document.body.innerText");
-            panic!("timed out waiting until {what}; the page says:\n{page}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
 
 fn type_into(browser: &Browser, css: &str, text: &str) {
     let field = browser.find(css).unwrap_or_else(|| panic!("no {css}"));
@@ -47,8 +30,7 @@ fn signing_in_making_tokens_and_adding_a_viewer() {
 
     // A wrong password is refused on the page; nothing else shows.
     browser.goto(&settings);
-    wait_until(
-        &browser,
+    browser.wait_until(
         "the sign-in form shows",
         "return !!document.querySelector('#login-form')",
         &out,
@@ -92,16 +74,12 @@ fn signing_in_making_tokens_and_adding_a_viewer() {
         .send()
         .unwrap();
     assert_eq!(with_token.status(), 200);
-    wait_until(
-        &browser,
-        "the token is listed",
+    browser.wait_until("the token is listed",
         "return !!document.querySelector('#tokens-table tr[data-token=grafana][data-state=active] .revoke')",
         &out,
     );
     click(&browser, "#tokens-table tr[data-token=grafana] .revoke");
-    wait_until(
-        &browser,
-        "the token shows as revoked",
+    browser.wait_until("the token shows as revoked",
         "return !!document.querySelector('#tokens-table tr[data-token=grafana][data-state=revoked]')",
         &out,
     );
@@ -116,16 +94,14 @@ fn signing_in_making_tokens_and_adding_a_viewer() {
     type_into(&browser, "#new-user-name", "vera");
     type_into(&browser, "#new-user-password", "vera-password");
     click(&browser, "#user-form button[type=submit]");
-    wait_until(
-        &browser,
+    browser.wait_until(
         "vera is listed",
         "return !!document.querySelector('#users-table tr[data-user=vera]')",
         &out,
     );
     browser.screenshot(&out.join("3-users.png"));
     click(&browser, "#sign-out");
-    wait_until(
-        &browser,
+    browser.wait_until(
         "the sign-in form is back",
         "return !!document.querySelector('#login-form')",
         &out,

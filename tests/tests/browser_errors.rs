@@ -4,8 +4,7 @@
 //! `<target>/e2e-output/browser_errors`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use partout_e2e::webdriver::Browser;
 use partout_e2e::{http, output_dir, Partout};
@@ -60,23 +59,6 @@ fn send_fixture(partout: &Partout, project: i64, key: &str) {
         .unwrap();
     let status = response.status();
     assert_eq!(status, 200, "{:?}", response.text());
-}
-
-/// Runs `script` until it returns `true`.
-fn wait_until(browser: &Browser, what: &str, script: &str, out: &Path) {
-    let deadline = Instant::now() + RENDER_TIMEOUT;
-    loop {
-        let value = browser.execute(script);
-        if value == Value::Bool(true) {
-            return;
-        }
-        if Instant::now() > deadline {
-            browser.screenshot(&out.join("failure.png"));
-            let page = browser.execute("return document.querySelector('main').innerText");
-            panic!("timed out waiting until {what} (last: {value}); the page says:\n{page}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 /// The text of every element matching `css`, in document order.
@@ -138,15 +120,14 @@ fn errors_pages_list_an_issue_and_show_its_stack() {
 
     // The issue is listed with its title, count and status.
     browser.goto(&format!("{}/ui/errors", partout.url()));
-    wait_until(&browser, "one issue is listed", &rows_are(1), &out);
+    browser.wait_until("one issue is listed", &rows_are(1), &out);
     assert_eq!(texts(&browser, "#issue-list a.issue-title"), [TITLE]);
     assert_eq!(texts(&browser, "#issue-list .issue-count"), ["1"]);
     assert_eq!(texts(&browser, "#issue-list .issue-users"), ["1"]);
     let row = texts(&browser, "#issue-list li.issue-row").join("\n");
     assert!(row.contains("Unresolved") && row.contains(RELEASE), "{row}");
     assert!(row.contains("charge_card"), "the culprit: {row}");
-    wait_until(
-        &browser,
+    browser.wait_until(
         "the sparkline has drawn",
         "return document.querySelectorAll('#issue-list svg.sparkline').length === 1",
         &out,
@@ -176,7 +157,7 @@ fn errors_pages_list_an_issue_and_show_its_stack() {
         "{}/ui/errors?status=all&q=declined&sort=count",
         partout.url()
     ));
-    wait_until(&browser, "the search finds the issue", &rows_are(1), &out);
+    browser.wait_until("the search finds the issue", &rows_are(1), &out);
     let controls = browser.execute(
         "return [document.querySelector('#issue-query').value,
                  document.querySelector('#issue-status').value,
@@ -233,8 +214,7 @@ fn errors_pages_list_an_issue_and_show_its_stack() {
         .find("#issue-status button[data-set-status=resolved]")
         .expect("no Resolve button");
     browser.click(&resolve);
-    wait_until(
-        &browser,
+    browser.wait_until(
         "the issue shows as resolved",
         "return document.querySelector('#issue-status')?.dataset.status === 'resolved'",
         &out,

@@ -4,7 +4,6 @@
 //! `<target>/e2e-output/browser_logs_*`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use partout_e2e::webdriver::Browser;
@@ -145,23 +144,6 @@ fn sample_lines(now: i64) -> Vec<Value> {
     lines
 }
 
-/// Runs `script` until it returns `true`.
-fn wait_until(browser: &Browser, what: &str, script: &str, out: &Path) {
-    let deadline = Instant::now() + RENDER_TIMEOUT;
-    loop {
-        let value = browser.execute(script);
-        if value == Value::Bool(true) {
-            return;
-        }
-        if Instant::now() > deadline {
-            browser.screenshot(&out.join("failure.png"));
-            let page = browser.execute("return document.querySelector('main').innerText");
-            panic!("timed out waiting until {what} (last: {value}); the page says:\n{page}");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// The text of every result row's `selector` part, top to bottom.
 fn column(browser: &Browser, list: &str, selector: &str) -> Vec<String> {
     let script = format!(
@@ -212,7 +194,7 @@ fn logs_page_finds_filters_pages_and_zooms() {
             partout_e2e::ADMIN_PASSWORD,
         )
         .unwrap();
-    wait_until(&browser, "three errors are listed", &rows_are(3), &out);
+    browser.wait_until("three errors are listed", &rows_are(3), &out);
     assert_eq!(query_box(&browser), "service:api level:error");
     let messages = column(&browser, "#log-results", ".log-message");
     assert_eq!(
@@ -230,9 +212,7 @@ fn logs_page_finds_filters_pages_and_zooms() {
     assert!(column(&browser, "#log-results", ".log-service")
         .iter()
         .all(|service| service == "api"));
-    wait_until(
-        &browser,
-        "the histogram has bars",
+    browser.wait_until("the histogram has bars",
         "return document.querySelectorAll('[data-testid=log-histogram] rect.seg.lvl-error').length >= 3",
         &out,
     );
@@ -275,7 +255,7 @@ fn logs_page_finds_filters_pages_and_zooms() {
         .find("#log-results .log-details [data-clause='user:ann']")
         .unwrap();
     browser.click(&user);
-    wait_until(&browser, "ann's two errors are listed", &rows_are(2), &out);
+    browser.wait_until("ann's two errors are listed", &rows_are(2), &out);
     assert_eq!(query_box(&browser), "service:api level:error user:ann");
     assert!(
         browser
@@ -287,7 +267,7 @@ fn logs_page_finds_filters_pages_and_zooms() {
 
     // Everything of the last hour, then a click on a facet.
     browser.goto(&format!("{}/ui/logs", partout.url()));
-    wait_until(&browser, "the first page is listed", &rows_are(100), &out);
+    browser.wait_until("the first page is listed", &rows_are(100), &out);
     let worker = browser
         .find("[data-testid=facet-service] button[data-value=worker]")
         .unwrap_or_else(|| {
@@ -295,19 +275,12 @@ fn logs_page_finds_filters_pages_and_zooms() {
             panic!("no facet value worker")
         });
     browser.click(&worker);
-    wait_until(
-        &browser,
-        "worker's five lines are listed",
-        &rows_are(5),
-        &out,
-    );
+    browser.wait_until("worker's five lines are listed", &rows_are(5), &out);
     assert!(column(&browser, "#log-results", ".log-service")
         .iter()
         .all(|service| service == "worker"));
     assert_eq!(query_box(&browser), "service:worker");
-    wait_until(
-        &browser,
-        "the facet shows as active",
+    browser.wait_until("the facet shows as active",
         "return document.querySelector('[data-testid=facet-service] button[data-value=worker]')?.getAttribute('aria-pressed') === 'true'",
         &out,
     );
@@ -317,7 +290,7 @@ fn logs_page_finds_filters_pages_and_zooms() {
     let input = browser.find("#log-query").unwrap();
     browser.clear(&input);
     browser.send_keys(&input, &format!("timeout{ENTER}"));
-    wait_until(&browser, "one timeout is listed", &rows_are(1), &out);
+    browser.wait_until("one timeout is listed", &rows_are(1), &out);
     assert_eq!(
         column(&browser, "#log-results", ".log-message"),
         ["upstream timeout talking to db"]
@@ -326,13 +299,13 @@ fn logs_page_finds_filters_pages_and_zooms() {
 
     // Paging: 120 heartbeats come 100 at a time.
     browser.goto(&format!("{}/ui/logs?q=service%3Abeat", partout.url()));
-    wait_until(&browser, "the first 100 heartbeats", &rows_are(100), &out);
+    browser.wait_until("the first 100 heartbeats", &rows_are(100), &out);
     browser
         .wait_for_text("#log-summary", "newest 100 of 120", RENDER_TIMEOUT)
         .unwrap();
     let older = browser.find("#load-older").unwrap();
     browser.click(&older);
-    wait_until(&browser, "all 120 heartbeats", &rows_are(120), &out);
+    browser.wait_until("all 120 heartbeats", &rows_are(120), &out);
     assert!(browser.find("#load-older").is_none(), "no more pages");
     let beats = column(&browser, "#log-results", ".log-message");
     assert_eq!(beats.first().unwrap(), "heartbeat 0");
@@ -340,9 +313,8 @@ fn logs_page_finds_filters_pages_and_zooms() {
 
     // Dragging across the chart narrows the range to whole buckets.
     browser.goto(&format!("{}/ui/logs?from=-6h", partout.url()));
-    wait_until(&browser, "the first page is listed", &rows_are(100), &out);
-    wait_until(
-        &browser,
+    browser.wait_until("the first page is listed", &rows_are(100), &out);
+    browser.wait_until(
         "the chart is drawn",
         "return document.querySelectorAll('[data-testid=log-histogram] rect.seg').length > 0",
         &out,
@@ -356,20 +328,17 @@ fn logs_page_finds_filters_pages_and_zooms() {
     // The last hour is the right sixth of the chart; take its right half.
     let half = (width / 2.0) as i64;
     browser.drag_horizontally(&chart, half - (width / 12.0) as i64, half - 1);
-    wait_until(
-        &browser,
+    browser.wait_until(
         "the range is a fixed one",
         "return location.search.includes('from=20') && location.search.includes('until=20')",
         &out,
     );
-    wait_until(
-        &browser,
+    browser.wait_until(
         "no preset is pressed",
         "return document.querySelectorAll('[data-range][aria-pressed=true]').length === 0",
         &out,
     );
-    wait_until(
-        &browser,
+    browser.wait_until(
         "the narrower range lists lines",
         "const list = document.querySelector('#log-results');
          const rows = list ? list.querySelectorAll('li.log-line').length : 0;
@@ -381,8 +350,7 @@ fn logs_page_finds_filters_pages_and_zooms() {
     // A preset puts a relative range back in the link.
     let week = browser.find("[data-range='7d']").unwrap();
     browser.click(&week);
-    wait_until(
-        &browser,
+    browser.wait_until(
         "the link says the last 7 days",
         "return location.search === '?from=-7d'",
         &out,
@@ -391,17 +359,14 @@ fn logs_page_finds_filters_pages_and_zooms() {
     // A custom range starts as the range shown; applying it fixes it.
     let custom = browser.find("#custom-range-toggle").unwrap();
     browser.click(&custom);
-    wait_until(
-        &browser,
-        "the custom range is filled in",
+    browser.wait_until("the custom range is filled in",
         "return !!document.querySelector('#range-from')?.value && !!document.querySelector('#range-until')?.value",
         &out,
     );
     browser.screenshot(&out.join("6-custom-range.png"));
     let apply = browser.find(".custom-range button[type=submit]").unwrap();
     browser.click(&apply);
-    wait_until(
-        &browser,
+    browser.wait_until(
         "the link holds the custom range",
         "return location.search.startsWith('?from=20') && location.search.includes('until=20')",
         &out,
@@ -422,9 +387,7 @@ fn logs_page_finds_filters_pages_and_zooms() {
             RENDER_TIMEOUT,
         )
         .unwrap();
-    wait_until(
-        &browser,
-        "every facet gave up",
+    browser.wait_until("every facet gave up",
         "return [...document.querySelectorAll('.facet')].every(f => f.textContent.includes('Not available'))",
         &out,
     );
@@ -454,7 +417,7 @@ fn logs_page_tails_new_lines_live() {
             partout_e2e::ADMIN_PASSWORD,
         )
         .unwrap();
-    wait_until(&browser, "the old line is listed", &rows_are(1), &out);
+    browser.wait_until("the old line is listed", &rows_are(1), &out);
     let toggle = browser.find("#live-toggle").unwrap();
     browser.click(&toggle);
     browser
@@ -491,7 +454,7 @@ fn logs_page_tails_new_lines_live() {
     // indexed, within a second).
     wait_searchable(&partout, "service:live", 2);
     browser.click(&toggle);
-    wait_until(&browser, "both lines are listed", &rows_are(2), &out);
+    browser.wait_until("both lines are listed", &rows_are(2), &out);
     assert_eq!(
         column(&browser, "#log-results", ".log-message"),
         ["fresh from the tail", "old news"]

@@ -148,28 +148,7 @@ fn get(partout: &Partout, path: &str) -> Value {
 
 /// The 1-based line of `text` in the script.
 fn script_line(text: &str) -> u64 {
-    let index = SCRIPT.lines().position(|line| line.contains(text)).unwrap();
-    u64::try_from(index + 1).unwrap()
-}
-
-fn tag_values(detail: &Value, key: &str) -> Vec<(String, u64)> {
-    let tag = detail["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|tag| tag["key"] == key)
-        .unwrap_or_else(|| panic!("no tag {key}: {detail:#}"));
-    tag["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|value| {
-            (
-                value["value"].as_str().unwrap().to_owned(),
-                value["count"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    partout_e2e::line_of(SCRIPT, text)
 }
 
 #[test]
@@ -248,10 +227,22 @@ fn the_python_sdk_groups_two_bugs_into_two_issues() {
         .filter_map(|crumb| crumb["message"].as_str())
         .collect();
     assert!(crumbs.contains(&"checkout A-1002"), "{crumbs:?}");
-    assert_eq!(tag_values(&detail, "team"), [("checkout".to_owned(), 2)]);
-    assert_eq!(tag_values(&detail, "environment"), [("e2e".to_owned(), 2)]);
-    assert_eq!(tag_values(&detail, "release"), [("shop@1.0".to_owned(), 2)]);
-    assert_eq!(tag_values(&detail, "user"), [("id:user-42".to_owned(), 2)]);
+    assert_eq!(
+        partout_e2e::tag_values(&detail, "team"),
+        [("checkout".to_owned(), 2)]
+    );
+    assert_eq!(
+        partout_e2e::tag_values(&detail, "environment"),
+        [("e2e".to_owned(), 2)]
+    );
+    assert_eq!(
+        partout_e2e::tag_values(&detail, "release"),
+        [("shop@1.0".to_owned(), 2)]
+    );
+    assert_eq!(
+        partout_e2e::tag_values(&detail, "user"),
+        [("id:user-42".to_owned(), 2)]
+    );
     let hourly = detail["hourly"].as_array().unwrap();
     let hourly_total: u64 = hourly
         .iter()

@@ -105,28 +105,7 @@ fn run_sdk(sentry_node: &Path, partout: &Partout, scenario: &str) -> (Output, St
 
 /// The 1-based line of `text` in the script.
 fn script_line(text: &str) -> u64 {
-    let index = SCRIPT.lines().position(|line| line.contains(text)).unwrap();
-    u64::try_from(index + 1).unwrap()
-}
-
-fn tag_values(detail: &Value, key: &str) -> Vec<(String, u64)> {
-    let tag = detail["tags"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|tag| tag["key"] == key)
-        .unwrap_or_else(|| panic!("no tag {key}: {detail:#}"));
-    tag["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|value| {
-            (
-                value["value"].as_str().unwrap().to_owned(),
-                value["count"].as_u64().unwrap(),
-            )
-        })
-        .collect()
+    partout_e2e::line_of(SCRIPT, text)
 }
 
 /// The issue of the list with `title`.
@@ -249,13 +228,22 @@ fn the_node_sdk_groups_errors_and_messages_into_issues() {
         .filter_map(|crumb| crumb["message"].as_str())
         .collect();
     assert!(crumbs.contains(&"checkout N-1002"), "{crumbs:?}");
-    assert_eq!(tag_values(&detail, "team"), [("payments".to_owned(), 2)]);
-    assert_eq!(tag_values(&detail, "environment"), [("e2e".to_owned(), 2)]);
     assert_eq!(
-        tag_values(&detail, "release"),
+        partout_e2e::tag_values(&detail, "team"),
+        [("payments".to_owned(), 2)]
+    );
+    assert_eq!(
+        partout_e2e::tag_values(&detail, "environment"),
+        [("e2e".to_owned(), 2)]
+    );
+    assert_eq!(
+        partout_e2e::tag_values(&detail, "release"),
         [("node-app@1.2.3".to_owned(), 2)]
     );
-    assert_eq!(tag_values(&detail, "user"), [("id:user-7".to_owned(), 2)]);
+    assert_eq!(
+        partout_e2e::tag_values(&detail, "user"),
+        [("id:user-7".to_owned(), 2)]
+    );
 
     let events = api(&partout, &format!("/issues/{}/events", declined["id"]));
     let values: Vec<&str> = events["events"]

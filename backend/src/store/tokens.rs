@@ -139,16 +139,29 @@ pub fn create(
     Ok(conn.last_insert_rowid())
 }
 
-/// Tokens, newest first: all of them, or those `user_id` made.
+/// Tokens, newest first: all of them, or those `made_by` made.
 pub fn list(conn: &Connection, made_by: Option<i64>) -> Result<Vec<Listed>, StoreError> {
-    let mut stmt = conn.prepare(
+    query(
+        conn,
+        "WHERE ?1 IS NULL OR t.created_by_user_id = ?1",
+        made_by,
+    )
+}
+
+/// Tokens in the listed form, filtered by `filter` on parameter `?1`.
+fn query(
+    conn: &Connection,
+    filter: &str,
+    param: impl rusqlite::ToSql,
+) -> Result<Vec<Listed>, StoreError> {
+    let sql = format!(
         "SELECT t.id, t.name, t.scope, t.created_at_ms, t.created_by_user_id, u.username,
                 t.last_used_at_ms, t.revoked_at_ms
          FROM api_tokens t LEFT JOIN users u ON u.id = t.created_by_user_id
-         WHERE ?1 IS NULL OR t.created_by_user_id = ?1
-         ORDER BY t.id DESC",
-    )?;
-    let rows = stmt.query_map([made_by], |row| {
+         {filter} ORDER BY t.id DESC"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map([param], |row| {
         let scope: String = row.get(2)?;
         Ok(Listed {
             id: row.get(0)?,
@@ -167,7 +180,7 @@ pub fn list(conn: &Connection, made_by: Option<i64>) -> Result<Vec<Listed>, Stor
 
 /// One token by id, listed form.
 pub fn get(conn: &Connection, id: i64) -> Result<Option<Listed>, StoreError> {
-    Ok(list(conn, None)?.into_iter().find(|token| token.id == id))
+    Ok(query(conn, "WHERE t.id = ?1", id)?.pop())
 }
 
 /// Revokes a token; true if it was active.
