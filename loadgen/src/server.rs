@@ -7,6 +7,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 
+/// The admin token every benchmark's partout starts with: reads of
+/// `/metrics`, `/render` and `/api/v1` need one.
+pub const DEFAULT_TOKEN: &str = "partout-loadgen-token";
+
 pub struct Server {
     child: Child,
     pub data_dir: tempfile::TempDir,
@@ -24,7 +28,8 @@ pub struct Launch {
     /// Listen for syslog over TCP on a free port; otherwise every log
     /// listener is off.
     pub syslog_tcp: bool,
-    /// `PARTOUT_BOOTSTRAP_TOKEN`: an admin API token, which may ingest.
+    /// `PARTOUT_BOOTSTRAP_TOKEN`: an admin API token, which may ingest;
+    /// [`DEFAULT_TOKEN`] when not given. [`Server::http`] sends it.
     pub bootstrap_token: Option<String>,
     /// A TOML config file (`--config`).
     pub config: Option<std::path::PathBuf>,
@@ -81,18 +86,22 @@ impl Server {
         if let Some(config) = &launch.config {
             command.arg("--config").arg(config);
         }
-        command.env_remove("PARTOUT_BOOTSTRAP_TOKEN");
-        if let Some(token) = &launch.bootstrap_token {
-            command.env("PARTOUT_BOOTSTRAP_TOKEN", token);
-        }
+        let token = launch.bootstrap_token.as_deref().unwrap_or(DEFAULT_TOKEN);
+        command.env("PARTOUT_BOOTSTRAP_TOKEN", token);
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log.reopen()?)
             .spawn()
             .context("starting partout")?;
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_str(&format!("Bearer {token}"))?,
+        );
         let http = reqwest::blocking::Client::builder()
             .no_proxy()
+            .default_headers(headers)
             .timeout(Duration::from_secs(120))
             .build()?;
         let mut server = Server {
@@ -159,7 +168,13 @@ impl Server {
 
     /// A counter or gauge sample from `/metrics`, `None` when absent.
     pub fn metric_if_present(&self, sample: &str) -> anyhow::Result<Option<f64>> {
-        let text = self.http.get(self.url("/metrics")?).send()?.text()?;
+        // A refused read must fail the run, not read as a zero.
+        let text = self
+            .http
+            .get(self.url("/metrics")?)
+            .send()?
+            .error_for_status()?
+            .text()?;
         Ok(text
             .lines()
             .find(|line| line.starts_with(sample))

@@ -197,7 +197,7 @@ fn carbon_tcp_and_render(partout: &Path, scale: f64) -> anyhow::Result<()> {
     let full = "/render?format=json&from=-24h&target=bench.render.*.load".to_owned();
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let body: serde_json::Value = server.http.get(server.url("/render?format=json&from=-25h&target=sumSeries(bench.render.*.load)&maxDataPoints=1")?).send()?.json()?;
+        let body: serde_json::Value = server.http.get(server.url("/render?format=json&from=-25h&target=sumSeries(bench.render.*.load)&maxDataPoints=1")?).send()?.error_for_status()?.json()?;
         let count: usize = body.as_array().map_or(0, |a| a.len());
         let stored: f64 = server.metric("partout_store_write_queue_depth")?;
         if count == 1 && stored == 0.0 {
@@ -219,7 +219,11 @@ fn carbon_tcp_and_render(partout: &Path, scale: f64) -> anyhow::Result<()> {
         let mut latencies = Vec::new();
         for _ in 0..30 {
             let started = Instant::now();
-            let response = server.http.get(server.url(&query)?).send()?;
+            let response = server
+                .http
+                .get(server.url(&query)?)
+                .send()?
+                .error_for_status()?;
             let bytes = response.bytes()?;
             anyhow::ensure!(!bytes.is_empty(), "empty render");
             latencies.push(started.elapsed().as_secs_f64() * 1000.0);

@@ -4,8 +4,9 @@
 //!
 //! Per event: skip it if its id was stored before (SDKs retry); find or
 //! create its issue and apply the status rules; count it (issue total,
-//! its hour, a new user, each tag value); store its body; delete the
-//! issue's events past the newest `events_per_issue`.
+//! its hour, a new user, each tag value); store its body; every
+//! [`retention_slack`] events of the issue, delete its events past the
+//! newest `events_per_issue`.
 //!
 //! Tag values are bounded per issue: at most [`MAX_TAG_KEYS`] keys, and
 //! per key [`MAX_TAG_VALUES`] distinct values (more for `release` and
@@ -71,7 +72,7 @@ pub fn record_event(
             outcome: Outcome::Duplicate,
         });
     }
-    let (issue_id, outcome) = upsert_issue(conn, project_id, event)?;
+    let (issue_id, outcome, event_count) = upsert_issue(conn, project_id, event)?;
     count_user(conn, issue_id, event.user_digest)?;
     conn.prepare_cached(
         "INSERT INTO error_issue_hours (issue_id, hour_ms, count) VALUES (?1, ?2, 1)
@@ -96,6 +97,29 @@ pub fn record_event(
         event.received_at_ms,
         event.body
     ])?;
+    // Deleting one old event per new one costs more than storing it (the
+    // freed blob pages, a walk of N index entries); a sweep every
+    // `slack` events of the issue costs the walk once.
+    if event_count % retention_slack(events_per_issue) == 0 {
+        delete_past_newest(conn, issue_id, events_per_issue)?;
+    }
+    Ok(Recorded { issue_id, outcome })
+}
+
+/// How many events an issue may store past its `events_per_issue` before
+/// they are deleted: a tenth more, so a sweep runs every tenth event.
+pub fn retention_slack(events_per_issue: usize) -> i64 {
+    i64::try_from(events_per_issue / 10)
+        .unwrap_or(i64::MAX)
+        .max(1)
+}
+
+/// Deletes the issue's events past its newest `events_per_issue`.
+fn delete_past_newest(
+    conn: &Connection,
+    issue_id: i64,
+    events_per_issue: usize,
+) -> Result<(), StoreError> {
     // The row ids only grow, so "newest" is arrival order. When fewer than
     // N + 1 events are stored, the subquery is NULL and nothing goes.
     conn.prepare_cached(
@@ -106,14 +130,16 @@ pub fn record_event(
         issue_id,
         i64::try_from(events_per_issue.max(1)).unwrap_or(i64::MAX)
     ])?;
-    Ok(Recorded { issue_id, outcome })
+    Ok(())
 }
 
+/// Creates or updates the event's issue: its id, what the event did to
+/// it, and its event count now.
 fn upsert_issue(
     conn: &Connection,
     project_id: i64,
     event: &NewEvent,
-) -> Result<(i64, Outcome), StoreError> {
+) -> Result<(i64, Outcome, i64), StoreError> {
     let grouping = &event.grouping;
     let existing: Option<(i64, String, Option<String>)> = conn
         .prepare_cached(
@@ -146,7 +172,7 @@ fn upsert_issue(
             event.timestamp_ms,
             event.release,
         ])?;
-        return Ok((conn.last_insert_rowid(), Outcome::NewIssue));
+        return Ok((conn.last_insert_rowid(), Outcome::NewIssue, 1));
     };
     // A status the schema allows but this build does not know cannot
     // happen (the CHECK constraint lists them); treat it as open.
@@ -156,8 +182,9 @@ fn upsert_issue(
         resolved_in_release.as_deref(),
         event.release.as_deref(),
     );
-    conn.prepare_cached(
-        "UPDATE error_issues SET
+    let event_count = conn
+        .prepare_cached(
+            "UPDATE error_issues SET
              title = ?2, culprit = ?3, level = ?4, platform = ?5, status = ?6,
              resolved_in_release = CASE WHEN ?7 THEN NULL ELSE resolved_in_release END,
              regressed_at_ms = CASE WHEN ?7 THEN ?8 ELSE regressed_at_ms END,
@@ -167,26 +194,30 @@ fn upsert_issue(
              event_count = event_count + 1,
              first_release = coalesce(first_release, ?9),
              last_release = coalesce(?9, last_release)
-         WHERE id = ?1",
-    )?
-    .execute(rusqlite::params![
-        issue_id,
-        grouping.title,
-        grouping.culprit,
-        event.level,
-        event.platform,
-        change.status.as_str(),
-        change.regressed,
-        event.received_at_ms,
-        event.release,
-        event.timestamp_ms,
-    ])?;
+         WHERE id = ?1
+         RETURNING event_count",
+        )?
+        .query_row(
+            rusqlite::params![
+                issue_id,
+                grouping.title,
+                grouping.culprit,
+                event.level,
+                event.platform,
+                change.status.as_str(),
+                change.regressed,
+                event.received_at_ms,
+                event.release,
+                event.timestamp_ms,
+            ],
+            |row| row.get::<_, i64>(0),
+        )?;
     let outcome = if change.regressed {
         Outcome::Regressed
     } else {
         Outcome::Counted
     };
-    Ok((issue_id, outcome))
+    Ok((issue_id, outcome, event_count))
 }
 
 fn count_user(conn: &Connection, issue_id: i64, digest: Option<i64>) -> Result<(), StoreError> {
@@ -412,6 +443,36 @@ mod tests {
         assert_eq!(ignored.status, "ignored");
         let quiet = record(&store, event(crash(5, "load", "1.3", "ada"), T0 + 40), 10).await;
         assert_eq!(quiet.outcome, Outcome::Counted);
+    }
+
+    #[tokio::test]
+    async fn old_events_go_in_sweeps_that_keep_the_newest() {
+        let (store, _dir) = store().await;
+        let keep = 20;
+        assert_eq!(retention_slack(keep), 2);
+        let mut issue_id = 0;
+        for id in 1..=25 {
+            issue_id = record(&store, event(crash(id, "load", "1.0", "ada"), T0), keep)
+                .await
+                .issue_id;
+            let stored = store
+                .read(move |c| events::stored_count(c, issue_id))
+                .await
+                .unwrap();
+            let expected = match id {
+                // The sweeps at the 22nd and 24th events leave 20.
+                22 | 24 => 20,
+                id => u64::from(id.min(21)),
+            };
+            assert_eq!(stored, expected, "after event {id}");
+        }
+        let (page, _) = store
+            .read(move |c| events::page(c, issue_id, None, 100))
+            .await
+            .unwrap();
+        let ids: Vec<String> = page.iter().map(|e| e.event_id.clone()).collect();
+        let newest: Vec<String> = (5..=25).rev().map(|id| format!("{id:032x}")).collect();
+        assert_eq!(ids, newest, "the oldest go first");
     }
 
     #[tokio::test]

@@ -244,7 +244,15 @@ async fn ingest(
     let received_at_ms = unix_ms_now();
     let config = state.errors;
     let headers = headers.clone();
+    let permit = state
+        .error_runtime
+        .body_permits
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| SentryApiError::from(StoreError::Closed))?;
     let body = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         read_body(&headers, &body, endpoint, &config, received_at_ms)
     })
     .await

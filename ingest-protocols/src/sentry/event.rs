@@ -289,26 +289,36 @@ pub struct Sdk {
 }
 
 /// Normalizes an event payload. Fails only when it is not a JSON object.
+///
+/// Reads the payload in one pass ([`super::payload`]); the result is what
+/// [`normalize_event_map`] makes of the same payload as a `Value`.
 pub fn normalize_event(payload: &[u8], limits: &NormalizeLimits) -> Result<Event, SentryError> {
-    match serde_json::from_slice::<Value>(payload) {
-        Ok(Value::Object(map)) => Ok(normalize_event_map(&map, limits)),
-        Ok(_) => Err(SentryError::BadEvent {
+    match super::payload::read(payload, limits) {
+        Ok(read) => Ok(from_payload(read, limits)),
+        Err(super::payload::ReadError::NotAnObject) => Err(SentryError::BadEvent {
             detail: String::from("not a JSON object"),
         }),
-        Err(error) => Err(SentryError::BadEvent {
+        Err(super::payload::ReadError::Syntax(error)) => Err(SentryError::BadEvent {
             detail: error.to_string(),
         }),
     }
 }
 
+fn from_payload(mut read: super::payload::Payload, limits: &NormalizeLimits) -> Event {
+    let has_exception_stack = read
+        .exceptions
+        .iter()
+        .any(|exception| exception.stacktrace.is_some());
+    let stacktrace = if has_exception_stack {
+        None
+    } else {
+        read.stacktrace.take().or_else(|| read.thread_stacktrace())
+    };
+    assemble(&read.fields, read.exceptions, stacktrace, limits)
+}
+
 /// Normalizes an event already parsed as a JSON object.
 pub fn normalize_event_map(map: &Map<String, Value>, limits: &NormalizeLimits) -> Event {
-    let name = |key: &str| string(map.get(key), limits.max_name_chars);
-    let event_type = name("type");
-    let default_level = match event_type.as_deref() {
-        Some("transaction") => Level::Info,
-        _ => Level::Error,
-    };
     let exceptions = exceptions(map.get("exception"), limits);
     let has_exception_stack = exceptions
         .iter()
@@ -317,6 +327,23 @@ pub fn normalize_event_map(map: &Map<String, Value>, limits: &NormalizeLimits) -
         None
     } else {
         stacktrace(map.get("stacktrace"), limits).or_else(|| thread_stacktrace(map, limits))
+    };
+    assemble(map, exceptions, stacktrace, limits)
+}
+
+/// The event from its stack traces, read already, and the rest of its
+/// top-level fields.
+fn assemble(
+    map: &Map<String, Value>,
+    exceptions: Vec<Exception>,
+    stacktrace: Option<Stacktrace>,
+    limits: &NormalizeLimits,
+) -> Event {
+    let name = |key: &str| string(map.get(key), limits.max_name_chars);
+    let event_type = name("type");
+    let default_level = match event_type.as_deref() {
+        Some("transaction") => Level::Info,
+        _ => Level::Error,
     };
     Event {
         event_id: map.get("event_id").and_then(event_id),
@@ -818,6 +845,34 @@ mod tests {
             "exception": {"values": [{"type": "E", "stacktrace": {"frames": [{"function": "f"}]}}]}
         }));
         assert_eq!(with_exception.stacktrace, None);
+        // The crashed thread before the current one, the current one
+        // before the first, in either reader.
+        let stack = |function: &str| json!({"frames": [{"function": function}]});
+        for (threads, expected) in [
+            (
+                json!([{"current": true, "stacktrace": stack("current")},
+                       {"crashed": true, "stacktrace": stack("crashed")}]),
+                "crashed",
+            ),
+            (
+                json!({"values": [{"stacktrace": stack("first")},
+                                  {"current": true, "stacktrace": stack("current")},
+                                  {"crashed": true}]}),
+                "current",
+            ),
+            (
+                json!([{"crashed": "yes"}, {"stacktrace": stack("first")}]),
+                "first",
+            ),
+        ] {
+            let payload = json!({"threads": threads});
+            let from_bytes = normalize(payload.clone());
+            let frame = &from_bytes.stacktrace.as_ref().unwrap().frames[0];
+            assert_eq!(frame.function.as_deref(), Some(expected));
+            let from_value =
+                normalize_event_map(payload.as_object().unwrap(), &NormalizeLimits::default());
+            assert_eq!(from_bytes, from_value);
+        }
     }
 
     #[test]
@@ -903,6 +958,45 @@ mod tests {
     }
 
     proptest::proptest! {
+        /// The one-pass reader of payload bytes and the reader of a parsed
+        /// `Value` must agree on everything, cuts included.
+        #[test]
+        fn reading_bytes_equals_reading_the_value(
+            value in proptest::prop_oneof![arbitrary_json(), event_json()]
+        ) {
+            let limits = NormalizeLimits {
+                max_frames: 3,
+                max_breadcrumbs: 2,
+                max_exceptions: 2,
+                max_context_lines: 2,
+                max_name_chars: 4,
+                max_text_chars: 6,
+                ..NormalizeLimits::default()
+            };
+            let bytes = value.to_string();
+            let from_bytes = normalize_event(bytes.as_bytes(), &limits);
+            // The `Value` as parsed back, not as generated: serde_json (without
+            // `float_roundtrip`) may read a long float back one digit off.
+            let parsed: Value = serde_json::from_str(&bytes).unwrap();
+            match &parsed {
+                Value::Object(map) => {
+                    let from_value = normalize_event_map(map, &limits);
+                    let from_bytes = from_bytes.ok();
+                    proptest::prop_assert!(
+                        same_but_last_float_digit(&from_bytes, &Some(from_value.clone())),
+                        "{:?} != {:?}", from_bytes, from_value
+                    );
+                    // Both byte readers, not only the one that answered.
+                    let simd = crate::sentry::payload::read_with_simd_json(bytes.as_bytes(), &limits);
+                    proptest::prop_assert!(simd.is_some(), "simd-json refused {}", bytes);
+                    let serde = crate::sentry::payload::read_with_serde_json(bytes.as_bytes(), &limits);
+                    let serde = serde.ok().map(|read| from_payload(read, &limits));
+                    proptest::prop_assert_eq!(serde.as_ref(), Some(&from_value));
+                }
+                _ => proptest::prop_assert!(from_bytes.is_err()),
+            }
+        }
+
         #[test]
         fn arbitrary_json_never_panics(value in arbitrary_json()) {
             let limits = NormalizeLimits { max_frames: 3, max_breadcrumbs: 2, max_exceptions: 2, ..NormalizeLimits::default() };
@@ -917,6 +1011,180 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Equal events, but for floats in free-form JSON that may differ in
+    /// their last binary digit: simd-json does not round every long
+    /// decimal correctly (serde_json does).
+    fn same_but_last_float_digit(a: &Option<Event>, b: &Option<Event>) -> bool {
+        fn close(a: &Value, b: &Value) -> bool {
+            match (a, b) {
+                (Value::Number(x), Value::Number(y)) if x.is_f64() && y.is_f64() => {
+                    let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+                    (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs())
+                }
+                (Value::Array(x), Value::Array(y)) => {
+                    x.len() == y.len() && x.iter().zip(y).all(|(x, y)| close(x, y))
+                }
+                (Value::Object(x), Value::Object(y)) => {
+                    x.len() == y.len()
+                        && x.iter()
+                            .zip(y)
+                            .all(|((kx, x), (ky, y))| kx == ky && close(x, y))
+                }
+                _ => a == b,
+            }
+        }
+        close(
+            &serde_json::to_value(a).unwrap(),
+            &serde_json::to_value(b).unwrap(),
+        )
+    }
+
+    /// Objects shaped like events, with stack traces deep enough to reach
+    /// every cut, and a value of the wrong type in any place.
+    fn event_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::collection::vec;
+        use proptest::option::of;
+        use proptest::prelude::*;
+        fn object(fields: Vec<(&str, Option<Value>)>) -> Value {
+            Value::Object(
+                fields
+                    .into_iter()
+                    .filter_map(|(key, value)| Some((key.to_owned(), value?)))
+                    .collect(),
+            )
+        }
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::from),
+            (-3_i64..5_000_000_000).prop_map(Value::from),
+            Just(Value::from(2.5)),
+            "[a-zé ]{0,9}".prop_map(Value::from),
+            Just(json!({"values": [1]})),
+        ]
+        .boxed();
+        let text =
+            prop_oneof![4 => "[a-zé\\\\\"]{0,9}".prop_map(Value::from), 1 => leaf.clone()].boxed();
+        let lines =
+            prop_oneof![4 => vec(text.clone(), 0..5).prop_map(Value::Array), 1 => leaf.clone()]
+                .boxed();
+        let frame = (
+            (
+                of(text.clone()),
+                of(text.clone()),
+                of(text.clone()),
+                of(text.clone()),
+            ),
+            (
+                of(leaf.clone()),
+                of(leaf.clone()),
+                of(leaf.clone()),
+                of(text.clone()),
+            ),
+            (of(lines.clone()), of(lines), of(leaf.clone())),
+        )
+            .prop_map(
+                |(
+                    (filename, abs_path, function, module),
+                    (lineno, colno, in_app, line),
+                    (pre, post, vars),
+                )| {
+                    object(vec![
+                        ("filename", filename),
+                        ("abs_path", abs_path),
+                        ("function", function),
+                        ("module", module),
+                        ("lineno", lineno),
+                        ("colno", colno),
+                        ("in_app", in_app),
+                        ("context_line", line),
+                        ("pre_context", pre),
+                        ("post_context", post),
+                        ("vars", vars),
+                    ])
+                },
+            )
+            .boxed();
+        let frame_item = prop_oneof![5 => frame, 1 => leaf.clone()].boxed();
+        let stacktrace = prop_oneof![
+            4 => vec(frame_item, 0..7).prop_map(|frames| json!({"frames": frames, "x": 1})),
+            1 => leaf.clone().prop_map(|frames| json!({"frames": frames})),
+            1 => leaf.clone(),
+        ]
+        .boxed();
+        let mechanism = prop_oneof![
+            (of(text.clone()), of(leaf.clone()))
+                .prop_map(|(kind, handled)| object(vec![("type", kind), ("handled", handled)])),
+            leaf.clone(),
+        ]
+        .boxed();
+        let exception = (
+            of(text.clone()),
+            of(text.clone()),
+            of(text),
+            of(mechanism),
+            of(stacktrace.clone()),
+        )
+            .prop_map(|(kind, value, module, mechanism, stacktrace)| {
+                object(vec![
+                    ("type", kind),
+                    ("value", value),
+                    ("module", module),
+                    ("mechanism", mechanism),
+                    ("stacktrace", stacktrace),
+                ])
+            })
+            .boxed();
+        let exception_item = prop_oneof![4 => exception.clone(), 1 => leaf.clone()].boxed();
+        let exceptions = vec(exception_item, 0..5).boxed();
+        let interface = prop_oneof![
+            exception.clone(),
+            exceptions
+                .clone()
+                .prop_map(|values| json!({"values": values})),
+            (exception, exceptions.clone()).prop_map(|(mut single, values)| {
+                if let Value::Object(map) = &mut single {
+                    map.insert("values".to_owned(), Value::Array(values));
+                }
+                single
+            }),
+            exceptions.prop_map(Value::Array),
+            leaf.clone().prop_map(|values| json!({"values": values})),
+            leaf.clone(),
+        ]
+        .boxed();
+        let flag = prop_oneof![3 => any::<bool>().prop_map(Value::from), 1 => leaf.clone()];
+        let thread = (of(flag.clone()), of(flag), of(stacktrace.clone()))
+            .prop_map(|(crashed, current, stacktrace)| {
+                object(vec![
+                    ("crashed", crashed),
+                    ("current", current),
+                    ("stacktrace", stacktrace),
+                ])
+            })
+            .boxed();
+        let threads = vec(prop_oneof![4 => thread, 1 => leaf.clone()], 0..4).boxed();
+        let threads = prop_oneof![
+            threads.clone().prop_map(|values| json!({"values": values})),
+            threads.prop_map(Value::Array),
+            leaf.clone(),
+        ]
+        .boxed();
+        (
+            of(interface),
+            of(stacktrace),
+            of(threads),
+            of(arbitrary_json()),
+        )
+            .prop_map(|(exception, stacktrace, threads, other)| {
+                object(vec![
+                    ("exception", exception),
+                    ("stacktrace", stacktrace),
+                    ("threads", threads),
+                    ("message", other),
+                ])
+            })
     }
 
     /// JSON shaped like events often enough to reach the interesting code:
@@ -942,16 +1210,29 @@ mod tests {
             Just("contexts".to_owned()),
             Just("fingerprint".to_owned()),
             Just("timestamp".to_owned()),
+            Just("module".to_owned()),
+            Just("mechanism".to_owned()),
+            Just("handled".to_owned()),
+            Just("lineno".to_owned()),
+            Just("filename".to_owned()),
+            Just("context_line".to_owned()),
+            Just("pre_context".to_owned()),
+            Just("post_context".to_owned()),
+            Just("vars".to_owned()),
+            Just("crashed".to_owned()),
+            Just("current".to_owned()),
             "[a-z]{1,3}",
         ];
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
+            (0..10_000_000_000_u64).prop_map(Value::from),
             any::<f64>().prop_map(Value::from),
             "\\PC{0,12}".prop_map(Value::from),
+            Just(Value::from("")),
         ];
-        leaf.prop_recursive(5, 64, 6, move |inner| {
+        leaf.prop_recursive(8, 256, 6, move |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
                 proptest::collection::btree_map(key.clone(), inner, 0..6)

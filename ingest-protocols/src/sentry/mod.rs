@@ -42,6 +42,7 @@ pub mod event;
 pub mod grouping;
 pub mod logs;
 pub mod message;
+mod payload;
 pub mod session;
 #[cfg(test)]
 mod testing;

@@ -11,6 +11,11 @@ const ELLIPSIS: char = '…';
 /// `text` cut to at most `max_chars` characters, the last one an ellipsis
 /// when anything was cut.
 pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
+    // No more bytes than allowed characters: nothing can be cut, and the
+    // characters need not be counted.
+    if text.len() <= max_chars {
+        return text.to_owned();
+    }
     match text.char_indices().nth(max_chars) {
         None => text.to_owned(),
         Some(_) => {

@@ -170,14 +170,22 @@ async fn an_error_log_line_becomes_an_issue_linked_to_the_line() {
     let issues = issues_when(&app, 2).await;
     assert_eq!(issues.len(), 1);
     assert_eq!(issues[0]["count"], 2);
-    let counted = state
-        .telemetry
-        .ingested_items
-        .get_or_create(&ProtocolLabels {
-            protocol: PROTOCOL.to_owned(),
-        })
-        .get();
-    assert_eq!(counted, 2);
+    // The task counts an event just after its commit, which the issue
+    // list may show first.
+    let counted = || {
+        state
+            .telemetry
+            .ingested_items
+            .get_or_create(&ProtocolLabels {
+                protocol: PROTOCOL.to_owned(),
+            })
+            .get()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while counted() < 2 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(counted(), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
