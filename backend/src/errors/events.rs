@@ -18,6 +18,8 @@ const ZSTD_LEVEL: i32 = 3;
 /// Most decompressed bytes one body may have; a normalized event is far
 /// smaller, so more means a corrupt row.
 const MAX_DECODED_BYTES: usize = 64 * 1024 * 1024;
+/// Largest serialization buffer a thread keeps between events.
+const MAX_KEPT_BUFFER: usize = 1024 * 1024;
 /// Most events one page returns.
 pub const MAX_PAGE: usize = 100;
 
@@ -29,15 +31,27 @@ pub fn encode(event: &Event) -> std::io::Result<Vec<u8>> {
         // compressing a small event.
         static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
             const { std::cell::RefCell::new(None) };
+        // The JSON is written into a buffer kept for the next event: a
+        // fresh one grows through every doubling up to 40 KB, copying.
+        static JSON: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
-    let json = serde_json::to_vec(event).map_err(std::io::Error::other)?;
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.try_borrow_mut().map_err(std::io::Error::other)?;
-        let compressor = match slot.as_mut() {
-            Some(compressor) => compressor,
-            None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
-        };
-        compressor.compress(&json)
+    JSON.with(|json| {
+        let mut json = json.try_borrow_mut().map_err(std::io::Error::other)?;
+        json.clear();
+        serde_json::to_writer(&mut *json, event).map_err(std::io::Error::other)?;
+        let compressed = COMPRESSOR.with(|cell| {
+            let mut slot = cell.try_borrow_mut().map_err(std::io::Error::other)?;
+            let compressor = match slot.as_mut() {
+                Some(compressor) => compressor,
+                None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
+            };
+            compressor.compress(&json)
+        });
+        // One unusually large event must not pin its buffer for good.
+        if json.capacity() > MAX_KEPT_BUFFER {
+            *json = Vec::new();
+        }
+        compressed
     })
 }
 

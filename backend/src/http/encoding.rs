@@ -64,7 +64,7 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec
         ),
         other => return Err(DecodeError::Unsupported(other.to_owned())),
     };
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(size_hint(name, body).min(limit));
     let cap = u64::try_from(limit).unwrap_or(u64::MAX).saturating_add(1);
     reader
         .take(cap)
@@ -77,6 +77,25 @@ pub fn decode_body(headers: &HeaderMap, body: &[u8], limit: usize) -> Result<Vec
         return Err(DecodeError::TooLarge { limit });
     }
     Ok(out)
+}
+
+/// Room to decode into at first, so a 32 KB event is not copied through
+/// every doubling of a growing buffer: a gzip member ends with its
+/// decoded size (modulo 2^32, so only a hint), others get four times
+/// their compressed size.
+fn size_hint(encoding: &str, body: &[u8]) -> usize {
+    let trailer = body
+        .len()
+        .checked_sub(4)
+        .and_then(|start| body.get(start..))
+        .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok());
+    match (encoding, trailer) {
+        // Deflate expands at most 1032 times: a trailer claiming more lies.
+        ("gzip", Some(size)) => usize::try_from(u32::from_le_bytes(size))
+            .unwrap_or(0)
+            .min(body.len().saturating_mul(1032)),
+        _ => body.len().saturating_mul(4),
+    }
 }
 
 /// A zlib stream starts with a header whose method is deflate (8) and
@@ -105,6 +124,13 @@ mod tests {
     }
 
     const TEXT: &[u8] = b"{\"message\":\"hello hello hello hello\"}";
+
+    #[test]
+    fn a_gzip_body_says_how_large_it_decodes() {
+        assert_eq!(size_hint("gzip", &compressed("gzip")), TEXT.len());
+        assert_eq!(size_hint("gzip", b"ab"), 8, "too short for a trailer");
+        assert_eq!(size_hint("br", b"abc"), 12);
+    }
 
     fn compressed(encoding: &str) -> Vec<u8> {
         match encoding {
