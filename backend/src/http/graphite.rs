@@ -16,6 +16,7 @@ use super::error::ApiError;
 use super::AppState;
 use crate::query::graphite::catalog::{self, Node};
 use crate::query::graphite::eval::Range;
+use crate::query::graphite::fetch::parallel_map;
 use crate::query::graphite::series::TimeSeries;
 use crate::query::graphite::tags;
 use crate::query::graphite::time::parse_time;
@@ -124,7 +125,22 @@ fn time_range(params: &Params) -> Result<Range, ApiError> {
 struct RenderedSeries<'a> {
     target: &'a str,
     tags: &'a BTreeMap<String, String>,
-    datapoints: Vec<(Option<f64>, i64)>,
+    datapoints: Datapoints<'a>,
+}
+
+/// A series' `[[value, ts], ...]`, written straight from the series: a
+/// full-resolution render has a million points, not worth copying first.
+struct Datapoints<'a>(&'a TimeSeries);
+
+impl Serialize for Datapoints<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq as _;
+        let mut points = serializer.serialize_seq(Some(self.0.values.len()))?;
+        for (ts, value) in self.0.points() {
+            points.serialize_element(&(value, ts))?;
+        }
+        points.end()
+    }
 }
 
 async fn render_handler(
@@ -161,36 +177,79 @@ async fn render_handler(
     let step = state.metrics_step;
     let tsdb = state.tsdb.clone();
     let now = crate::store::unix_ms_now() / 1000;
-    let rendered = state
+    // The answer is written on the reader's blocking thread too: a
+    // render's JSON is megabytes, no work for an async worker.
+    let body = state
         .store
         .read(move |conn| {
             let catalog = tsdb.catalog();
-            Ok(render(conn, &tsdb, &catalog, step, now, &request))
+            Ok(
+                render(conn, &tsdb, &catalog, step, now, &request).map(|rendered| {
+                    match format.as_str() {
+                        "json" => Ok(Body::Json(to_json(&rendered)?)),
+                        "csv" => Ok(Body::Csv(to_csv(&rendered))),
+                        other => Err(ApiError::BadRequest(format!(
+                            "unsupported format {other:?}: use json or csv"
+                        ))),
+                    }
+                }),
+            )
         })
         .await?
-        .map_err(|e| ApiError::BadRequest(e.to_string()))?;
-    match format.as_str() {
-        "json" => Ok(Json(to_json(&rendered)).into_response()),
-        "csv" => Ok((
-            [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
-            to_csv(&rendered),
-        )
-            .into_response()),
-        other => Err(ApiError::BadRequest(format!(
-            "unsupported format {other:?}: use json or csv"
-        ))),
-    }
+        .map_err(|e| ApiError::BadRequest(e.to_string()))??;
+    Ok(match body {
+        Body::Json(bytes) => ([(header::CONTENT_TYPE, "application/json")], bytes).into_response(),
+        Body::Csv(text) => {
+            ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], text).into_response()
+        }
+    })
 }
 
-fn to_json(series: &[TimeSeries]) -> Vec<RenderedSeries<'_>> {
-    series
-        .iter()
-        .map(|s| RenderedSeries {
-            target: &s.name,
-            tags: &s.tags,
-            datapoints: s.points().map(|(ts, v)| (v, ts)).collect(),
-        })
-        .collect()
+/// A rendered answer in the format asked for.
+enum Body {
+    Json(Vec<u8>),
+    Csv(String),
+}
+
+/// Bytes of JSON a point takes, near enough: `[45.56666666666667,1700000000],`.
+const JSON_BYTES_PER_POINT: usize = 32;
+
+/// The `/render` JSON: one object per series. Series are written in
+/// parallel, each into a buffer sized for it, then joined.
+fn to_json(series: &[TimeSeries]) -> Result<Vec<u8>, ApiError> {
+    let parts = parallel_map(series.iter().collect(), |s: &TimeSeries| {
+        let mut part =
+            Vec::with_capacity(64 + s.name.len() * 2 + s.values.len() * JSON_BYTES_PER_POINT);
+        serde_json::to_writer(
+            &mut part,
+            &RenderedSeries {
+                target: &s.name,
+                tags: &s.tags,
+                datapoints: Datapoints(s),
+            },
+        )
+        .map(|()| part)
+    });
+    let mut out = Vec::with_capacity(
+        2 + parts
+            .iter()
+            .map(|part| part.as_ref().map_or(0, |p| p.len() + 1))
+            .sum::<usize>(),
+    );
+    out.push(b'[');
+    for (i, part) in parts.into_iter().enumerate() {
+        let part = part.map_err(|e| {
+            ApiError::Internal(crate::store::StoreError::Task(format!(
+                "cannot write a render as JSON: {e}"
+            )))
+        })?;
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&part);
+    }
+    out.push(b']');
+    Ok(out)
 }
 
 /// Graphite's CSV: `name,YYYY-MM-DD HH:MM:SS,value`, empty for nulls.
@@ -368,6 +427,35 @@ async fn find_series_handler(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Graphite's shape, series in order, nulls for empty buckets, and
+    /// enough series that they are written on several threads.
+    #[test]
+    fn json_is_graphites_datapoints() {
+        let series: Vec<TimeSeries> = (0..10)
+            .map(|i| {
+                TimeSeries::new(
+                    format!("a.s{i}"),
+                    100,
+                    10,
+                    vec![Some(f64::from(i) + 0.5), None, Some(3.0)],
+                )
+            })
+            .collect();
+        let written: serde_json::Value =
+            serde_json::from_slice(&to_json(&series).unwrap()).unwrap();
+        let expected: Vec<serde_json::Value> = (0..10)
+            .map(|i| {
+                serde_json::json!({
+                    "target": format!("a.s{i}"),
+                    "tags": {"name": format!("a.s{i}")},
+                    "datapoints": [[f64::from(i) + 0.5, 100], [null, 110], [3.0, 120]],
+                })
+            })
+            .collect();
+        assert_eq!(written, serde_json::Value::Array(expected));
+        assert_eq!(to_json(&[]).unwrap(), b"[]");
+    }
 
     #[test]
     fn csv_timestamps_are_utc() {

@@ -1,8 +1,11 @@
 //! The `metric_chunks` table: one compressed blob per series, level and
 //! aligned window start.
 
+use std::sync::Arc;
+
 use rusqlite::{Connection, OptionalExtension};
 
+use super::cache::{ChunkCache, ChunkKey};
 use super::codec::{self, Columns};
 use super::point::{raw_from_columns, rollup_from_columns, Agg, RawValue};
 use super::schema::Level;
@@ -70,16 +73,25 @@ pub fn put(
     Ok(blob.len())
 }
 
-/// Decoded chunks of a level (whose chunks cover `window` seconds) that
-/// may hold points in `[from, until)`, oldest first.
-pub fn overlapping(
+/// One chunk as stored: its window start and compressed blob, not yet
+/// decoded (reads fetch blobs on their SQLite connection and decode them
+/// wherever the CPU is free).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredChunk {
+    pub start: i64,
+    pub blob: Vec<u8>,
+}
+
+/// The chunks of a level (whose chunks cover `window` seconds) that may
+/// hold points in `[from, until)`, oldest first, still compressed.
+pub fn overlapping_blobs(
     conn: &Connection,
     series_id: i64,
     level: usize,
     window: i64,
     from: i64,
     until: i64,
-) -> Result<Vec<Columns>, StoreError> {
+) -> Result<Vec<StoredChunk>, StoreError> {
     let mut stmt = conn.prepare_cached(
         "SELECT start, blob FROM metric_chunks
          WHERE series_id = ?1 AND level = ?2 AND start > ?3 AND start < ?4 ORDER BY start",
@@ -92,9 +104,79 @@ pub fn overlapping(
     ])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let start: i64 = row.get(0)?;
-        let blob: Vec<u8> = row.get(1)?;
-        out.push(codec::decode(&blob).map_err(|e| corrupt(series_id, level, start, e))?);
+        out.push(StoredChunk {
+            start: row.get(0)?,
+            blob: row.get(1)?,
+        });
+    }
+    Ok(out)
+}
+
+/// One chunk's columns, through `cache` when given.
+fn decode_one(
+    series_id: i64,
+    level: usize,
+    chunk: &StoredChunk,
+    cache: Option<&ChunkCache>,
+) -> Result<Arc<Columns>, StoreError> {
+    let decoded = match cache {
+        Some(cache) => {
+            let key = ChunkKey {
+                series_id,
+                level,
+                start: chunk.start,
+            };
+            cache.decode(key, &chunk.blob)
+        }
+        None => codec::decode(&chunk.blob).map(Arc::new),
+    };
+    decoded.map_err(|e| corrupt(series_id, level, chunk.start, e))
+}
+
+/// Raw points of stored chunks in `[from, until)`, oldest first.
+pub fn decode_raw(
+    series_id: i64,
+    stored: &[StoredChunk],
+    from: i64,
+    until: i64,
+    cache: Option<&ChunkCache>,
+) -> Result<Vec<(i64, RawValue)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in stored {
+        let columns = decode_one(series_id, 0, chunk, cache)?;
+        let points = raw_from_columns(&columns)
+            .ok_or_else(|| corrupt(series_id, 0, chunk.start, "not raw"))?;
+        out.reserve(points.len());
+        out.extend(
+            points
+                .into_iter()
+                .filter(|(ts, _)| (from..until).contains(ts)),
+        );
+    }
+    Ok(out)
+}
+
+/// Rollup points of `level` (≥ 1) of stored chunks in `[from, until)`,
+/// oldest first.
+pub fn decode_rollup(
+    series_id: i64,
+    level: usize,
+    stored: &[StoredChunk],
+    from: i64,
+    until: i64,
+    cache: Option<&ChunkCache>,
+) -> Result<Vec<(i64, Agg)>, StoreError> {
+    let mut out = Vec::new();
+    for chunk in stored {
+        let columns = decode_one(series_id, level, chunk, cache)?;
+        let points = rollup_from_columns(&columns)
+            .ok_or_else(|| corrupt(series_id, level, chunk.start, "not a rollup"))?;
+        out.reserve(points.len());
+        out.extend(
+            points
+                .into_iter()
+                .filter(|(ts, _)| (from..until).contains(ts)),
+        );
     }
     Ok(out)
 }
@@ -107,17 +189,8 @@ pub fn raw_points(
     from: i64,
     until: i64,
 ) -> Result<Vec<(i64, RawValue)>, StoreError> {
-    let mut out = Vec::new();
-    for columns in overlapping(conn, series_id, 0, raw.window, from, until)? {
-        let points =
-            raw_from_columns(columns).ok_or_else(|| corrupt(series_id, 0, from, "not raw"))?;
-        out.extend(
-            points
-                .into_iter()
-                .filter(|(ts, _)| (from..until).contains(ts)),
-        );
-    }
-    Ok(out)
+    let stored = overlapping_blobs(conn, series_id, 0, raw.window, from, until)?;
+    decode_raw(series_id, &stored, from, until, None)
 }
 
 /// Rollup points of `level` (≥ 1) in `[from, until)`, oldest first.
@@ -129,17 +202,8 @@ pub fn rollup_points(
     from: i64,
     until: i64,
 ) -> Result<Vec<(i64, Agg)>, StoreError> {
-    let mut out = Vec::new();
-    for columns in overlapping(conn, series_id, level, window, from, until)? {
-        let points = rollup_from_columns(columns)
-            .ok_or_else(|| corrupt(series_id, level, from, "not a rollup"))?;
-        out.extend(
-            points
-                .into_iter()
-                .filter(|(ts, _)| (from..until).contains(ts)),
-        );
-    }
-    Ok(out)
+    let stored = overlapping_blobs(conn, series_id, level, window, from, until)?;
+    decode_rollup(series_id, level, &stored, from, until, None)
 }
 
 /// Deletes the chunks of `level` whose window ends at or before `before`.

@@ -26,6 +26,8 @@
 //!
 //! Pure: no I/O. Decoding never panics: any malformed blob is an error.
 
+use std::cell::RefCell;
+
 use crate::varint::{put_varint, unzigzag, zigzag, Reader};
 
 /// First byte of every uncompressed chunk.
@@ -184,9 +186,33 @@ fn encode_xor(raw: &mut Vec<u8>, values: &[f64]) {
     }
 }
 
+thread_local! {
+    /// A zstd decompression context costs more to create than a small
+    /// chunk costs to decompress: each thread keeps one for every chunk it
+    /// decodes.
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+/// Decompresses a chunk with this thread's context.
+fn decompress(blob: &[u8]) -> Result<Vec<u8>, ChunkError> {
+    DECOMPRESSOR.with(|cell| {
+        let mut slot = cell.try_borrow_mut().map_err(|_| ChunkError::Compression)?;
+        let decompressor = match &mut *slot {
+            Some(decompressor) => decompressor,
+            empty => {
+                empty.insert(zstd::bulk::Decompressor::new().map_err(|_| ChunkError::Compression)?)
+            }
+        };
+        decompressor
+            .decompress(blob, MAX_RAW_BYTES)
+            .map_err(|_| ChunkError::Compression)
+    })
+}
+
 /// Decodes what [`encode`] wrote.
 pub fn decode(blob: &[u8]) -> Result<Columns, ChunkError> {
-    let raw = zstd::bulk::decompress(blob, MAX_RAW_BYTES).map_err(|_| ChunkError::Compression)?;
+    let raw = decompress(blob)?;
     let mut cursor = Reader::new(&raw);
     let corrupt = || ChunkError::Corrupt;
     let version = cursor.byte().ok_or_else(corrupt)?;
@@ -390,6 +416,19 @@ mod tests {
         let per_point = blob.len() as f64 / points.len() as f64;
         assert!(per_point < 1.0, "{per_point} bytes per point");
         assert_round_trips(&plain(&points));
+    }
+
+    /// The thread's reused zstd context decodes good chunks after bad
+    /// ones.
+    #[test]
+    fn a_failed_decode_does_not_spoil_the_next() {
+        let columns = plain(&[(10, 1.5), (20, 2.5)]);
+        let blob = encode(&columns).unwrap();
+        assert_eq!(decode(b"garbage"), Err(ChunkError::Compression));
+        let mut truncated = blob.clone();
+        truncated.truncate(blob.len() / 2);
+        assert!(decode(&truncated).is_err());
+        assert_eq!(decode(&blob).unwrap(), columns);
     }
 
     proptest::proptest! {

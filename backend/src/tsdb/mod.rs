@@ -25,7 +25,9 @@
 //! - [`head`], [`wal`]: unsealed points and their log
 //! - [`chunks`]: the chunk table; [`seal`]: head to chunks and rollups
 //! - [`schema`]: retention schemas; [`catalog`]: the cached catalog
+//! - [`cache`]: decoded chunks kept for reads
 
+pub mod cache;
 pub mod catalog;
 pub mod chunks;
 pub mod codec;
@@ -41,6 +43,7 @@ use std::sync::{Arc, RwLock as SyncRwLock};
 use rusqlite::Connection;
 use tokio::sync::RwLock;
 
+use self::cache::ChunkCache;
 use self::catalog::{Catalog, Entry};
 use self::head::{Head, Sample};
 use self::point::{fold_into_buckets, Agg, RawValue};
@@ -95,6 +98,9 @@ struct Inner {
     /// Async lock: a seal holds it across its commit, so a reader never
     /// sees a window both sealed and in the head, nor in neither.
     head: RwLock<Head>,
+    /// Decoded chunks for reads (seals decode without it: they would fill
+    /// it with every window they touch).
+    chunk_cache: Arc<ChunkCache>,
 }
 
 impl Tsdb {
@@ -138,6 +144,7 @@ impl Tsdb {
                 telemetry,
                 catalog: SyncRwLock::new(catalog),
                 head: RwLock::new(head),
+                chunk_cache: Arc::new(ChunkCache::new(cache::DEFAULT_BUDGET_BYTES)),
             }),
         })
     }
@@ -369,13 +376,39 @@ impl Tsdb {
         from: i64,
         until: i64,
     ) -> Result<Vec<(i64, Agg)>, StoreError> {
+        self.begin_read(conn, series, level, from, until)?.finish()
+    }
+
+    /// The I/O half of [`Tsdb::read`]: the compressed chunks and the head
+    /// points, copied out. Decoding them ([`PendingRead::finish`]) is the
+    /// costly half, and needs neither the connection nor the head lock, so
+    /// a render can decode many series in parallel.
+    pub fn begin_read(
+        &self,
+        conn: &Connection,
+        series: &Series,
+        level: usize,
+        from: i64,
+        until: i64,
+    ) -> Result<PendingRead, StoreError> {
         let schema = self.schema_of(series.id);
-        let Some(level_def) = schema.levels.get(level) else {
-            return Ok(Vec::new());
+        let mut pending = PendingRead {
+            series_id: series.id,
+            kind: series.kind,
+            level,
+            step: schema.raw().step,
+            from,
+            until,
+            stored: Vec::new(),
+            head: Vec::new(),
+            cache: Arc::clone(&self.inner.chunk_cache),
         };
-        let raw = schema.raw();
+        let Some(level_def) = schema.levels.get(level) else {
+            return Ok(pending);
+        };
+        pending.step = level_def.step;
         // Head points of the buckets that overlap the range.
-        let head_points = {
+        pending.head = {
             let head = self.inner.head.blocking_read();
             head.points(
                 series.id,
@@ -383,16 +416,42 @@ impl Tsdb {
                 level_def.align(until + level_def.step - 1),
             )
         };
-        if level == 0 {
-            let mut points = chunks::raw_points(conn, series.id, raw, from, until)?;
-            for (ts, value) in head_points {
+        pending.stored =
+            chunks::overlapping_blobs(conn, series.id, level, level_def.window, from, until)?;
+        Ok(pending)
+    }
+}
+
+/// A read whose data is fetched but not decoded; see [`Tsdb::begin_read`].
+pub struct PendingRead {
+    series_id: i64,
+    kind: SeriesKind,
+    level: usize,
+    /// The level's step: head points fold into buckets of it.
+    step: i64,
+    from: i64,
+    until: i64,
+    stored: Vec<chunks::StoredChunk>,
+    head: Vec<(i64, RawValue)>,
+    cache: Arc<ChunkCache>,
+}
+
+impl PendingRead {
+    /// Decodes the chunks and lays the head's points over them: the
+    /// points [`Tsdb::read`] returns. Pure CPU.
+    pub fn finish(self) -> Result<Vec<(i64, Agg)>, StoreError> {
+        let (from, until) = (self.from, self.until);
+        if self.level == 0 {
+            let mut points =
+                chunks::decode_raw(self.series_id, &self.stored, from, until, Some(&self.cache))?;
+            for (ts, value) in self.head {
                 if !(from..until).contains(&ts) {
                     continue;
                 }
                 match points.binary_search_by_key(&ts, |p| p.0) {
                     Ok(i) => {
                         if let Some(slot) = points.get_mut(i) {
-                            slot.1.combine(value, series.kind);
+                            slot.1.combine(value, self.kind);
                         }
                     }
                     Err(i) => points.insert(i, (ts, value)),
@@ -400,12 +459,16 @@ impl Tsdb {
             }
             return Ok(points.iter().map(|(ts, v)| (*ts, Agg::of(v))).collect());
         }
-        let mut points =
-            chunks::rollup_points(conn, series.id, level, level_def.window, from, until)?;
-        let unsealed = fold_into_buckets(
-            head_points.iter().map(|(ts, v)| (*ts, Agg::of(v))),
-            level_def.step,
-        );
+        let mut points = chunks::decode_rollup(
+            self.series_id,
+            self.level,
+            &self.stored,
+            from,
+            until,
+            Some(&self.cache),
+        )?;
+        let unsealed =
+            fold_into_buckets(self.head.iter().map(|(ts, v)| (*ts, Agg::of(v))), self.step);
         for (bucket, agg) in unsealed {
             if !(from..until).contains(&bucket) {
                 continue;

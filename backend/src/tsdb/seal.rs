@@ -40,6 +40,7 @@ pub fn seal<'a>(
             continue;
         };
         let mut points = chunks::get_or_discard(conn, window.series_id, 0, window.start)?
+            .as_ref()
             .and_then(raw_from_columns)
             .unwrap_or_default();
         merge_points(&mut points, &window.points, window.kind);
@@ -119,6 +120,7 @@ fn replace_buckets(
     while start < until {
         let end = start + level.window;
         let mut points = chunks::get_or_discard(conn, series_id, index, start)?
+            .as_ref()
             .and_then(rollup_from_columns)
             .unwrap_or_default();
         let (lo, hi) = (from.max(start), until.min(end));

@@ -140,10 +140,32 @@ pub fn leaves_of(series: &Series) -> Vec<Leaf> {
 /// `upper_N` leaves of timers resolve when named exactly.
 pub fn resolve(catalog: &[Series], pattern: &str) -> Result<Vec<Leaf>, regex::Error> {
     let matcher = glob_regex(pattern)?;
-    let mut found: Vec<Leaf> = leaves(catalog)
-        .into_iter()
-        .filter(|leaf| matcher.is_match(&leaf.name))
-        .collect();
+    // Names are matched before anything is cloned: a pattern usually
+    // picks a few series out of many thousands.
+    let mut found: Vec<Leaf> = Vec::new();
+    for series in catalog.iter().filter(|s| s.key.tags.is_empty()) {
+        let children = children(series.kind);
+        if children.is_empty() {
+            if matcher.is_match(&series.key.name) {
+                found.push(Leaf {
+                    name: series.key.name.clone(),
+                    series: series.clone(),
+                    field: Field::Value,
+                });
+            }
+            continue;
+        }
+        for (suffix, field) in children {
+            let name = format!("{}.{suffix}", series.key.name);
+            if matcher.is_match(&name) {
+                found.push(Leaf {
+                    name,
+                    series: series.clone(),
+                    field,
+                });
+            }
+        }
+    }
     if found.is_empty() {
         if let Some((parent, leaf)) = pattern.rsplit_once('.') {
             if let Some(p) = parse_percentile_leaf(leaf) {
