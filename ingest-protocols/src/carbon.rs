@@ -36,11 +36,15 @@ impl<'a> CarbonLine<'a> {
 }
 
 /// Parses one line (without its `\n`).
+///
+/// The line is checked as UTF-8 once, whole, so a line with a bad byte
+/// anywhere is refused as `not_utf8` before any other reason; the fields
+/// are then found by bytes (the separators are ASCII, so every cut is on a
+/// character boundary) instead of by `char`, which is most of this
+/// function's cost on the ingest path.
 pub fn parse_line(line: &[u8]) -> Result<CarbonLine<'_>, ParseError> {
     let line = std::str::from_utf8(line).map_err(|_| ParseError::NotUtf8)?;
-    let mut fields = line
-        .split([' ', '\t', '\r'])
-        .filter(|field| !field.is_empty());
+    let mut fields = Fields { line, at: 0 };
     let full_path = fields.next().ok_or(ParseError::BadName)?;
     let value = fields.next().ok_or(ParseError::MissingValue)?;
     let timestamp = fields.next().ok_or(ParseError::BadTimestamp)?;
@@ -58,21 +62,73 @@ pub fn parse_line(line: &[u8]) -> Result<CarbonLine<'_>, ParseError> {
     })
 }
 
+/// The non-empty fields of a line, separated by runs of spaces, tabs and
+/// carriage returns (what `str::split` on those three, empty fields
+/// skipped, gives), found by a byte loop.
+struct Fields<'a> {
+    line: &'a str,
+    /// Where the search for the next field starts.
+    at: usize,
+}
+
+impl<'a> Iterator for Fields<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let bytes = self.line.as_bytes();
+        let rest = bytes.get(self.at..)?;
+        let start = self.at + rest.iter().position(|&b| !is_separator(b))?;
+        let after = bytes.get(start..).unwrap_or_default();
+        let end = start
+            + after
+                .iter()
+                .position(|&b| is_separator(b))
+                .unwrap_or(after.len());
+        self.at = end;
+        // Both ends sit next to an ASCII byte or at an end of the line, so
+        // they are character boundaries and `get` always succeeds.
+        self.line.get(start..end)
+    }
+}
+
+fn is_separator(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\r')
+}
+
+/// Whether `text` holds a character for which `char::is_control` holds
+/// (C0 controls, DEL and the C1 controls U+0080 to U+009F), by bytes: in
+/// UTF-8 a C1 control is the lead byte 0xC2 followed by 0x80 to 0x9F, and
+/// every other control is one ASCII byte.
+fn has_control(text: &str) -> bool {
+    let mut previous = 0u8;
+    for &byte in text.as_bytes() {
+        if byte < 0x20 || byte == 0x7f || (previous == 0xc2 && (0x80..0xa0).contains(&byte)) {
+            return true;
+        }
+        previous = byte;
+    }
+    false
+}
+
 // The checks below are shared with the pickle protocol, so a point sent
 // either way is accepted or refused for the same reason.
 
 /// Splits `path[;name=value...]` into the path and its validated tags.
 pub(crate) fn split_path(full_path: &str) -> Result<(&str, &str), ParseError> {
     let (path, tags) = full_path.split_once(';').unwrap_or((full_path, ""));
-    if path.is_empty() || path.chars().any(char::is_control) {
+    if path.is_empty() || has_control(path) {
         return Err(ParseError::BadName);
     }
     if !tags.is_empty() {
         for tag in tags.split(';') {
             let (name, tag_value) = tag.split_once('=').ok_or(ParseError::BadTag)?;
-            let bad_name = name.is_empty() || name.contains(['!', '^', '=']);
+            let bad_name = name.is_empty()
+                || name
+                    .as_bytes()
+                    .iter()
+                    .any(|b| matches!(b, b'!' | b'^' | b'='));
             let bad_value = tag_value.is_empty() || tag_value.starts_with('~');
-            if bad_name || bad_value || tag.chars().any(char::is_control) {
+            if bad_name || bad_value || has_control(tag) {
                 return Err(ParseError::BadTag);
             }
         }
@@ -189,6 +245,37 @@ mod tests {
     }
 
     #[test]
+    fn utf8_and_controls_are_judged_as_by_char() {
+        let cases: &[(&[u8], Result<&str, ParseError>)] = &[
+            // A bad byte anywhere refuses the line as not UTF-8 first.
+            (b"a.b 1\xff 2", Err(ParseError::NotUtf8)),
+            (b"a.b 1 2 \xc3", Err(ParseError::NotUtf8)),
+            (b"a.b\xe2\x82", Err(ParseError::NotUtf8)),
+            // Controls other than the separators belong to a field.
+            (b"a\x0bb 1 2", Err(ParseError::BadName)),
+            (b"a\x7f 1 2", Err(ParseError::BadName)),
+            (b"a\x00 1 2", Err(ParseError::BadName)),
+            (b"a.b 1\x0c 2", Err(ParseError::BadValue)),
+            // U+0085 (NEL) is a C1 control; U+00A0 and U+00E9 are not.
+            ("a\u{85}b 1 2".as_bytes(), Err(ParseError::BadName)),
+            ("a;k=\u{9f} 1 2".as_bytes(), Err(ParseError::BadTag)),
+            ("a\u{a0}b 1 2".as_bytes(), Ok("a\u{a0}b")),
+            (
+                "donn\u{e9}es.\u{1f600} 1 2".as_bytes(),
+                Ok("donn\u{e9}es.\u{1f600}"),
+            ),
+            // Leading, trailing and mixed runs of separators.
+            (b" \t\ra.b\r\t 1\r2 \r", Ok("a.b")),
+            (b" \t\r ", Err(ParseError::BadName)),
+            (b"", Err(ParseError::BadName)),
+        ];
+        for (line, expected) in cases {
+            let got = parse_line(line).map(|point| point.path);
+            assert_eq!(got, *expected, "{}", String::from_utf8_lossy(line));
+        }
+    }
+
+    #[test]
     fn chunks_keep_good_lines_around_a_bad_one() {
         let results: Vec<_> = parse_lines(b"a 1 10\n\nbad\n  \nb 2 20\n").collect();
         assert_eq!(results.len(), 3);
@@ -218,12 +305,82 @@ mod tests {
         }
 
         #[test]
+        fn control_check_by_bytes_agrees_with_char(text in proptest::prelude::any::<String>()) {
+            proptest::prop_assert_eq!(has_control(&text), text.chars().any(char::is_control));
+        }
+
+        /// The byte parser against the `str` one it replaced, on lines
+        /// built from the bytes that matter to it.
+        #[test]
+        fn same_results_as_the_char_parser(
+            parts in proptest::collection::vec(proptest::sample::select(vec![
+                "a", "b.c", "7", "-1.5", "1e3", "nan", "inf", "1700000000", "1700000000.5", "-5",
+                " ", "  ", "\t", "\r", ";", "=", "k=v", "~", "!", "^", "\u{b}", "\u{7f}", "\u{0}",
+                "\u{85}", "\u{9f}", "\u{a0}", "\u{e9}", "\u{1f600}", "\u{ff}", "\u{c2}",
+            ]), 0..12),
+            bad_byte in proptest::option::of(0usize..40),
+        ) {
+            let mut line = parts.concat().into_bytes();
+            if let Some(at) = bad_byte {
+                if at <= line.len() {
+                    line.insert(at, 0xff);
+                }
+            }
+            let got = parse_line(&line).map(|p| (p.path, p.value.to_bits(), p.timestamp, p.tags));
+            let expected = char_parser::parse_line(&line);
+            proptest::prop_assert_eq!(got, expected);
+        }
+
+        #[test]
         fn arbitrary_bytes_never_panic(input in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             for point in parse_lines(&input).flatten() {
                 proptest::prop_assert!(point.value.is_finite());
                 proptest::prop_assert!(point.timestamp >= 0);
                 proptest::prop_assert!(!point.path.is_empty());
             }
+        }
+    }
+
+    /// The `str`-based parser `parse_line` replaced, kept as the oracle
+    /// the property test holds it to.
+    mod char_parser {
+        use super::super::{parse_timestamp, parse_value, ParseError};
+
+        type Point<'a> = (&'a str, u64, i64, &'a str);
+
+        pub fn parse_line(line: &[u8]) -> Result<Point<'_>, ParseError> {
+            let line = std::str::from_utf8(line).map_err(|_| ParseError::NotUtf8)?;
+            let mut fields = line
+                .split([' ', '\t', '\r'])
+                .filter(|field| !field.is_empty());
+            let full_path = fields.next().ok_or(ParseError::BadName)?;
+            let value = fields.next().ok_or(ParseError::MissingValue)?;
+            let timestamp = fields.next().ok_or(ParseError::BadTimestamp)?;
+            if fields.next().is_some() {
+                return Err(ParseError::ExtraField);
+            }
+            let (path, tags) = split_path(full_path)?;
+            let value = parse_value(value)?;
+            let timestamp = parse_timestamp(timestamp)?;
+            Ok((path, value.to_bits(), timestamp, tags))
+        }
+
+        fn split_path(full_path: &str) -> Result<(&str, &str), ParseError> {
+            let (path, tags) = full_path.split_once(';').unwrap_or((full_path, ""));
+            if path.is_empty() || path.chars().any(char::is_control) {
+                return Err(ParseError::BadName);
+            }
+            if !tags.is_empty() {
+                for tag in tags.split(';') {
+                    let (name, tag_value) = tag.split_once('=').ok_or(ParseError::BadTag)?;
+                    let bad_name = name.is_empty() || name.contains(['!', '^', '=']);
+                    let bad_value = tag_value.is_empty() || tag_value.starts_with('~');
+                    if bad_name || bad_value || tag.chars().any(char::is_control) {
+                        return Err(ParseError::BadTag);
+                    }
+                }
+            }
+            Ok((path, tags))
         }
     }
 }

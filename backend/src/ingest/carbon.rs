@@ -18,7 +18,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::AtomicI64;
+use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use partout_protocols::carbon::{parse_line, CarbonLine};
@@ -38,6 +38,9 @@ const MAX_AGE_SECS: i64 = 5 * 365 * 86_400;
 /// (`MetricPickleReceiver.MAX_LENGTH`): carbon-relay sends 500 points per
 /// message, far below this.
 const MAX_PICKLE_MESSAGE: usize = 1024 * 1024;
+/// Series keys the sessions of one listener keep between points, all
+/// sessions together (each costs about a hundred bytes).
+const MAX_CACHED_KEYS: usize = 1 << 17;
 use crate::metrics::pipeline::CarbonPoint;
 use crate::metrics::SeriesKey;
 use crate::telemetry::Telemetry;
@@ -56,6 +59,8 @@ pub struct Carbon {
     sender: mpsc::Sender<Vec<CarbonPoint>>,
     telemetry: Arc<Telemetry>,
     last_logged: Arc<AtomicI64>,
+    /// Room left in [`MAX_CACHED_KEYS`], shared by this listener's sessions.
+    key_budget: Arc<AtomicUsize>,
 }
 
 impl Carbon {
@@ -79,6 +84,7 @@ impl Carbon {
             sender,
             telemetry,
             last_logged: Arc::new(AtomicI64::new(0)),
+            key_budget: Arc::new(AtomicUsize::new(MAX_CACHED_KEYS)),
         }
     }
 }
@@ -107,6 +113,11 @@ impl Protocol for Carbon {
             wire: self.wire,
             sender: self.sender.clone(),
             batch: Vec::new(),
+            next_batch_len: 0,
+            keys: KeyCache {
+                keys: foldhash::HashMap::default(),
+                budget: Arc::clone(&self.key_budget),
+            },
             pending: None,
             now: unix_now(),
             counters: IngestCounters::new(
@@ -123,6 +134,12 @@ struct CarbonSession {
     wire: Wire,
     sender: mpsc::Sender<Vec<CarbonPoint>>,
     batch: Vec<CarbonPoint>,
+    /// Points in the last batch sent: the next one likely holds as many
+    /// (reads are the same size), so it is sized up front, on its first
+    /// point, rather than grown through reallocations and copies. Not
+    /// before: an idle connection holds no batch memory.
+    next_batch_len: usize,
+    keys: KeyCache,
     /// A TCP batch that found the channel full; sent by `ready`.
     pending: Option<Vec<CarbonPoint>>,
     /// Unix seconds, refreshed after every chunk (not per line).
@@ -137,6 +154,7 @@ impl CarbonSession {
         if self.batch.is_empty() {
             return;
         }
+        self.next_batch_len = self.batch.len();
         let batch = std::mem::take(&mut self.batch);
         let points = batch.len() as u64;
         match self.sender.try_send(batch) {
@@ -161,9 +179,11 @@ impl CarbonSession {
         if point.timestamp < self.now - MAX_AGE_SECS {
             return Err("timestamp_too_old");
         }
-        let tags = point.tags().map(|(k, v)| (k.to_owned(), v.to_owned()));
+        if self.batch.capacity() == 0 {
+            self.batch.reserve(self.next_batch_len);
+        }
         self.batch.push(CarbonPoint {
-            key: SeriesKey::new(point.path.to_owned(), tags),
+            key: self.keys.key(point),
             ts: point.timestamp,
             value: point.value,
         });
@@ -253,6 +273,77 @@ impl LineSession for CarbonSession {
     }
 }
 
+/// The series keys of untagged paths a session has seen, shared by its
+/// points: a point then costs a lookup instead of a string allocated here
+/// and freed on the metrics writer's thread, which made the allocator keep
+/// taking fresh (kernel-zeroed) pages. Bounded by a budget shared by the
+/// listener's sessions; past it, points allocate their key as before.
+/// Tagged points always do (their key is canonicalized: tags sorted).
+struct KeyCache {
+    /// Keyed by what senders chose: foldhash's seed is random per process.
+    keys: foldhash::HashMap<Box<str>, Arc<SeriesKey>>,
+    budget: Arc<AtomicUsize>,
+}
+
+impl KeyCache {
+    fn key(&mut self, point: &CarbonLine<'_>) -> Arc<SeriesKey> {
+        let mut tags = point.tags().peekable();
+        if tags.peek().is_some() {
+            let tags = tags.map(|(k, v)| (k.to_owned(), v.to_owned()));
+            return Arc::new(SeriesKey::new(point.path.to_owned(), tags));
+        }
+        if let Some(key) = self.keys.get(point.path) {
+            return Arc::clone(key);
+        }
+        let key = Arc::new(SeriesKey::new(point.path.to_owned(), []));
+        let reserved = self
+            .budget
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        if reserved {
+            self.keys.insert(point.path.into(), Arc::clone(&key));
+        }
+        key
+    }
+}
+
+impl Drop for KeyCache {
+    fn drop(&mut self) {
+        self.budget.fetch_add(self.keys.len(), Ordering::Relaxed);
+    }
+}
+
 fn unix_now() -> i64 {
     crate::store::unix_ms_now() / 1000
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_shared_within_the_budget_and_handed_back() {
+        let budget = Arc::new(AtomicUsize::new(1));
+        let mut cache = KeyCache {
+            keys: foldhash::HashMap::default(),
+            budget: Arc::clone(&budget),
+        };
+        let a = parse_line(b"a.b 1 1700000000").unwrap();
+        let first = cache.key(&a);
+        assert!(Arc::ptr_eq(&first, &cache.key(&a)));
+        assert_eq!(*first, SeriesKey::new("a.b".into(), []));
+        assert_eq!(budget.load(Ordering::Relaxed), 0);
+        // Past the budget a key is still right, only not kept.
+        let c = parse_line(b"c 1 1700000000").unwrap();
+        assert!(!Arc::ptr_eq(&cache.key(&c), &cache.key(&c)));
+        // Tagged keys are canonical (sorted tags), never kept.
+        let tagged = parse_line(b"d;z=1;b=2 1 1700000000").unwrap();
+        let key = cache.key(&tagged);
+        assert_eq!(key.tags_text(), "b=2;z=1");
+        drop(cache);
+        assert_eq!(budget.load(Ordering::Relaxed), 1);
+    }
 }

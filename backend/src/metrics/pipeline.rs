@@ -35,10 +35,11 @@ const CARBON_MAX_BUFFERED: usize = 200_000;
 /// How often expired chunks are deleted.
 const RETENTION_EVERY: Duration = Duration::from_secs(3600);
 
-/// One carbon point as received.
+/// One carbon point as received. The key is shared with the other points
+/// of its series a session has seen (see `ingest::carbon`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct CarbonPoint {
-    pub key: SeriesKey,
+    pub key: Arc<SeriesKey>,
     /// Unix seconds as sent.
     pub ts: i64,
     pub value: f64,
@@ -62,7 +63,9 @@ pub async fn run(
     stop: CancellationToken,
 ) {
     let step = config.step_secs.max(1);
-    let mut carbon_buffer: Vec<CarbonPoint> = Vec::new();
+    // Rows waiting for the next carbon commit. Ingesting empties it and
+    // leaves its capacity, so the buffer grows once, not on every commit.
+    let mut carbon_buffer: Vec<CarbonRow> = Vec::new();
     let mut commit_carbon = tokio::time::interval(CARBON_COMMIT_EVERY);
     commit_carbon.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut retention = tokio::time::interval(RETENTION_EVERY);
@@ -84,7 +87,7 @@ pub async fn run(
             }
             batch = carbon.recv() => {
                 if let Some(batch) = batch {
-                    carbon_buffer.extend(batch);
+                    carbon_buffer.extend(batch.into_iter().map(carbon_row));
                     if carbon_buffer.len() >= CARBON_MAX_BUFFERED {
                         flush_carbon(&tsdb, &telemetry, &mut carbon_buffer).await;
                     }
@@ -105,7 +108,7 @@ pub async fn run(
     // Final flush: whatever the listeners handed over before they stopped.
     carbon.close();
     while let Some(batch) = carbon.recv().await {
-        carbon_buffer.extend(batch);
+        carbon_buffer.extend(batch.into_iter().map(carbon_row));
     }
     flush_carbon(&tsdb, &telemetry, &mut carbon_buffer).await;
     let interval_start = unix_now() / step * step;
@@ -129,8 +132,8 @@ async fn flush_statsd(tsdb: &Tsdb, telemetry: &Telemetry, aggregator: &Mutex<Agg
         }
     };
     count_refused(telemetry, "statsd", "bad_name", interval.refused_names);
-    let rows = interval_rows(interval, ts);
-    write(tsdb, telemetry, rows, "statsd").await;
+    let mut rows = interval_rows(interval, ts);
+    write(tsdb, telemetry, &mut rows, "statsd").await;
 }
 
 fn interval_rows(interval: Interval, ts: i64) -> Vec<Row> {
@@ -173,20 +176,23 @@ fn interval_rows(interval: Interval, ts: i64) -> Vec<Row> {
     rows
 }
 
-async fn flush_carbon(tsdb: &Tsdb, telemetry: &Telemetry, buffer: &mut Vec<CarbonPoint>) {
+/// A carbon point as the store takes it; the key stays shared.
+type CarbonRow = Row<Arc<SeriesKey>>;
+
+fn carbon_row(point: CarbonPoint) -> CarbonRow {
+    Row {
+        key: point.key,
+        kind: SeriesKind::Gauge,
+        ts: point.ts,
+        value: RawValue::Plain(point.value),
+    }
+}
+
+async fn flush_carbon(tsdb: &Tsdb, telemetry: &Telemetry, buffer: &mut Vec<CarbonRow>) {
     if buffer.is_empty() {
         return;
     }
-    let rows = buffer
-        .drain(..)
-        .map(|point| Row {
-            key: point.key,
-            kind: SeriesKind::Gauge,
-            ts: point.ts,
-            value: RawValue::Plain(point.value),
-        })
-        .collect();
-    write(tsdb, telemetry, rows, "carbon").await;
+    write(tsdb, telemetry, buffer, "carbon").await;
 }
 
 fn count_refused(telemetry: &Telemetry, protocol: &str, reason: &str, count: u64) {
@@ -201,9 +207,15 @@ fn count_refused(telemetry: &Telemetry, protocol: &str, reason: &str, count: u64
     }
 }
 
-async fn write(tsdb: &Tsdb, telemetry: &Telemetry, rows: Vec<Row>, protocol: &'static str) {
+/// Stores `rows`, leaving it empty (its capacity kept for the next batch).
+async fn write<K: std::borrow::Borrow<SeriesKey>>(
+    tsdb: &Tsdb,
+    telemetry: &Telemetry,
+    rows: &mut Vec<Row<K>>,
+    protocol: &'static str,
+) {
     let points = rows.len() as u64;
-    match tsdb.ingest(rows).await {
+    match tsdb.ingest_from(rows).await {
         Ok(report) => {
             count_refused(telemetry, protocol, "series_limit", report.over_limit);
             telemetry

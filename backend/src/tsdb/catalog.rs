@@ -3,13 +3,17 @@
 //! (`metric_series`) stays the source of truth; this is loaded from it at
 //! start and updated after each committed insert.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+
+use foldhash::HashMap;
 
 use super::schema::Schemas;
 use crate::metrics::SeriesKey;
 use crate::store::metrics::{Series, SeriesKind};
 
+/// Both maps hash with foldhash: every ingested point looks its series up
+/// here, and SipHash was most of that cost. Its seed is random per process,
+/// so senders, who choose the names, cannot aim for collisions.
 pub struct Catalog {
     by_key: HashMap<SeriesKey, Entry>,
     by_id: HashMap<i64, Entry>,
@@ -29,8 +33,8 @@ pub struct Entry {
 impl Catalog {
     pub fn new(series: Vec<Series>, schemas: &Schemas) -> Catalog {
         let mut catalog = Catalog {
-            by_key: HashMap::with_capacity(series.len()),
-            by_id: HashMap::with_capacity(series.len()),
+            by_key: HashMap::with_capacity_and_hasher(series.len(), Default::default()),
+            by_id: HashMap::with_capacity_and_hasher(series.len(), Default::default()),
             sorted: Arc::new(Vec::new()),
         };
         catalog.insert(series, schemas);

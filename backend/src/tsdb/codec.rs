@@ -104,7 +104,31 @@ pub fn encode(columns: &Columns) -> Result<Vec<u8>, ChunkError> {
         put_varint(&mut raw, blob.len() as u64);
         raw.extend_from_slice(blob);
     }
-    zstd::bulk::compress(&raw, ZSTD_LEVEL).map_err(|_| ChunkError::Compression)
+    compress(&raw)
+}
+
+thread_local! {
+    /// A seal encodes a chunk per series and window: creating a zstd
+    /// context for each (a megabyte of tables, zeroed) cost more than
+    /// compressing the chunk. Each thread keeps one.
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+/// Compresses a chunk with this thread's context.
+fn compress(raw: &[u8]) -> Result<Vec<u8>, ChunkError> {
+    COMPRESSOR.with(|cell| {
+        let mut slot = cell.try_borrow_mut().map_err(|_| ChunkError::Compression)?;
+        let compressor = match &mut *slot {
+            Some(compressor) => compressor,
+            empty => empty.insert(
+                zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|_| ChunkError::Compression)?,
+            ),
+        };
+        compressor
+            .compress(raw)
+            .map_err(|_| ChunkError::Compression)
+    })
 }
 
 fn encode_timestamps(raw: &mut Vec<u8>, timestamps: &[i64]) {

@@ -7,7 +7,9 @@
 //! sealed window open it again here and are merged into its chunk at the
 //! next seal.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use foldhash::HashMap;
 
 use super::point::RawValue;
 use crate::store::metrics::SeriesKind;
@@ -39,6 +41,8 @@ struct SeriesHead {
 
 #[derive(Default)]
 pub struct Head {
+    /// Series ids are ours, not senders': foldhash is for speed here (every
+    /// point looks its series up).
     series: HashMap<i64, SeriesHead>,
     points: usize,
 }

@@ -37,8 +37,9 @@ pub mod schema;
 pub mod seal;
 pub mod wal;
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock as SyncRwLock};
+use std::sync::{Arc, Mutex, RwLock as SyncRwLock};
 
 use rusqlite::Connection;
 use tokio::sync::RwLock;
@@ -66,10 +67,12 @@ pub struct TsdbConfig {
     pub seal_grace_secs: i64,
 }
 
-/// One point on its way in, before its series is resolved.
+/// One point on its way in, before its series is resolved. The key is a
+/// [`SeriesKey`] or anything that borrows as one: carbon hands in shared
+/// keys (`Arc<SeriesKey>`) so a point does not allocate its name.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Row {
-    pub key: SeriesKey,
+pub struct Row<K = SeriesKey> {
+    pub key: K,
     pub kind: SeriesKind,
     /// Unix seconds; aligned to the series' raw step on the way in.
     pub ts: i64,
@@ -101,7 +104,22 @@ struct Inner {
     /// Decoded chunks for reads (seals decode without it: they would fill
     /// it with every window they touch).
     chunk_cache: Arc<ChunkCache>,
+    /// Buffers of the last ingest, kept for the next one: a carbon batch is
+    /// up to 200,000 rows, and fresh buffers that size cost page faults
+    /// (the kernel zeroes every new page) on each batch.
+    scratch: Mutex<Scratch>,
 }
+
+/// The per-batch buffers of [`Tsdb::ingest`], empty between batches.
+#[derive(Default)]
+struct Scratch {
+    entries: Vec<Option<Entry>>,
+    placed: Vec<(Sample, SeriesKind, i64)>,
+}
+
+/// Scratch buffers larger than this (in rows) are dropped after a batch
+/// instead of kept, so one huge StatsD interval does not pin its memory.
+const SCRATCH_KEEP_ROWS: usize = 1 << 18;
 
 impl Tsdb {
     /// Loads the catalog and replays the write-ahead log into the head.
@@ -145,6 +163,7 @@ impl Tsdb {
                 catalog: SyncRwLock::new(catalog),
                 head: RwLock::new(head),
                 chunk_cache: Arc::new(ChunkCache::new(cache::DEFAULT_BUDGET_BYTES)),
+                scratch: Mutex::default(),
             }),
         })
     }
@@ -184,15 +203,41 @@ impl Tsdb {
 
     /// Resolves, aligns, logs and adds a batch. Returns once the batch is
     /// committed to the log.
-    pub async fn ingest(&self, rows: Vec<Row>) -> Result<IngestReport, StoreError> {
+    pub async fn ingest<K: Borrow<SeriesKey>>(
+        &self,
+        mut rows: Vec<Row<K>>,
+    ) -> Result<IngestReport, StoreError> {
+        self.ingest_from(&mut rows).await
+    }
+
+    /// [`Tsdb::ingest`] that empties `rows` and leaves its capacity to the
+    /// caller, who fills it again for the next batch.
+    pub async fn ingest_from<K: Borrow<SeriesKey>>(
+        &self,
+        rows: &mut Vec<Row<K>>,
+    ) -> Result<IngestReport, StoreError> {
         if rows.is_empty() {
             return Ok(IngestReport::default());
         }
-        let entries = self.resolve(&rows).await?;
+        let mut scratch = self.take_scratch();
+        let result = self.ingest_with(rows, &mut scratch).await;
+        rows.clear();
+        self.keep_scratch(scratch);
+        result
+    }
+
+    async fn ingest_with<K: Borrow<SeriesKey>>(
+        &self,
+        rows: &mut Vec<Row<K>>,
+        scratch: &mut Scratch,
+    ) -> Result<IngestReport, StoreError> {
+        let entries = &mut scratch.entries;
+        self.resolve(rows, entries).await?;
         let schemas = &self.inner.config.schemas;
         let mut report = IngestReport::default();
-        let mut placed = Vec::with_capacity(rows.len());
-        for (row, entry) in rows.into_iter().zip(entries) {
+        let placed = &mut scratch.placed;
+        placed.reserve(rows.len());
+        for (row, entry) in rows.drain(..).zip(entries.drain(..)) {
             let Some(entry) = entry else {
                 report.over_limit += 1;
                 continue;
@@ -215,7 +260,7 @@ impl Tsdb {
             .write(move |conn| wal::append(conn, &batch))
             .await?;
         let mut head = self.inner.head.write().await;
-        for (sample, kind, window) in placed {
+        for (sample, kind, window) in placed.drain(..) {
             head.apply(sample, kind, window);
         }
         self.inner
@@ -225,23 +270,53 @@ impl Tsdb {
         Ok(report)
     }
 
-    /// The catalog entry of each row's series, creating new series while
-    /// the cap allows; `None` for rows refused by the cap.
-    async fn resolve(&self, rows: &[Row]) -> Result<Vec<Option<Entry>>, StoreError> {
-        let mut missing: HashMap<SeriesKey, SeriesKind> = HashMap::new();
-        let mut entries = Vec::with_capacity(rows.len());
+    fn take_scratch(&self) -> Scratch {
+        match self.inner.scratch.lock() {
+            Ok(mut scratch) => std::mem::take(&mut *scratch),
+            Err(_) => Scratch::default(),
+        }
+    }
+
+    /// Keeps a batch's buffers for the next one (cleared: an error may
+    /// have left rows in them).
+    fn keep_scratch(&self, mut scratch: Scratch) {
+        if scratch.entries.capacity() > SCRATCH_KEEP_ROWS
+            || scratch.placed.capacity() > SCRATCH_KEEP_ROWS
+        {
+            return;
+        }
+        scratch.entries.clear();
+        scratch.placed.clear();
+        if let Ok(mut kept) = self.inner.scratch.lock() {
+            *kept = scratch;
+        }
+    }
+
+    /// Fills `entries` with the catalog entry of each row's series,
+    /// creating new series while the cap allows; `None` for rows refused
+    /// by the cap.
+    async fn resolve<K: Borrow<SeriesKey>>(
+        &self,
+        rows: &[Row<K>],
+        entries: &mut Vec<Option<Entry>>,
+    ) -> Result<(), StoreError> {
+        // Keyed by what senders chose: a randomly seeded hasher.
+        let mut missing: foldhash::HashMap<SeriesKey, SeriesKind> = HashMap::default();
+        entries.clear();
+        entries.reserve(rows.len());
         {
             let catalog = self.read_catalog();
             for row in rows {
-                let entry = catalog.get(&row.key);
-                if entry.is_none() {
-                    missing.entry(row.key.clone()).or_insert(row.kind);
+                let key = row.key.borrow();
+                let entry = catalog.get(key);
+                if entry.is_none() && !missing.contains_key(key) {
+                    missing.insert(key.clone(), row.kind);
                 }
                 entries.push(entry);
             }
         }
         if missing.is_empty() {
-            return Ok(entries);
+            return Ok(());
         }
         let room = {
             let catalog = self.read_catalog();
@@ -274,10 +349,10 @@ impl Tsdb {
         self.inner.telemetry.metric_series.set(catalog.len() as i64);
         for (entry, row) in entries.iter_mut().zip(rows) {
             if entry.is_none() {
-                *entry = catalog.get(&row.key);
+                *entry = catalog.get(row.key.borrow());
             }
         }
-        Ok(entries)
+        Ok(())
     }
 
     fn read_catalog(&self) -> std::sync::RwLockReadGuard<'_, Catalog> {

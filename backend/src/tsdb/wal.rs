@@ -13,6 +13,8 @@
 //!             [tag 1 (timer): summary_len  summary bytes]
 //! ```
 
+use std::cell::RefCell;
+
 use rusqlite::Connection;
 
 use super::head::Sample;
@@ -28,15 +30,51 @@ const ZSTD_LEVEL: i32 = 1;
 /// Largest decompressed batch accepted when replaying.
 const MAX_BATCH_BYTES: usize = 1 << 30;
 
+/// Raw batches larger than this are not kept for the next batch.
+const KEEP_RAW_BYTES: usize = 16 << 20;
+
+thread_local! {
+    /// The zstd context and the uncompressed buffer of the last batch this
+    /// thread encoded: a fresh context allocates (and the kernel zeroes)
+    /// about a megabyte of tables, and a fresh buffer grows through copies,
+    /// on every flush otherwise.
+    static ENCODER: RefCell<Option<(zstd::bulk::Compressor<'static>, Vec<u8>)>> =
+        const { RefCell::new(None) };
+}
+
 pub fn encode<'a>(
     samples: impl ExactSizeIterator<Item = &'a Sample>,
 ) -> Result<Vec<u8>, StoreError> {
-    let mut raw = Vec::with_capacity(8 + samples.len() * 14);
+    let failed =
+        |e: std::io::Error| StoreError::Task(format!("cannot compress a metrics log batch: {e}"));
+    ENCODER.with(|cell| {
+        let mut slot = cell
+            .try_borrow_mut()
+            .map_err(|_| StoreError::Task("metrics log encoder in use".to_owned()))?;
+        let (compressor, raw) = match &mut *slot {
+            Some(encoder) => encoder,
+            empty => empty.insert((
+                zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(failed)?,
+                Vec::new(),
+            )),
+        };
+        raw.clear();
+        encode_raw(raw, samples);
+        let compressed = compressor.compress(raw).map_err(failed);
+        if raw.capacity() > KEEP_RAW_BYTES {
+            *raw = Vec::new();
+        }
+        compressed
+    })
+}
+
+fn encode_raw<'a>(raw: &mut Vec<u8>, samples: impl ExactSizeIterator<Item = &'a Sample>) {
+    raw.reserve(8 + samples.len() * 14);
     raw.push(VERSION);
-    put_varint(&mut raw, samples.len() as u64);
+    put_varint(raw, samples.len() as u64);
     for sample in samples {
-        put_varint(&mut raw, zigzag(sample.series_id));
-        put_varint(&mut raw, zigzag(sample.ts));
+        put_varint(raw, zigzag(sample.series_id));
+        put_varint(raw, zigzag(sample.ts));
         match &sample.value {
             RawValue::Plain(value) => {
                 raw.push(TAG_PLAIN);
@@ -45,13 +83,11 @@ pub fn encode<'a>(
             RawValue::Timer { count, summary } => {
                 raw.push(TAG_TIMER);
                 raw.extend_from_slice(&count.to_le_bytes());
-                put_varint(&mut raw, summary.len() as u64);
+                put_varint(raw, summary.len() as u64);
                 raw.extend_from_slice(summary);
             }
         }
     }
-    zstd::bulk::compress(&raw, ZSTD_LEVEL)
-        .map_err(|e| StoreError::Task(format!("cannot compress a metrics log batch: {e}")))
 }
 
 /// Decodes a batch; `None` when it is corrupt.
