@@ -16,6 +16,8 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::notify::message::Change;
+use super::notify::outbox::{self, Enqueued};
 use super::prepare::NewEvent;
 use super::status::{self, IssueStatus};
 use crate::store::StoreError;
@@ -48,6 +50,39 @@ pub enum Outcome {
 pub struct Recorded {
     pub issue_id: i64,
     pub outcome: Outcome,
+}
+
+/// Records one event of `project_id` and, when it opens or reopens its
+/// issue, that change's notification, in the same writer job: the path
+/// every source of events (SDK envelopes, error log lines) takes, so a
+/// change is notified exactly when it is committed. `per_minute` is the
+/// project's notification limit.
+pub fn record_and_notify(
+    conn: &Connection,
+    project_id: i64,
+    event: &NewEvent,
+    events_per_issue: usize,
+    per_minute: u32,
+) -> Result<(Recorded, Option<Enqueued>), StoreError> {
+    let recorded = record_event(conn, project_id, event, events_per_issue)?;
+    let change = match recorded.outcome {
+        Outcome::NewIssue => Some(Change::New),
+        Outcome::Regressed => Some(Change::Regressed),
+        Outcome::Counted | Outcome::Duplicate => None,
+    };
+    let notification = change
+        .map(|change| {
+            outbox::enqueue(
+                conn,
+                project_id,
+                recorded.issue_id,
+                change,
+                event,
+                per_minute,
+            )
+        })
+        .transpose()?;
+    Ok((recorded, notification))
 }
 
 /// Records one event of `project_id`, keeping `events_per_issue` events
