@@ -12,7 +12,7 @@
 //!   `error_attachment_usage`, so no write sums the table.
 //!
 //! An attachment belongs to the envelope header's `event_id` (the event
-//! sent with it). A retried envelope does not store its files twice: an
+//! sent with it), and is deleted when retention deletes that event. A retried envelope does not store its files twice: an
 //! attachment whose event, file name and size are stored already is
 //! skipped.
 //!
@@ -194,6 +194,31 @@ pub fn usage(conn: &Connection, project_id: i64) -> Result<i64, StoreError> {
         .query_row([project_id], |row| row.get(0))
         .optional()?
         .unwrap_or(0))
+}
+
+/// Deletes the attachments of the issue's events up to row id `cut_off`
+/// (the events retention is about to delete), so no file outlives its
+/// event.
+pub fn delete_for_events(
+    conn: &Connection,
+    project_id: i64,
+    issue_id: i64,
+    cut_off: i64,
+) -> Result<usize, StoreError> {
+    let freed: Vec<i64> = conn
+        .prepare_cached(
+            "DELETE FROM error_attachments WHERE project_id = ?1 AND event_id IN (
+                 SELECT event_id FROM error_events WHERE issue_id = ?2 AND id <= ?3)
+             RETURNING stored_size",
+        )?
+        .query_map(rusqlite::params![project_id, issue_id, cut_off], |row| {
+            row.get(0)
+        })?
+        .collect::<Result<_, _>>()?;
+    if !freed.is_empty() {
+        add_usage(conn, project_id, -freed.iter().sum::<i64>())?;
+    }
+    Ok(freed.len())
 }
 
 /// Deletes the project's oldest attachments until its stored bytes fit

@@ -28,11 +28,10 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::from_logs::event_from_log;
-use super::notify::message::Change;
-use super::notify::outbox::{self, Enqueued};
+use super::notify::outbox::Enqueued;
 use super::prepare::{prepare, NewEvent};
 use super::projects::{self, DEFAULT_PROJECT};
-use super::record::{record_event, Outcome};
+use super::record::{record_and_notify, Outcome};
 use super::{ErrorRuntime, ErrorsConfig};
 use crate::logs::ExceptionLine;
 use crate::store::{unix_ms_now, Store, StoreError};
@@ -119,24 +118,8 @@ async fn record_lines(task: &LogErrors, lines: Vec<ExceptionLine>) -> Result<(),
         .write(move |conn| {
             let mut outcomes = Vec::with_capacity(events.len());
             for event in &events {
-                let recorded = record_event(conn, project_id, event, keep)?;
-                let change = match recorded.outcome {
-                    Outcome::NewIssue => Some(Change::New),
-                    Outcome::Regressed => Some(Change::Regressed),
-                    Outcome::Counted | Outcome::Duplicate => None,
-                };
-                let notification = change
-                    .map(|change| {
-                        outbox::enqueue(
-                            conn,
-                            project_id,
-                            recorded.issue_id,
-                            change,
-                            event,
-                            per_minute,
-                        )
-                    })
-                    .transpose()?;
+                let (recorded, notification) =
+                    record_and_notify(conn, project_id, event, keep, per_minute)?;
                 outcomes.push((recorded.outcome, notification));
             }
             Ok(outcomes)

@@ -16,6 +16,9 @@
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::attachments;
+use super::notify::message::Change;
+use super::notify::outbox::{self, Enqueued};
 use super::prepare::NewEvent;
 use super::status::{self, IssueStatus};
 use crate::store::StoreError;
@@ -48,6 +51,39 @@ pub enum Outcome {
 pub struct Recorded {
     pub issue_id: i64,
     pub outcome: Outcome,
+}
+
+/// Records one event of `project_id` and, when it opens or reopens its
+/// issue, that change's notification, in the same writer job: the path
+/// every source of events (SDK envelopes, error log lines) takes, so a
+/// change is notified exactly when it is committed. `per_minute` is the
+/// project's notification limit.
+pub fn record_and_notify(
+    conn: &Connection,
+    project_id: i64,
+    event: &NewEvent,
+    events_per_issue: usize,
+    per_minute: u32,
+) -> Result<(Recorded, Option<Enqueued>), StoreError> {
+    let recorded = record_event(conn, project_id, event, events_per_issue)?;
+    let change = match recorded.outcome {
+        Outcome::NewIssue => Some(Change::New),
+        Outcome::Regressed => Some(Change::Regressed),
+        Outcome::Counted | Outcome::Duplicate => None,
+    };
+    let notification = change
+        .map(|change| {
+            outbox::enqueue(
+                conn,
+                project_id,
+                recorded.issue_id,
+                change,
+                event,
+                per_minute,
+            )
+        })
+        .transpose()?;
+    Ok((recorded, notification))
 }
 
 /// Records one event of `project_id`, keeping `events_per_issue` events
@@ -101,7 +137,7 @@ pub fn record_event(
     // freed blob pages, a walk of N index entries); a sweep every
     // `slack` events of the issue costs the walk once.
     if event_count % retention_slack(events_per_issue) == 0 {
-        delete_past_newest(conn, issue_id, events_per_issue)?;
+        delete_past_newest(conn, project_id, issue_id, events_per_issue)?;
     }
     Ok(Recorded { issue_id, outcome })
 }
@@ -114,22 +150,34 @@ pub fn retention_slack(events_per_issue: usize) -> i64 {
         .max(1)
 }
 
-/// Deletes the issue's events past its newest `events_per_issue`.
+/// Deletes the issue's events past its newest `events_per_issue`, and the
+/// attachments that came with them.
 fn delete_past_newest(
     conn: &Connection,
+    project_id: i64,
     issue_id: i64,
     events_per_issue: usize,
 ) -> Result<(), StoreError> {
-    // The row ids only grow, so "newest" is arrival order. When fewer than
-    // N + 1 events are stored, the subquery is NULL and nothing goes.
-    conn.prepare_cached(
-        "DELETE FROM error_events WHERE issue_id = ?1 AND id <= (
-             SELECT id FROM error_events WHERE issue_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)",
-    )?
-    .execute(rusqlite::params![
-        issue_id,
-        i64::try_from(events_per_issue.max(1)).unwrap_or(i64::MAX)
-    ])?;
+    // The row ids only grow, so "newest" is arrival order. With at most N
+    // events stored there is no cut-off and nothing goes.
+    let cut_off: Option<i64> = conn
+        .prepare_cached(
+            "SELECT id FROM error_events WHERE issue_id = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2",
+        )?
+        .query_row(
+            rusqlite::params![
+                issue_id,
+                i64::try_from(events_per_issue.max(1)).unwrap_or(i64::MAX)
+            ],
+            |row| row.get(0),
+        )
+        .optional()?;
+    let Some(cut_off) = cut_off else {
+        return Ok(());
+    };
+    attachments::delete_for_events(conn, project_id, issue_id, cut_off)?;
+    conn.prepare_cached("DELETE FROM error_events WHERE issue_id = ?1 AND id <= ?2")?
+        .execute(rusqlite::params![issue_id, cut_off])?;
     Ok(())
 }
 
@@ -473,6 +521,47 @@ mod tests {
         let ids: Vec<String> = page.iter().map(|e| e.event_id.clone()).collect();
         let newest: Vec<String> = (5..=25).rev().map(|id| format!("{id:032x}")).collect();
         assert_eq!(ids, newest, "the oldest go first");
+    }
+
+    #[tokio::test]
+    async fn a_swept_event_takes_its_attachments_with_it() {
+        use crate::errors::attachments::{self, AttachmentLimits, NewAttachment};
+        let (store, _dir) = store().await;
+        let keep = 2;
+        let attach = |id: u32, bytes: &'static [u8]| {
+            store.write(move |c| {
+                let file = NewAttachment {
+                    filename: format!("f{id}.txt"),
+                    content_type: "text/plain".to_owned(),
+                    attachment_type: "event.attachment".to_owned(),
+                    size: bytes.len() as u64,
+                    body: zstd::bulk::compress(bytes, 3).unwrap(),
+                };
+                attachments::record_attachments(
+                    c,
+                    1,
+                    &format!("{id:032x}"),
+                    &[file],
+                    T0,
+                    &AttachmentLimits::default(),
+                )
+            })
+        };
+        for id in 1..=2 {
+            attach(id, b"a file of the event").await.unwrap();
+            record(&store, event(crash(id, "load", "1.0", "ada"), T0), keep).await;
+        }
+        let before = store.read(|c| attachments::usage(c, 1)).await.unwrap();
+        assert!(before > 0);
+        // The third event's sweep deletes the first event and its file,
+        // and gives its bytes back to the project's allowance.
+        record(&store, event(crash(3, "load", "1.0", "ada"), T0), keep).await;
+        let left =
+            |id: u32| store.read(move |c| attachments::list_for_event(c, 1, &format!("{id:032x}")));
+        assert!(left(1).await.unwrap().is_empty());
+        assert_eq!(left(2).await.unwrap().len(), 1);
+        let after = store.read(|c| attachments::usage(c, 1)).await.unwrap();
+        assert_eq!(after * 2, before, "one of two equal files is left");
     }
 
     #[tokio::test]

@@ -37,11 +37,10 @@ use serde_json::json;
 use super::encoding::{decode_body, DecodeError};
 use super::AppState;
 use crate::errors::envelope::{parse_envelope_body, parse_store_body, BodyError, DsnKey};
-use crate::errors::notify::message::Change;
-use crate::errors::notify::outbox::{self, Enqueued};
+use crate::errors::notify::outbox::Enqueued;
 use crate::errors::prepare::{prepare_all, NewEvent};
 use crate::errors::projects::KeyLookup;
-use crate::errors::record::{record_event, Outcome, Recorded};
+use crate::errors::record::{record_and_notify, Outcome, Recorded};
 use crate::errors::ErrorsConfig;
 use crate::store::{unix_ms_now, StoreError};
 use crate::telemetry::{ItemTypeLabels, NotificationLabels, RejectLabels};
@@ -440,24 +439,8 @@ async fn store_events(
         .write(move |conn| {
             let mut stored = Vec::with_capacity(events.len());
             for event in events {
-                let recorded = record_event(conn, project_id, &event, keep)?;
-                let change = match recorded.outcome {
-                    Outcome::NewIssue => Some(Change::New),
-                    Outcome::Regressed => Some(Change::Regressed),
-                    Outcome::Counted | Outcome::Duplicate => None,
-                };
-                let notification = change
-                    .map(|change| {
-                        outbox::enqueue(
-                            conn,
-                            project_id,
-                            recorded.issue_id,
-                            change,
-                            &event,
-                            per_minute,
-                        )
-                    })
-                    .transpose()?;
+                let (recorded, notification) =
+                    record_and_notify(conn, project_id, &event, keep, per_minute)?;
                 stored.push(Stored {
                     recorded,
                     event,

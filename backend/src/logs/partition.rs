@@ -25,6 +25,42 @@ use super::schema::{register_tokenizers, LogSchema};
 const DOC_STORE_BLOCK: usize = 256 * 1024;
 const DOC_STORE_ZSTD_LEVEL: i32 = 6;
 
+/// Names the on-disk format of a partition. Format 2 keeps term
+/// dictionaries as sstables (tantivy's `quickwit` feature) instead of
+/// FSTs: half the bytes for log terms, most of them unique ids, and
+/// quicker to build. tantivy cannot read one format as the other.
+const FORMAT_FILE: &str = "partout-format";
+const FORMAT: &str = "2";
+
+/// A partition written in another format cannot be read: it is renamed
+/// out of the way (`<day>.format-<n>`, never searched, never counted by
+/// retention) so that day's new lines still get a partition, and the
+/// operator can delete it or read it with the release that wrote it.
+fn set_aside_if_unreadable(dir: &Path) -> std::io::Result<()> {
+    if !dir.join("meta.json").exists() {
+        return Ok(());
+    }
+    let format = match std::fs::read_to_string(dir.join(FORMAT_FILE)) {
+        Ok(format) => format,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => "1".to_owned(),
+        Err(error) => return Err(error),
+    };
+    let format = format.trim();
+    if format == FORMAT {
+        return Ok(());
+    }
+    let mut aside = dir.as_os_str().to_owned();
+    aside.push(format!(".format-{format}"));
+    std::fs::rename(dir, &aside)?;
+    tracing::warn!(
+        dir = %dir.display(),
+        moved_to = %Path::new(&aside).display(),
+        format,
+        "a log partition from an older partout cannot be read by this one; it was set aside and is not searched"
+    );
+    Ok(())
+}
+
 /// Segments merged at once. A commit every second makes many small
 /// segments, and every merge rewrites its segments' terms and postings:
 /// merging 16 at a time instead of tantivy's 8 rewrites each line about
@@ -99,10 +135,14 @@ impl Partition {
     /// Opens the partition of `day` under `root`, creating it if needed.
     pub fn open(root: &Path, day_number: i64, schema: &LogSchema) -> tantivy::Result<Partition> {
         let dir = root.join(day::name(day_number));
+        set_aside_if_unreadable(&dir)?;
         std::fs::create_dir_all(&dir)?;
         let mut index = if dir.join("meta.json").exists() {
             Index::open_in_dir(&dir)?
         } else {
+            // Written before the index exists, so an index without it is
+            // always one from an older format.
+            std::fs::write(dir.join(FORMAT_FILE), FORMAT)?;
             Index::builder()
                 .schema(schema.schema.clone())
                 .settings(IndexSettings {

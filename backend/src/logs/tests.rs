@@ -14,7 +14,7 @@ use super::search::{matcher, Cursor, Scope};
 use super::{test_config, Clock, LogConfig, LogStore, WriterThread};
 use crate::telemetry::Telemetry;
 
-/// 2026-11-22T12:00:00Z.
+/// 2026-11-23T00:00:00Z: the lines of most tests fall on the day before.
 const NOON: i64 = 1_795_392_000 * NANOS_PER_SECOND;
 
 fn clock_at(now: &Arc<AtomicI64>) -> Clock {
@@ -221,6 +221,34 @@ async fn retention_drops_old_days_then_the_oldest_over_the_size_cap() {
         &now,
     );
     assert_eq!(messages(&store, "day*"), ["day0"]);
+}
+
+/// A day written in an older on-disk format (no format marker) cannot be
+/// read: it is set aside, and that day's new lines still get stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_in_an_older_format_is_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(NOON));
+    let config = test_config(dir.path());
+    let (store, writer) = open(config.clone(), &now);
+    store.append(vec![line_at(-1, "before", "")]).await.unwrap();
+    store.commit().await.unwrap();
+    drop(store);
+    tokio::task::spawn_blocking(move || writer.join())
+        .await
+        .unwrap();
+    let day = super::day::name(super::day::day_of(NOON - NANOS_PER_SECOND));
+    let partition = config.dir.join(&day);
+    std::fs::remove_file(partition.join("partout-format")).unwrap();
+
+    let (store, _writer) = open(config.clone(), &now);
+    assert!(messages(&store, "before").is_empty());
+    let mut aside = partition.as_os_str().to_owned();
+    aside.push(".format-1");
+    assert!(std::path::Path::new(&aside).join("meta.json").exists());
+    store.append(vec![line_at(-1, "after", "")]).await.unwrap();
+    store.commit().await.unwrap();
+    assert_eq!(messages(&store, "after"), ["after"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
