@@ -35,3 +35,4 @@ pub mod store;
 pub mod telemetry;
 pub mod tsdb;
 pub mod varint;
+pub mod zstd_context;

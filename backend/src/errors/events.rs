@@ -26,11 +26,6 @@ pub const MAX_PAGE: usize = 100;
 /// The stored body of a normalized event.
 pub fn encode(event: &Event) -> std::io::Result<Vec<u8>> {
     thread_local! {
-        // A compression context per thread, reused: making one per event
-        // (what `zstd::bulk::compress` does) costs about as much as
-        // compressing a small event.
-        static COMPRESSOR: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
         // The JSON is written into a buffer kept for the next event: a
         // fresh one grows through every doubling up to 40 KB, copying.
         static JSON: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
@@ -39,14 +34,7 @@ pub fn encode(event: &Event) -> std::io::Result<Vec<u8>> {
         let mut json = json.try_borrow_mut().map_err(std::io::Error::other)?;
         json.clear();
         serde_json::to_writer(&mut *json, event).map_err(std::io::Error::other)?;
-        let compressed = COMPRESSOR.with(|cell| {
-            let mut slot = cell.try_borrow_mut().map_err(std::io::Error::other)?;
-            let compressor = match slot.as_mut() {
-                Some(compressor) => compressor,
-                None => slot.insert(zstd::bulk::Compressor::new(ZSTD_LEVEL)?),
-            };
-            compressor.compress(&json)
-        });
+        let compressed = crate::zstd_context::compress(ZSTD_LEVEL, &json);
         // One unusually large event must not pin its buffer for good.
         if json.capacity() > MAX_KEPT_BUFFER {
             *json = Vec::new();

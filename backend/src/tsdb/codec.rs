@@ -26,8 +26,6 @@
 //!
 //! Pure: no I/O. Decoding never panics: any malformed blob is an error.
 
-use std::cell::RefCell;
-
 use crate::varint::{put_varint, unzigzag, zigzag, Reader};
 
 /// First byte of every uncompressed chunk.
@@ -107,28 +105,10 @@ pub fn encode(columns: &Columns) -> Result<Vec<u8>, ChunkError> {
     compress(&raw)
 }
 
-thread_local! {
-    /// A seal encodes a chunk per series and window: creating a zstd
-    /// context for each (a megabyte of tables, zeroed) cost more than
-    /// compressing the chunk. Each thread keeps one.
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> =
-        const { RefCell::new(None) };
-}
-
-/// Compresses a chunk with this thread's context.
+/// Compresses a chunk (a seal compresses one per series and window: see
+/// [`crate::zstd_context`]).
 fn compress(raw: &[u8]) -> Result<Vec<u8>, ChunkError> {
-    COMPRESSOR.with(|cell| {
-        let mut slot = cell.try_borrow_mut().map_err(|_| ChunkError::Compression)?;
-        let compressor = match &mut *slot {
-            Some(compressor) => compressor,
-            empty => empty.insert(
-                zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(|_| ChunkError::Compression)?,
-            ),
-        };
-        compressor
-            .compress(raw)
-            .map_err(|_| ChunkError::Compression)
-    })
+    crate::zstd_context::compress(ZSTD_LEVEL, raw).map_err(|_| ChunkError::Compression)
 }
 
 fn encode_timestamps(raw: &mut Vec<u8>, timestamps: &[i64]) {
@@ -210,28 +190,10 @@ fn encode_xor(raw: &mut Vec<u8>, values: &[f64]) {
     }
 }
 
-thread_local! {
-    /// A zstd decompression context costs more to create than a small
-    /// chunk costs to decompress: each thread keeps one for every chunk it
-    /// decodes.
-    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-        const { RefCell::new(None) };
-}
-
-/// Decompresses a chunk with this thread's context.
+/// Decompresses a chunk (a render decompresses hundreds: see
+/// [`crate::zstd_context`]).
 fn decompress(blob: &[u8]) -> Result<Vec<u8>, ChunkError> {
-    DECOMPRESSOR.with(|cell| {
-        let mut slot = cell.try_borrow_mut().map_err(|_| ChunkError::Compression)?;
-        let decompressor = match &mut *slot {
-            Some(decompressor) => decompressor,
-            empty => {
-                empty.insert(zstd::bulk::Decompressor::new().map_err(|_| ChunkError::Compression)?)
-            }
-        };
-        decompressor
-            .decompress(blob, MAX_RAW_BYTES)
-            .map_err(|_| ChunkError::Compression)
-    })
+    crate::zstd_context::decompress(blob, MAX_RAW_BYTES).map_err(|_| ChunkError::Compression)
 }
 
 /// Decodes what [`encode`] wrote.

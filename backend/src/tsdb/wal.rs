@@ -34,12 +34,10 @@ const MAX_BATCH_BYTES: usize = 1 << 30;
 const KEEP_RAW_BYTES: usize = 16 << 20;
 
 thread_local! {
-    /// The zstd context and the uncompressed buffer of the last batch this
-    /// thread encoded: a fresh context allocates (and the kernel zeroes)
-    /// about a megabyte of tables, and a fresh buffer grows through copies,
-    /// on every flush otherwise.
-    static ENCODER: RefCell<Option<(zstd::bulk::Compressor<'static>, Vec<u8>)>> =
-        const { RefCell::new(None) };
+    /// The uncompressed buffer of the last batch this thread encoded: a
+    /// fresh one grows through copies on every flush otherwise. (The zstd
+    /// context is kept per thread too: [`crate::zstd_context`].)
+    static RAW: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
 }
 
 pub fn encode<'a>(
@@ -47,20 +45,13 @@ pub fn encode<'a>(
 ) -> Result<Vec<u8>, StoreError> {
     let failed =
         |e: std::io::Error| StoreError::Task(format!("cannot compress a metrics log batch: {e}"));
-    ENCODER.with(|cell| {
-        let mut slot = cell
+    RAW.with(|cell| {
+        let mut raw = cell
             .try_borrow_mut()
             .map_err(|_| StoreError::Task("metrics log encoder in use".to_owned()))?;
-        let (compressor, raw) = match &mut *slot {
-            Some(encoder) => encoder,
-            empty => empty.insert((
-                zstd::bulk::Compressor::new(ZSTD_LEVEL).map_err(failed)?,
-                Vec::new(),
-            )),
-        };
         raw.clear();
-        encode_raw(raw, samples);
-        let compressed = compressor.compress(raw).map_err(failed);
+        encode_raw(&mut raw, samples);
+        let compressed = crate::zstd_context::compress(ZSTD_LEVEL, &raw).map_err(failed);
         if raw.capacity() > KEEP_RAW_BYTES {
             *raw = Vec::new();
         }

@@ -332,15 +332,47 @@ mod tests {
         }
     }
 
-    /// Enough series that they are decoded on several threads: each
-    /// still gets its own points, in name order.
-    #[tokio::test]
-    async fn many_series_render_each_their_own_points() {
+    /// A store with an empty time-series store on it.
+    async fn open_tsdb() -> (Store, Tsdb, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let tsdb = Tsdb::open(store.clone(), test_config(), Arc::default())
             .await
             .unwrap();
+        (store, tsdb, dir)
+    }
+
+    /// `pattern` over `range`, rendered as the query engine reads it.
+    async fn render(
+        store: &Store,
+        tsdb: &Tsdb,
+        now: i64,
+        grid_step: Option<i64>,
+        pattern: &'static str,
+        range: Range,
+    ) -> Vec<TimeSeries> {
+        let reader = tsdb.clone();
+        store
+            .read(move |conn| {
+                let catalog = reader.catalog();
+                let source = StoreSource {
+                    conn,
+                    tsdb: &reader,
+                    catalog: &catalog,
+                    now,
+                    grid_step,
+                };
+                Ok(source.path(pattern, range).unwrap())
+            })
+            .await
+            .unwrap()
+    }
+
+    /// Enough series that they are decoded on several threads: each
+    /// still gets its own points, in name order.
+    #[tokio::test]
+    async fn many_series_render_each_their_own_points() {
+        let (store, tsdb, _dir) = open_tsdb().await;
         let t0 = 1_700_006_400;
         let mut rows = Vec::new();
         for s in 0..20 {
@@ -358,29 +390,11 @@ mod tests {
         tsdb.seal(t0 + 3600 + 60).await.unwrap();
         for _ in 0..2 {
             // Twice: the second read decodes from the chunk cache.
-            let reader = tsdb.clone();
-            let rendered = store
-                .read(move |conn| {
-                    let catalog = reader.catalog();
-                    let source = StoreSource {
-                        conn,
-                        tsdb: &reader,
-                        catalog: &catalog,
-                        now: t0 + 7200,
-                        grid_step: Some(60),
-                    };
-                    Ok(source
-                        .path(
-                            "h.*.load",
-                            Range {
-                                from: t0,
-                                until: t0 + 7199,
-                            },
-                        )
-                        .unwrap())
-                })
-                .await
-                .unwrap();
+            let range = Range {
+                from: t0,
+                until: t0 + 7199,
+            };
+            let rendered = render(&store, &tsdb, t0 + 7200, Some(60), "h.*.load", range).await;
             assert_eq!(rendered.len(), 20);
             for (s, series) in rendered.iter().enumerate() {
                 assert_eq!(series.name, format!("h.s{s:02}.load"));
@@ -399,11 +413,7 @@ mod tests {
     /// (what a shutdown flush writes) must show with `until=now`.
     #[tokio::test]
     async fn the_bucket_holding_until_is_included() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        let tsdb = Tsdb::open(store.clone(), test_config(), Arc::default())
-            .await
-            .unwrap();
+        let (store, tsdb, _dir) = open_tsdb().await;
         let rows = [(100, 1.0), (110, 2.0), (120, 3.0)].map(|(ts, value)| Row {
             key: SeriesKey::new("a.b".into(), []),
             kind: SeriesKind::Gauge,
@@ -411,29 +421,11 @@ mod tests {
             value: RawValue::Plain(value),
         });
         tsdb.ingest(rows.to_vec()).await.unwrap();
-        let reader = tsdb.clone();
-        let rendered = store
-            .read(move |conn| {
-                let catalog = reader.catalog();
-                let source = StoreSource {
-                    conn,
-                    tsdb: &reader,
-                    catalog: &catalog,
-                    now: 200,
-                    grid_step: None,
-                };
-                Ok(source
-                    .path(
-                        "a.b",
-                        Range {
-                            from: 105,
-                            until: 120,
-                        },
-                    )
-                    .unwrap())
-            })
-            .await
-            .unwrap();
+        let range = Range {
+            from: 105,
+            until: 120,
+        };
+        let rendered = render(&store, &tsdb, 200, None, "a.b", range).await;
         assert_eq!(rendered[0].start, 100);
         assert_eq!(rendered[0].values, [Some(1.0), Some(2.0), Some(3.0)]);
     }
