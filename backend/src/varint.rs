@@ -1,5 +1,6 @@
-//! Varints and zigzag, shared by our binary encodings (quantile sketches,
-//! metric chunks). LEB128: 7 bits per byte, low bits first.
+//! Varints, zigzag and decimal floats, shared by our binary encodings
+//! (quantile sketches, metric chunks). LEB128: 7 bits per byte, low bits
+//! first.
 
 /// Maps signed to unsigned so small magnitudes stay small.
 pub fn zigzag(value: i64) -> u64 {
@@ -17,6 +18,65 @@ pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
         value >>= 7;
     }
     out.push(value as u8);
+}
+
+/// Largest decimal exponent tried: beyond it values are rarely decimal.
+pub const MAX_DECIMAL_EXPONENT: u8 = 6;
+/// Integers above this lose precision as f64; the decimal forms stay below.
+const MAX_EXACT_INT: f64 = 9_007_199_254_740_992.0;
+/// `10^e` for every exponent the decimal forms use.
+pub const POWERS_OF_TEN: [f64; MAX_DECIMAL_EXPONENT as usize + 1] =
+    [1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0];
+/// The exponent slot of [`put_float`] that says "8 raw bytes follow".
+const RAW_FLOAT: u64 = 7;
+
+/// The integer `i` with `i / 10^exponent == value` bit for bit, computed
+/// exactly as decoders compute it; `None` when there is none (NaN,
+/// infinities, -0.0, longer fractions, magnitudes past 2^53).
+pub fn decimal_integer(value: f64, exponent: u8) -> Option<i64> {
+    let scale = *POWERS_OF_TEN.get(usize::from(exponent))?;
+    let scaled = (value * scale).round();
+    if !scaled.is_finite() || scaled.abs() >= MAX_EXACT_INT {
+        return None;
+    }
+    let integer = scaled as i64;
+    // Exactly what the decoder computes must give back the same bits; this
+    // also refuses -0.0, which the integer 0 cannot carry.
+    ((integer as f64 / scale).to_bits() == value.to_bits()).then_some(integer)
+}
+
+/// Appends one float in as few bytes as its decimal form allows: a varint
+/// `zigzag(i) << 3 | e` when `value` is `i / 10^e` exactly (a latency of
+/// 12.345 ms takes 3 bytes), else the varint 7 and the 8 raw bytes.
+/// Bit-exact either way.
+pub fn put_float(out: &mut Vec<u8>, value: f64) {
+    for exponent in 0..=MAX_DECIMAL_EXPONENT {
+        if let Some(integer) = decimal_integer(value, exponent) {
+            put_varint(out, (zigzag(integer) << 3) | u64::from(exponent));
+            return;
+        }
+    }
+    put_varint(out, RAW_FLOAT);
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
+/// Like [`put_float`], but a decimal within `relative` of `value` (as a
+/// share of its magnitude) is good enough: for sums, whose last bits are
+/// the rounding noise of adding decimals in binary (12.345 + 8.001 is
+/// 20.346000000000004), and which are exact decimals again once rounded.
+pub fn put_float_within(out: &mut Vec<u8>, value: f64, relative: f64) {
+    let tolerance = value.abs() * relative;
+    for exponent in 0..=MAX_DECIMAL_EXPONENT {
+        let scale = POWERS_OF_TEN[usize::from(exponent)];
+        let near = (value * scale).round() / scale;
+        if (near - value).abs() <= tolerance {
+            if let Some(integer) = decimal_integer(near, exponent) {
+                put_varint(out, (zigzag(integer) << 3) | u64::from(exponent));
+                return;
+            }
+        }
+    }
+    put_float(out, value);
 }
 
 /// Reads bytes, varints and floats off a slice; `None` past its end or on
@@ -73,6 +133,17 @@ impl<'a> Reader<'a> {
         self.at += 8;
         Some(f64::from_le_bytes(raw.try_into().ok()?))
     }
+
+    /// A float written by [`put_float`].
+    pub fn float(&mut self) -> Option<f64> {
+        let word = self.varint()?;
+        let slot = word & 7;
+        if slot == RAW_FLOAT {
+            return self.f64();
+        }
+        let scale = POWERS_OF_TEN.get(usize::try_from(slot).ok()?)?;
+        Some(unzigzag(word >> 3) as f64 / scale)
+    }
 }
 
 #[cfg(test)]
@@ -91,6 +162,62 @@ mod tests {
                 proptest::prop_assert_eq!(reader.varint().map(unzigzag), Some(v));
             }
             proptest::prop_assert!(reader.is_done());
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn floats_round_trip_bit_for_bit(values in proptest::collection::vec(proptest::num::f64::ANY, 0..50)) {
+            let mut out = Vec::new();
+            for &v in &values {
+                put_float(&mut out, v);
+            }
+            let mut reader = Reader::new(&out);
+            for &v in &values {
+                proptest::prop_assert_eq!(reader.float().map(f64::to_bits), Some(v.to_bits()));
+            }
+            proptest::prop_assert!(reader.is_done());
+        }
+    }
+
+    #[test]
+    fn decimal_floats_are_short_and_others_raw() {
+        let length = |value: f64| {
+            let mut out = Vec::new();
+            put_float(&mut out, value);
+            out.len()
+        };
+        assert_eq!(length(0.0), 1);
+        assert_eq!(length(12.345), 3);
+        assert_eq!(length(-2.0), 1);
+        assert_eq!(length(1.5), 2);
+        assert_eq!(length(0.1 + 0.2), 9);
+        assert_eq!(length(-0.0), 9);
+        assert_eq!(length(f64::NAN), 9);
+    }
+
+    #[test]
+    fn sums_lose_only_their_binary_rounding_noise() {
+        let sum = 0.1 + 0.2;
+        assert_ne!(sum, 0.3);
+        let mut out = Vec::new();
+        put_float_within(&mut out, sum, 1e-12);
+        put_float_within(&mut out, 1.0 / 3.0, 1e-12);
+        put_float_within(&mut out, f64::INFINITY, 1e-12);
+        assert_eq!(out.len(), 1 + 9 + 9);
+        let mut reader = Reader::new(&out);
+        assert_eq!(reader.float(), Some(0.3));
+        assert_eq!(reader.float(), Some(1.0 / 3.0));
+        assert_eq!(reader.float(), Some(f64::INFINITY));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn floats_within_stay_within(value in proptest::num::f64::NORMAL | proptest::num::f64::ZERO) {
+            let mut out = Vec::new();
+            put_float_within(&mut out, value, 1e-12);
+            let read = Reader::new(&out).float().unwrap();
+            proptest::prop_assert!((read - value).abs() <= value.abs() * 1e-12, "{} read as {}", value, read);
         }
     }
 

@@ -21,21 +21,44 @@ pub struct TimerSummary {
 }
 
 impl TimerSummary {
-    /// `sum_of_squares` (8 bytes, little endian), then the sketch.
+    /// The sketch ([`Sketch::encode`]), then `sum_of_squares` as a
+    /// [`crate::varint::put_float_within`] of [`sketch::SUM_PRECISION`].
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
-        out.extend_from_slice(&self.sum_of_squares.to_le_bytes());
         self.sketch.encode(&mut out);
+        crate::varint::put_float_within(&mut out, self.sum_of_squares, sketch::SUM_PRECISION);
         out
     }
 
+    /// Reads what [`TimerSummary::encode`] wrote, all of it; `None` for
+    /// anything else.
     pub fn decode(bytes: &[u8]) -> Option<TimerSummary> {
+        let (sketch, used) = Sketch::decode(bytes)?;
+        let mut rest = crate::varint::Reader::new(bytes.get(used..)?);
+        let sum_of_squares = rest.float()?;
+        rest.is_done().then_some(TimerSummary {
+            sum_of_squares,
+            sketch,
+        })
+    }
+
+    /// Reads the form of earlier releases, which metric chunks of version
+    /// 2 and metric log records of version 1 hold: `sum_of_squares` as 8
+    /// bytes little endian, then the sketch.
+    pub fn decode_legacy(bytes: &[u8]) -> Option<TimerSummary> {
         let sum_of_squares = f64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
         let (sketch, _) = Sketch::decode(bytes.get(8..)?)?;
         Some(TimerSummary {
             sum_of_squares,
             sketch,
         })
+    }
+
+    /// A summary of an earlier release's form in today's form. Empty when
+    /// it is empty (a rollup point without one) or not a summary: readers
+    /// treat both as "no summary", as they did before.
+    pub fn upgrade_legacy(bytes: &[u8]) -> Vec<u8> {
+        Self::decode_legacy(bytes).map_or_else(Vec::new, |summary| summary.encode())
     }
 
     pub fn merge(&mut self, other: &TimerSummary) {
@@ -101,7 +124,7 @@ impl SeriesKey {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     #[test]
@@ -112,5 +135,36 @@ mod tests {
         );
         assert_eq!(key.tags_text(), "b=2;z=3");
         assert_eq!(SeriesKey::parse_tags_text(&key.tags_text()), key.tags);
+    }
+
+    /// A timer interval's summary as this release writes it, and in the
+    /// form of earlier releases.
+    pub(crate) fn summary_and_legacy_bytes() -> (TimerSummary, Vec<u8>) {
+        let mut summary = TimerSummary::default();
+        // Sums of these are exact in binary: the forms compare equal.
+        for ms in [12.5, 8.25, 250.5, 12.5, 0.0, 40.25] {
+            summary.sketch.add(ms, 1);
+            summary.sum_of_squares += ms * ms;
+        }
+        let mut legacy = summary.sum_of_squares.to_le_bytes().to_vec();
+        summary.sketch.encode_dense(&mut legacy);
+        (summary, legacy)
+    }
+
+    #[test]
+    fn summaries_round_trip_and_earlier_ones_upgrade() {
+        let (summary, legacy) = summary_and_legacy_bytes();
+        let bytes = summary.encode();
+        assert!(bytes.len() < legacy.len());
+        assert_eq!(TimerSummary::decode(&bytes), Some(summary.clone()));
+        assert_eq!(TimerSummary::decode(&bytes[..bytes.len() - 1]), None);
+        assert_eq!(
+            TimerSummary::decode(&[bytes.as_slice(), &[0]].concat()),
+            None
+        );
+        assert_eq!(TimerSummary::decode_legacy(&legacy), Some(summary.clone()));
+        assert_eq!(TimerSummary::upgrade_legacy(&legacy), bytes);
+        assert!(TimerSummary::upgrade_legacy(&[]).is_empty());
+        assert!(TimerSummary::upgrade_legacy(&[1, 2, 3]).is_empty());
     }
 }

@@ -12,17 +12,23 @@
 //! We write this ourselves: it sits on the hot path of every timer sample,
 //! and its encoding is part of our storage format.
 
-use crate::varint::{put_varint, unzigzag, zigzag, Reader};
+use crate::varint::{put_float, put_float_within, put_varint, unzigzag, zigzag, Reader};
 
 /// Relative accuracy of every quantile: 1%.
 pub const RELATIVE_ACCURACY: f64 = 0.01;
 /// Magnitudes below this are counted in the zero bucket.
 pub const MIN_MAGNITUDE: f64 = 1e-9;
+/// How far a stored sum may be from the one added up, relative to it:
+/// far below what adding in binary already rounds away (see
+/// [`put_float_within`]).
+pub const SUM_PRECISION: f64 = 1e-12;
 /// Buckets a store may hold before the lowest ones are collapsed; with
 /// α = 1% this covers 18 orders of magnitude, so real data never collapses.
 const MAX_BUCKETS: usize = 2048;
-/// First byte of the encoding, so the format can evolve.
-const ENCODING_VERSION: u8 = 1;
+/// First byte of the encoding: 2 is sparse (what [`Sketch::encode`]
+/// writes), 1 the dense form of earlier releases, still read.
+const ENCODING_VERSION: u8 = 2;
+const DENSE_VERSION: u8 = 1;
 
 /// γ and its logarithm for [`RELATIVE_ACCURACY`].
 fn gamma() -> f64 {
@@ -220,10 +226,57 @@ impl Sketch {
         Some(estimate.clamp(self.min, self.max))
     }
 
-    /// A compact binary form: version, count, sum, min, max, zero count,
-    /// then each store as offset plus run of counts, all varints.
+    /// A compact binary form, all integers varints:
+    /// ```text
+    /// version:u8  count  zero_count  sum  [min  max when count > 0]
+    /// per store (positive, then negative):
+    ///   buckets (how many are not empty), then when > 0:
+    ///   first index (zigzag)  first count
+    ///   per further bucket: (gap - 1) << 1 | (count > 1), [count - 2]
+    /// ```
+    /// Floats are [`put_float`]s: a latency of 12.345 ms takes 3 bytes;
+    /// the sum is kept within [`SUM_PRECISION`] of itself, so a sum of
+    /// decimals is a short decimal too.
+    /// Only non-empty buckets are written and a bucket holding one value
+    /// costs one byte when it is within 64 buckets of the previous one:
+    /// an interval's few dozen samples spread over a couple of hundred
+    /// buckets, so a dense run of counts would be mostly zeros.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(ENCODING_VERSION);
+        put_varint(out, self.count);
+        put_varint(out, self.zero);
+        put_float_within(out, self.sum, SUM_PRECISION);
+        if self.count > 0 {
+            put_float(out, self.min);
+            put_float(out, self.max);
+        }
+        for store in [&self.positive, &self.negative] {
+            encode_sparse(out, store);
+        }
+    }
+
+    /// Reads what [`Sketch::encode`] (or an earlier release's dense form)
+    /// wrote; returns the sketch and the bytes it used, or `None` for
+    /// anything malformed.
+    pub fn decode(bytes: &[u8]) -> Option<(Sketch, usize)> {
+        let mut cursor = Reader::new(bytes);
+        let sketch = match cursor.byte()? {
+            ENCODING_VERSION => decode_sparse_sketch(&mut cursor)?,
+            DENSE_VERSION => decode_dense_sketch(&mut cursor)?,
+            _ => return None,
+        };
+        let consistent =
+            sketch.positive.total() + sketch.negative.total() + sketch.zero == sketch.count;
+        consistent.then_some((sketch, cursor.position()))
+    }
+}
+
+#[cfg(test)]
+impl Sketch {
+    /// The dense form of earlier releases, which [`Sketch::decode`] still
+    /// reads: for tests of that reading.
+    pub(crate) fn encode_dense(&self, out: &mut Vec<u8>) {
+        out.push(DENSE_VERSION);
         put_varint(out, self.count);
         out.extend_from_slice(&self.sum.to_le_bytes());
         out.extend_from_slice(&self.min.to_le_bytes());
@@ -237,42 +290,113 @@ impl Sketch {
             }
         }
     }
+}
 
-    /// Reads what [`Sketch::encode`] wrote; returns the sketch and the bytes
-    /// it used, or `None` for anything malformed.
-    pub fn decode(bytes: &[u8]) -> Option<(Sketch, usize)> {
-        let mut cursor = Reader::new(bytes);
-        if cursor.byte()? != ENCODING_VERSION {
+fn encode_sparse(out: &mut Vec<u8>, store: &Store) {
+    let buckets = store.counts.iter().filter(|&&count| count > 0).count();
+    put_varint(out, buckets as u64);
+    let mut previous: Option<i64> = None;
+    for (position, &count) in store.counts.iter().enumerate() {
+        if count == 0 {
+            continue;
+        }
+        let index = i64::from(store.offset) + position as i64;
+        match previous {
+            None => {
+                put_varint(out, zigzag(index));
+                put_varint(out, count);
+            }
+            Some(before) => {
+                let gap = (index - before - 1) as u64;
+                put_varint(out, (gap << 1) | u64::from(count > 1));
+                if count > 1 {
+                    put_varint(out, count - 2);
+                }
+            }
+        }
+        previous = Some(index);
+    }
+}
+
+fn decode_sparse(cursor: &mut Reader<'_>) -> Option<Store> {
+    let buckets = usize::try_from(cursor.varint()?).ok()?;
+    if buckets == 0 {
+        return Some(Store::default());
+    }
+    if buckets > MAX_BUCKETS {
+        return None;
+    }
+    let offset = i32::try_from(unzigzag(cursor.varint()?)).ok()?;
+    let mut counts = vec![cursor.varint()?];
+    for _ in 1..buckets {
+        let word = cursor.varint()?;
+        let gap = usize::try_from(word >> 1).ok()?;
+        let count = if word & 1 == 1 {
+            cursor.varint()?.checked_add(2)?
+        } else {
+            1
+        };
+        if counts.len() + gap + 1 > MAX_BUCKETS {
             return None;
         }
-        let count = cursor.varint()?;
-        let sum = cursor.f64()?;
-        let min = cursor.f64()?;
-        let max = cursor.f64()?;
-        let zero = cursor.varint()?;
-        let mut stores = [Store::default(), Store::default()];
-        for store in &mut stores {
-            let offset = i32::try_from(unzigzag(cursor.varint()?)).ok()?;
-            let len = usize::try_from(cursor.varint()?).ok()?;
-            if len > MAX_BUCKETS {
-                return None;
-            }
-            store.offset = offset;
-            store.counts = (0..len).map(|_| cursor.varint()).collect::<Option<_>>()?;
-        }
-        let [positive, negative] = stores;
-        let sketch = Sketch {
-            positive,
-            negative,
-            zero,
-            count,
-            sum,
-            min,
-            max,
-        };
-        let consistent = sketch.positive.total() + sketch.negative.total() + sketch.zero == count;
-        consistent.then_some((sketch, cursor.position()))
+        counts.resize(counts.len() + gap, 0);
+        counts.push(count);
     }
+    // The last index must fit where `index_of` can put one.
+    i32::try_from(i64::from(offset) + counts.len() as i64).ok()?;
+    Some(Store { offset, counts })
+}
+
+fn decode_sparse_sketch(cursor: &mut Reader<'_>) -> Option<Sketch> {
+    let count = cursor.varint()?;
+    let zero = cursor.varint()?;
+    let sum = cursor.float()?;
+    let (min, max) = if count > 0 {
+        (cursor.float()?, cursor.float()?)
+    } else {
+        (f64::INFINITY, f64::NEG_INFINITY)
+    };
+    let positive = decode_sparse(cursor)?;
+    let negative = decode_sparse(cursor)?;
+    Some(Sketch {
+        positive,
+        negative,
+        zero,
+        count,
+        sum,
+        min,
+        max,
+    })
+}
+
+/// Version 1: count, sum, min and max as raw f64s, zero count, then each
+/// store as offset, length and every count, empty buckets included.
+fn decode_dense_sketch(cursor: &mut Reader<'_>) -> Option<Sketch> {
+    let count = cursor.varint()?;
+    let sum = cursor.f64()?;
+    let min = cursor.f64()?;
+    let max = cursor.f64()?;
+    let zero = cursor.varint()?;
+    let mut stores = [Store::default(), Store::default()];
+    for store in &mut stores {
+        let offset = i32::try_from(unzigzag(cursor.varint()?)).ok()?;
+        let len = usize::try_from(cursor.varint()?).ok()?;
+        if len > MAX_BUCKETS {
+            return None;
+        }
+        store.offset = offset;
+        store.counts = (0..len).map(|_| cursor.varint()).collect::<Option<_>>()?;
+    }
+    let [positive, negative] = stores;
+    Some(Sketch {
+        positive,
+        negative,
+        zero,
+        count,
+        sum,
+        min,
+        max,
+    })
 }
 
 #[cfg(test)]
@@ -363,10 +487,68 @@ mod tests {
         let mut bytes = Vec::new();
         sketch.encode(&mut bytes);
         let (decoded, used) = Sketch::decode(&bytes).unwrap();
-        assert_eq!(decoded, sketch);
+        assert_same(&decoded, &sketch);
         assert_eq!(used, bytes.len());
         assert!(Sketch::decode(&bytes[..bytes.len() - 1]).is_none());
         assert!(Sketch::decode(&[9, 1, 2]).is_none());
+        let mut empty = Vec::new();
+        Sketch::new().encode(&mut empty);
+        assert_eq!(empty.len(), 6);
+        assert_eq!(Sketch::decode(&empty), Some((Sketch::new(), empty.len())));
+    }
+
+    /// An interval of a service's timer: a few dozen log-normal latencies
+    /// in ms with microsecond precision.
+    fn latency_interval(samples: u32, seed: u32) -> Sketch {
+        let mut sketch = Sketch::new();
+        for i in 0..samples {
+            let u = (f64::from((i * 7919 + seed * 104_729) % 1000) + 0.5) / 1000.0;
+            let spread = (u / (1.0 - u)).ln() * 0.4;
+            sketch.add((40.0 * spread.exp() * 1000.0).round() / 1000.0, 1);
+        }
+        sketch
+    }
+
+    #[test]
+    fn the_sparse_form_of_a_latency_interval_is_a_third_of_the_dense_one() {
+        let sketch = latency_interval(30, 1);
+        let (mut sparse, mut dense) = (Vec::new(), Vec::new());
+        sketch.encode(&mut sparse);
+        sketch.encode_dense(&mut dense);
+        assert!(
+            sparse.len() * 3 <= dense.len(),
+            "sparse {} bytes, dense {} bytes",
+            sparse.len(),
+            dense.len()
+        );
+        let (decoded, used) = Sketch::decode(&sparse).unwrap();
+        assert_same(&decoded, &sketch);
+        assert_eq!(used, sparse.len());
+    }
+
+    /// Equal but for the sum, which may differ by its rounding noise.
+    fn assert_same(decoded: &Sketch, original: &Sketch) {
+        assert!((decoded.sum - original.sum).abs() <= original.sum.abs() * SUM_PRECISION);
+        let with_sum = Sketch {
+            sum: original.sum,
+            ..decoded.clone()
+        };
+        assert_eq!(&with_sum, original);
+    }
+
+    #[test]
+    fn the_dense_form_of_earlier_releases_is_still_read() {
+        for sketch in [latency_interval(500, 2), Sketch::new(), {
+            let mut mixed = Sketch::new();
+            mixed.add(-3.5, 2);
+            mixed.add(0.0, 1);
+            mixed.add(1e6, 3);
+            mixed
+        }] {
+            let mut dense = Vec::new();
+            sketch.encode_dense(&mut dense);
+            assert_eq!(Sketch::decode(&dense), Some((sketch, dense.len())));
+        }
     }
 
     proptest::proptest! {
@@ -382,6 +564,28 @@ mod tests {
             let estimate = sketch.quantile(q).unwrap();
             let tolerance = RELATIVE_ACCURACY * truth.abs() + 2.0 * MIN_MAGNITUDE;
             proptest::prop_assert!((estimate - truth).abs() <= tolerance, "q {} estimate {} exact {}", q, estimate, truth);
+        }
+
+        #[test]
+        fn any_sketch_round_trips(values in proptest::collection::vec((-1e9f64..1e9, 1u64..5), 0..200), merged in 0usize..3) {
+            let mut sketch = Sketch::new();
+            for &(v, count) in &values {
+                sketch.add(v, count);
+            }
+            for _ in 0..merged {
+                let copy = sketch.clone();
+                sketch.merge(&copy);
+            }
+            let mut bytes = Vec::new();
+            sketch.encode(&mut bytes);
+            let (decoded, used) = Sketch::decode(&bytes).unwrap();
+            proptest::prop_assert_eq!(used, bytes.len());
+            proptest::prop_assert_eq!(decoded.count(), sketch.count());
+            proptest::prop_assert!((decoded.sum() - sketch.sum()).abs() <= sketch.sum().abs() * SUM_PRECISION);
+            proptest::prop_assert_eq!((decoded.min(), decoded.max()), (sketch.min(), sketch.max()));
+            for q in [0.0, 0.25, 0.5, 0.99, 1.0] {
+                proptest::prop_assert_eq!(decoded.quantile(q), sketch.quantile(q));
+            }
         }
 
         #[test]

@@ -15,7 +15,7 @@
 //!                     followed by the meaningful bytes
 //!   mode 1 (decimal): exponent:u8, then per point the zigzag delta of
 //!                     `value * 10^exponent` from the previous one
-//! blobs: per point, length then bytes
+//! blobs: per point, length then bytes (a timer's [`TimerSummary`])
 //! ```
 //! then zstd. Most monitoring values are integers or have a few decimals
 //! (counts, bytes, percentages with one decimal): the decimal mode turns
@@ -26,10 +26,16 @@
 //!
 //! Pure: no I/O. Decoding never panics: any malformed blob is an error.
 
-use crate::varint::{put_varint, unzigzag, zigzag, Reader};
+use crate::metrics::TimerSummary;
+use crate::varint::{
+    decimal_integer, put_varint, unzigzag, zigzag, Reader, MAX_DECIMAL_EXPONENT, POWERS_OF_TEN,
+};
 
 /// First byte of every uncompressed chunk.
-const VERSION: u8 = 2;
+const VERSION: u8 = 3;
+/// Chunks of earlier releases: the same layout, but their timer summaries
+/// are in [`TimerSummary::decode_legacy`]'s form, upgraded on reading.
+const LEGACY_SUMMARY_VERSION: u8 = 2;
 /// zstd level: chunks are written once and read many times; level 9 costs
 /// little at these sizes and decodes as fast as level 1.
 const ZSTD_LEVEL: i32 = 9;
@@ -40,10 +46,6 @@ pub const MAX_POINTS: usize = 1 << 20;
 const MAX_COLUMNS: usize = 8;
 /// Largest decompressed chunk accepted.
 const MAX_RAW_BYTES: usize = 256 << 20;
-/// Largest decimal exponent tried: beyond it values are rarely decimal.
-const MAX_EXPONENT: u8 = 6;
-/// Integers above this lose precision as f64; the decimal mode stays below.
-const MAX_EXACT_INT: f64 = 9_007_199_254_740_992.0;
 
 const MODE_XOR: u8 = 0;
 const MODE_DECIMAL: u8 = 1;
@@ -55,7 +57,9 @@ pub enum ChunkError {
     Compression,
     #[error("chunk is truncated or corrupt")]
     Corrupt,
-    #[error("chunk has version {0}, this partout reads version {VERSION}")]
+    #[error(
+        "chunk has version {0}, this partout reads versions {LEGACY_SUMMARY_VERSION} and {VERSION}"
+    )]
     Version(u8),
     #[error("points must be sorted by timestamp")]
     Unsorted,
@@ -132,7 +136,7 @@ fn encode_timestamps(raw: &mut Vec<u8>, timestamps: &[i64]) {
 fn decimal_exponent(values: &[f64]) -> Option<u8> {
     let mut exponent = 0u8;
     'values: for &value in values {
-        while exponent <= MAX_EXPONENT {
+        while exponent <= MAX_DECIMAL_EXPONENT {
             if decimal_integer(value, exponent).is_some() {
                 continue 'values;
             }
@@ -142,21 +146,6 @@ fn decimal_exponent(values: &[f64]) -> Option<u8> {
     }
     Some(exponent)
 }
-
-fn decimal_integer(value: f64, exponent: u8) -> Option<i64> {
-    let scale = POWERS_OF_TEN[usize::from(exponent)];
-    let scaled = (value * scale).round();
-    if !scaled.is_finite() || scaled.abs() >= MAX_EXACT_INT {
-        return None;
-    }
-    let integer = scaled as i64;
-    // Exactly what the decoder computes must give back the same bits; this
-    // also refuses -0.0, which the integer 0 cannot carry.
-    ((integer as f64 / scale).to_bits() == value.to_bits()).then_some(integer)
-}
-
-const POWERS_OF_TEN: [f64; MAX_EXPONENT as usize + 1] =
-    [1.0, 10.0, 100.0, 1_000.0, 10_000.0, 100_000.0, 1_000_000.0];
 
 fn encode_decimal(raw: &mut Vec<u8>, values: &[f64], exponent: u8) {
     raw.push(MODE_DECIMAL);
@@ -202,7 +191,7 @@ pub fn decode(blob: &[u8]) -> Result<Columns, ChunkError> {
     let mut cursor = Reader::new(&raw);
     let corrupt = || ChunkError::Corrupt;
     let version = cursor.byte().ok_or_else(corrupt)?;
-    if version != VERSION {
+    if version != VERSION && version != LEGACY_SUMMARY_VERSION {
         return Err(ChunkError::Version(version));
     }
     let count = small(cursor.varint(), MAX_POINTS)?;
@@ -230,7 +219,11 @@ pub fn decode(blob: &[u8]) -> Result<Columns, ChunkError> {
         for _ in 0..count {
             let len = small(cursor.varint(), MAX_RAW_BYTES)?;
             let bytes = cursor.bytes(len).ok_or_else(corrupt)?;
-            columns.blobs.push(bytes.to_vec());
+            columns.blobs.push(if version == LEGACY_SUMMARY_VERSION {
+                TimerSummary::upgrade_legacy(bytes)
+            } else {
+                bytes.to_vec()
+            });
         }
     }
     if !cursor.is_done() {
@@ -385,6 +378,23 @@ mod tests {
         assert!(decode(&truncated).is_err());
         let old_version = zstd::bulk::compress(&[1, 0], 1).unwrap();
         assert_eq!(decode(&old_version), Err(ChunkError::Version(1)));
+    }
+
+    #[test]
+    fn chunks_of_earlier_releases_read_with_their_summaries_upgraded() {
+        let (summary, legacy) = crate::metrics::tests::summary_and_legacy_bytes();
+        let columns = Columns {
+            timestamps: vec![10, 20],
+            floats: vec![vec![6.0, 0.0]],
+            blobs: vec![legacy, Vec::new()],
+        };
+        // The layout did not change, only the summaries' form: an earlier
+        // release's chunk is this one with the version byte it wrote.
+        let mut raw = decompress(&encode(&columns).unwrap()).unwrap();
+        raw[0] = LEGACY_SUMMARY_VERSION;
+        let decoded = decode(&zstd::bulk::compress(&raw, 1).unwrap()).unwrap();
+        assert_eq!(decoded.blobs, vec![summary.encode(), Vec::new()]);
+        assert_eq!(decoded.floats, columns.floats);
     }
 
     /// An hour of a 10 s counter with Poisson-like noise: the decimal mode

@@ -19,10 +19,14 @@ use rusqlite::Connection;
 
 use super::head::Sample;
 use super::point::RawValue;
+use crate::metrics::TimerSummary;
 use crate::store::StoreError;
 use crate::varint::{put_varint, unzigzag, zigzag, Reader};
 
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+/// Batches of earlier releases: the same layout, but their timer summaries
+/// are in [`TimerSummary::decode_legacy`]'s form, upgraded on replay.
+const LEGACY_SUMMARY_VERSION: u8 = 1;
 const TAG_PLAIN: u8 = 0;
 const TAG_TIMER: u8 = 1;
 /// Fast: this runs on every flush, and rows live only until the next seal.
@@ -85,7 +89,8 @@ fn encode_raw<'a>(raw: &mut Vec<u8>, samples: impl ExactSizeIterator<Item = &'a 
 pub fn decode(blob: &[u8]) -> Option<Vec<Sample>> {
     let raw = zstd::bulk::decompress(blob, MAX_BATCH_BYTES).ok()?;
     let mut cursor = Reader::new(&raw);
-    if cursor.byte()? != VERSION {
+    let version = cursor.byte()?;
+    if version != VERSION && version != LEGACY_SUMMARY_VERSION {
         return None;
     }
     let count = usize::try_from(cursor.varint()?).ok()?;
@@ -101,9 +106,14 @@ pub fn decode(blob: &[u8]) -> Option<Vec<Sample>> {
             TAG_PLAIN => RawValue::Plain(value),
             TAG_TIMER => {
                 let len = usize::try_from(cursor.varint()?).ok()?;
+                let summary = cursor.bytes(len)?;
                 RawValue::Timer {
                     count: value,
-                    summary: cursor.bytes(len)?.into(),
+                    summary: if version == LEGACY_SUMMARY_VERSION {
+                        TimerSummary::upgrade_legacy(summary).into_boxed_slice()
+                    } else {
+                        summary.into()
+                    },
                 }
             }
             _ => return None,
@@ -178,6 +188,31 @@ mod tests {
         let mut blob = encode(samples.iter()).unwrap();
         blob.truncate(blob.len() - 3);
         assert_eq!(decode(&blob), None);
+    }
+
+    #[test]
+    fn batches_of_earlier_releases_replay_with_their_summaries_upgraded() {
+        let (summary, legacy) = crate::metrics::tests::summary_and_legacy_bytes();
+        let sample = Sample {
+            series_id: 3,
+            ts: 60,
+            value: RawValue::Timer {
+                count: 6.0,
+                summary: legacy.into(),
+            },
+        };
+        // Same layout, the version byte an earlier release wrote.
+        let mut raw =
+            zstd::bulk::decompress(&encode([&sample].into_iter()).unwrap(), 1 << 20).unwrap();
+        raw[0] = LEGACY_SUMMARY_VERSION;
+        let decoded = decode(&zstd::bulk::compress(&raw, 1).unwrap()).unwrap();
+        assert_eq!(
+            decoded[0].value,
+            RawValue::Timer {
+                count: 6.0,
+                summary: summary.encode().into(),
+            }
+        );
     }
 
     proptest::proptest! {
