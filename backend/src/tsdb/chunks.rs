@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::cache::{ChunkCache, ChunkKey};
 use super::codec::{self, Columns};
-use super::point::{raw_from_columns, rollup_from_columns, Agg, RawValue};
+use super::point::{rollup_from_columns, Agg, RawValue};
 use super::schema::Level;
 use crate::store::StoreError;
 
@@ -142,18 +142,49 @@ pub fn decode_raw(
     cache: Option<&ChunkCache>,
 ) -> Result<Vec<(i64, RawValue)>, StoreError> {
     let mut out = Vec::new();
+    visit_raw(
+        series_id,
+        stored,
+        from,
+        until,
+        cache,
+        |ts, value, summary| {
+            out.push((ts, RawValue::from_stored(value, summary)));
+        },
+    )?;
+    Ok(out)
+}
+
+/// Calls `visit` with each raw point of stored chunks in `[from, until)`,
+/// oldest first: its time, its value (a timer's count) and a timer's
+/// encoded summary. Nothing is copied: a render folds a day of points
+/// into a thousand buckets without a vector of them.
+pub fn visit_raw(
+    series_id: i64,
+    stored: &[StoredChunk],
+    from: i64,
+    until: i64,
+    cache: Option<&ChunkCache>,
+    mut visit: impl FnMut(i64, f64, Option<&[u8]>),
+) -> Result<(), StoreError> {
     for chunk in stored {
         let columns = decode_one(series_id, 0, chunk, cache)?;
-        let points = raw_from_columns(&columns)
-            .ok_or_else(|| corrupt(series_id, 0, chunk.start, "not raw"))?;
-        out.reserve(points.len());
-        out.extend(
-            points
-                .into_iter()
-                .filter(|(ts, _)| (from..until).contains(ts)),
-        );
+        let [values] = columns.floats.as_slice() else {
+            return Err(corrupt(series_id, 0, chunk.start, "not raw"));
+        };
+        for (i, (&ts, &value)) in columns.timestamps.iter().zip(values).enumerate() {
+            if !(from..until).contains(&ts) {
+                continue;
+            }
+            let summary = columns
+                .blobs
+                .get(i)
+                .filter(|blob| !blob.is_empty())
+                .map(Vec::as_slice);
+            visit(ts, value, summary);
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Rollup points of `level` (≥ 1) of stored chunks in `[from, until)`,

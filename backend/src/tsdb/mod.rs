@@ -25,12 +25,14 @@
 //! - [`head`], [`wal`]: unsealed points and their log
 //! - [`chunks`]: the chunk table; [`seal`]: head to chunks and rollups
 //! - [`schema`]: retention schemas; [`catalog`]: the cached catalog
-//! - [`cache`]: decoded chunks kept for reads
+//! - [`cache`]: decoded chunks kept for reads; [`grid`]: points folded
+//!   into a render's buckets
 
 pub mod cache;
 pub mod catalog;
 pub mod chunks;
 pub mod codec;
+pub mod grid;
 pub mod head;
 pub mod point;
 pub mod schema;
@@ -46,6 +48,7 @@ use tokio::sync::RwLock;
 
 use self::cache::ChunkCache;
 use self::catalog::{Catalog, Entry};
+use self::grid::Grid;
 use self::head::{Head, Sample};
 use self::point::{fold_into_buckets, Agg, RawValue};
 use self::schema::{Level, Schema, Schemas};
@@ -561,6 +564,60 @@ impl PendingRead {
     }
 }
 
+impl PendingRead {
+    /// What [`PendingRead::finish`] gives, folded into `grid` as it is
+    /// decoded: a raw read makes no vector of its points (a day of them
+    /// for each series of a panel), and only timers' points make an
+    /// aggregate each.
+    pub fn finish_onto(self, grid: &mut Grid) -> Result<(), StoreError> {
+        if self.level != 0 {
+            for (ts, agg) in self.finish()? {
+                grid.add(ts, agg);
+            }
+            return Ok(());
+        }
+        let (from, until, kind) = (self.from, self.until, self.kind);
+        // The head's points in time order, one per slot, to walk beside
+        // the stored ones: a stored point with a head point in its slot
+        // is combined with it first, as `finish` does.
+        let mut head: Vec<(i64, RawValue)> = Vec::with_capacity(self.head.len());
+        let mut unsorted = self.head;
+        unsorted.retain(|(ts, _)| (from..until).contains(ts));
+        unsorted.sort_by_key(|point| point.0);
+        for (ts, value) in unsorted {
+            match head.last_mut() {
+                Some((last_ts, last)) if *last_ts == ts => last.combine(value, kind),
+                _ => head.push((ts, value)),
+            }
+        }
+        let mut head = head.into_iter().peekable();
+        chunks::visit_raw(
+            self.series_id,
+            &self.stored,
+            from,
+            until,
+            Some(&self.cache),
+            |ts, value, summary| {
+                while let Some((earlier, point)) = head.next_if(|(head_ts, _)| *head_ts < ts) {
+                    grid.add(earlier, Agg::of(&point));
+                }
+                match head.next_if(|(head_ts, _)| *head_ts == ts) {
+                    Some((_, later)) => {
+                        let mut stored = RawValue::from_stored(value, summary);
+                        stored.combine(later, kind);
+                        grid.add(ts, Agg::of(&stored));
+                    }
+                    None => grid.add_raw(ts, value, summary),
+                }
+            },
+        )?;
+        for (ts, point) in head {
+            grid.add(ts, Agg::of(&point));
+        }
+        Ok(())
+    }
+}
+
 /// A configuration for tests: the default schema at a 10 s flush.
 #[cfg(test)]
 pub fn test_config() -> TsdbConfig {
@@ -716,6 +773,62 @@ mod tests {
         let hour = read(&tsdb, "hits", 2, T0, T0 + HOUR).await;
         assert_eq!(sums(&hour), [(T0, 10.0)]);
         assert_eq!(hour[0].1.n, 3.0);
+    }
+
+    /// A render folds points into its grid as they are decoded; what it
+    /// gets is the grid of the points a read gives, stored points with
+    /// late head points in their slots included, for every kind.
+    #[tokio::test]
+    async fn a_grid_read_folds_what_a_point_read_gives() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsdb = open(dir.path(), test_config()).await;
+        let rows = |offset: i64, scale: f64| -> Vec<Row> {
+            (0..400)
+                .step_by(3)
+                .flat_map(|i| {
+                    let ts = T0 + (i + offset) * 10;
+                    let v = scale * f64::from(i as i32 % 11);
+                    [
+                        counter("c", ts, v),
+                        gauge("g", ts, v - 2.0),
+                        timer("t", ts, &[v + 1.0, 2.0 * v + 1.5]),
+                    ]
+                })
+                .collect()
+        };
+        tsdb.ingest(rows(0, 1.0)).await.unwrap();
+        tsdb.seal(T0 + HOUR + 60).await.unwrap();
+        // Late points: some in slots the chunk holds, some between them.
+        tsdb.ingest(rows(0, 0.5)).await.unwrap();
+        tsdb.ingest(rows(1, 2.0)).await.unwrap();
+        for name in ["c", "g", "t"] {
+            for (level, step) in [(0, 10), (0, 90), (1, 120)] {
+                let reader = tsdb.clone();
+                let (grid, points) = tsdb
+                    .store()
+                    .read(move |conn| {
+                        let catalog = reader.catalog();
+                        let series = catalog.iter().find(|s| s.key.name == name).unwrap();
+                        let (from, until) = (T0, T0 + 2 * HOUR);
+                        let mut grid = Grid::new(from, step, 80);
+                        reader
+                            .begin_read(conn, series, level, from, until)?
+                            .finish_onto(&mut grid)?;
+                        let points = reader
+                            .begin_read(conn, series, level, from, until)?
+                            .finish()?;
+                        Ok((grid, points))
+                    })
+                    .await
+                    .unwrap();
+                assert!(points.len() > 60, "{name}: {} points", points.len());
+                let mut expected = Grid::new(T0, step, 80);
+                for (ts, agg) in points {
+                    expected.add(ts, agg);
+                }
+                assert_eq!(grid, expected, "series {name}, level {level}, step {step}");
+            }
+        }
     }
 
     /// Timer sketches survive sealing and rolling up: the hour's p99 is

@@ -17,6 +17,17 @@ pub enum RawValue {
 }
 
 impl RawValue {
+    /// A stored point's payload: a timer when it has a summary.
+    pub fn from_stored(value: f64, summary: Option<&[u8]>) -> RawValue {
+        match summary {
+            Some(summary) => RawValue::Timer {
+                count: value,
+                summary: summary.into(),
+            },
+            None => RawValue::Plain(value),
+        }
+    }
+
     /// The plain value, or a timer's count.
     pub fn value(&self) -> f64 {
         match self {
@@ -81,17 +92,24 @@ pub struct Agg {
 
 impl Agg {
     pub fn of(value: &RawValue) -> Agg {
-        let v = value.value();
         Agg {
-            n: 1.0,
-            sum: v,
-            min: v,
-            max: v,
-            last: v,
             summary: match value {
                 RawValue::Plain(_) => None,
                 RawValue::Timer { summary, .. } => TimerSummary::decode(summary).map(Box::new),
             },
+            ..Agg::plain(value.value())
+        }
+    }
+
+    /// One plain point.
+    pub fn plain(value: f64) -> Agg {
+        Agg {
+            n: 1.0,
+            sum: value,
+            min: value,
+            max: value,
+            last: value,
+            summary: None,
         }
     }
 

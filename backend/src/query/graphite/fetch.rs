@@ -16,6 +16,7 @@ use super::eval::{Range, RenderError, Source};
 use super::series::TimeSeries;
 use crate::metrics::TimerSummary;
 use crate::store::metrics::Series;
+use crate::tsdb::grid::Grid;
 use crate::tsdb::point::Agg;
 use crate::tsdb::{PendingRead, Tsdb};
 
@@ -59,17 +60,20 @@ impl StoreSource<'_> {
             planned.push(self.plan(leaf, name.clone(), range)?);
         }
         let values = parallel_map(planned, |planned| {
-            let stored = planned
+            let mut grid = Grid::new(planned.start, planned.step, planned.buckets);
+            planned
                 .pending
-                .finish()
+                .finish_onto(&mut grid)
                 .map_err(|e| RenderError::Store(e.to_string()))?;
-            let values = to_grid(
-                stored,
-                planned.field,
-                planned.start,
-                planned.step,
-                planned.buckets,
-            );
+            let values = grid
+                .into_buckets()
+                .iter()
+                .map(|bucket| {
+                    bucket
+                        .as_ref()
+                        .and_then(|agg| bucket_value(planned.field, agg, planned.step))
+                })
+                .collect();
             let mut series = TimeSeries::new(planned.name, planned.start, planned.step, values);
             series.consolidation = planned.field.default_consolidation();
             series.tags.extend(planned.tags);
@@ -125,37 +129,6 @@ impl StoreSource<'_> {
             pending,
         })
     }
-}
-
-/// Stored points merged into `buckets` buckets of `step` from `start`,
-/// then each bucket's value of `field`.
-fn to_grid(
-    stored: Vec<(i64, Agg)>,
-    field: Field,
-    start: i64,
-    step: i64,
-    buckets: usize,
-) -> Vec<Option<f64>> {
-    let mut grouped: Vec<Option<Agg>> = vec![None; buckets];
-    for (ts, agg) in stored {
-        if let Some(bucket) = usize::try_from((ts - start) / step)
-            .ok()
-            .and_then(|i| grouped.get_mut(i))
-        {
-            match bucket {
-                Some(merged) => merged.merge(&agg),
-                None => *bucket = Some(agg),
-            }
-        }
-    }
-    grouped
-        .iter()
-        .map(|bucket| {
-            bucket
-                .as_ref()
-                .and_then(|agg| bucket_value(field, agg, step))
-        })
-        .collect()
 }
 
 /// Fewest items worth a thread of their own: below it, spawning costs
