@@ -205,6 +205,15 @@ async fn measure() -> anyhow::Result<()> {
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await?;
+    // Pages SQLite holds free for later writes: counted in the file, not
+    // in any blob (rollup chunks are rewritten as their window fills).
+    let free_bytes: i64 = store
+        .read(|conn| {
+            let free: i64 = conn.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+            let page: i64 = conn.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+            Ok(free * page)
+        })
+        .await?;
     // Blob sizes per kind, raw level only.
     let by_kind = store
         .read(|conn| {
@@ -246,6 +255,11 @@ async fn measure() -> anyhow::Result<()> {
     println!(
         "disk per stored point, realistic:   {:>8.2} bytes (database file {file_bytes} bytes / {points} points, all levels, timers' sketches included)",
         file_bytes as f64 / points as f64
+    );
+    println!(
+        "  of the file: {:.2} bytes per point in blobs, {:.2} in free pages, the rest in rows, indexes and page slack",
+        sizes.iter().map(|(_, bytes, _)| *bytes).sum::<i64>() as f64 / points as f64,
+        free_bytes as f64 / points as f64
     );
     println!(
         "  counters and gauges alone:        {:>8.2} bytes per point (raw chunk blobs)",
