@@ -7,7 +7,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::cache::{ChunkCache, ChunkKey};
 use super::codec::{self, Columns};
-use super::point::{rollup_from_columns, Agg, RawValue};
+use super::point::{visit_rollup_columns, Agg, RawValue};
 use super::schema::Level;
 use crate::store::StoreError;
 
@@ -198,18 +198,33 @@ pub fn decode_rollup(
     cache: Option<&ChunkCache>,
 ) -> Result<Vec<(i64, Agg)>, StoreError> {
     let mut out = Vec::new();
+    visit_rollup(series_id, level, stored, from, until, cache, |ts, agg| {
+        out.push((ts, agg));
+    })?;
+    Ok(out)
+}
+
+/// Calls `visit` with each point of `level` (≥ 1) of stored chunks in
+/// `[from, until)`, oldest first, as [`visit_raw`] does for raw points.
+pub fn visit_rollup(
+    series_id: i64,
+    level: usize,
+    stored: &[StoredChunk],
+    from: i64,
+    until: i64,
+    cache: Option<&ChunkCache>,
+    mut visit: impl FnMut(i64, Agg),
+) -> Result<(), StoreError> {
     for chunk in stored {
         let columns = decode_one(series_id, level, chunk, cache)?;
-        let points = rollup_from_columns(&columns)
-            .ok_or_else(|| corrupt(series_id, level, chunk.start, "not a rollup"))?;
-        out.reserve(points.len());
-        out.extend(
-            points
-                .into_iter()
-                .filter(|(ts, _)| (from..until).contains(ts)),
-        );
+        visit_rollup_columns(&columns, |ts, agg| {
+            if (from..until).contains(&ts) {
+                visit(ts, agg);
+            }
+        })
+        .ok_or_else(|| corrupt(series_id, level, chunk.start, "not a rollup"))?;
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Raw points in `[from, until)`, oldest first.

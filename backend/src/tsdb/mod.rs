@@ -570,13 +570,37 @@ impl PendingRead {
     /// for each series of a panel), and only timers' points make an
     /// aggregate each.
     pub fn finish_onto(self, grid: &mut Grid) -> Result<(), StoreError> {
+        let (from, until, kind) = (self.from, self.until, self.kind);
         if self.level != 0 {
-            for (ts, agg) in self.finish()? {
-                grid.add(ts, agg);
+            // The head's points folded into this level's buckets, merged
+            // into the stored bucket of the same time as `finish` does.
+            let mut unsealed =
+                fold_into_buckets(self.head.iter().map(|(ts, v)| (*ts, Agg::of(v))), self.step)
+                    .into_iter()
+                    .filter(|(bucket, _)| (from..until).contains(bucket))
+                    .peekable();
+            chunks::visit_rollup(
+                self.series_id,
+                self.level,
+                &self.stored,
+                from,
+                until,
+                Some(&self.cache),
+                |ts, mut agg| {
+                    while let Some((earlier, head)) = unsealed.next_if(|(bucket, _)| *bucket < ts) {
+                        grid.add(earlier, head);
+                    }
+                    if let Some((_, head)) = unsealed.next_if(|(bucket, _)| *bucket == ts) {
+                        agg.merge(&head);
+                    }
+                    grid.add(ts, agg);
+                },
+            )?;
+            for (bucket, head) in unsealed {
+                grid.add(bucket, head);
             }
             return Ok(());
         }
-        let (from, until, kind) = (self.from, self.until, self.kind);
         // The head's points in time order, one per slot, to walk beside
         // the stored ones: a stored point with a head point in its slot
         // is combined with it first, as `finish` does.

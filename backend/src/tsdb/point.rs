@@ -207,30 +207,45 @@ pub fn rollup_to_columns(points: &[(i64, Agg)]) -> Columns {
 
 /// The inverse of [`rollup_to_columns`].
 pub fn rollup_from_columns(columns: &Columns) -> Option<Vec<(i64, Agg)>> {
+    let mut out = Vec::with_capacity(columns.timestamps.len());
+    visit_rollup_columns(columns, |ts, agg| out.push((ts, agg)))?;
+    Some(out)
+}
+
+/// Calls `visit` with each rollup point of the columns, in order, without
+/// collecting them; `None` (before any call) when the columns are not a
+/// rollup chunk's.
+pub fn visit_rollup_columns(columns: &Columns, mut visit: impl FnMut(i64, Agg)) -> Option<()> {
     let [n, sum, min, max, last] = columns.floats.as_slice() else {
         return None;
     };
-    let mut blobs = columns.blobs.iter();
-    let mut out = Vec::with_capacity(columns.timestamps.len());
+    let len = columns.timestamps.len();
+    if [n, sum, min, max, last]
+        .iter()
+        .any(|column| column.len() != len)
+    {
+        return None;
+    }
     for (i, &ts) in columns.timestamps.iter().enumerate() {
-        let summary = blobs
-            .next()
+        let summary = columns
+            .blobs
+            .get(i)
             .filter(|b| !b.is_empty())
             .and_then(|b| TimerSummary::decode(b))
             .map(Box::new);
-        out.push((
+        visit(
             ts,
             Agg {
-                n: *n.get(i)?,
-                sum: *sum.get(i)?,
-                min: *min.get(i)?,
-                max: *max.get(i)?,
-                last: *last.get(i)?,
+                n: n[i],
+                sum: sum[i],
+                min: min[i],
+                max: max[i],
+                last: last[i],
                 summary,
             },
-        ));
+        );
     }
-    Some(out)
+    Some(())
 }
 
 /// Folds time-sorted points into buckets of `step` (aligned to it).
