@@ -83,6 +83,7 @@ impl Grid {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tsdb::point::tests::timer;
     use crate::tsdb::point::RawValue;
 
     /// What folding aggregates one by one gives, the reference.
@@ -92,18 +93,6 @@ mod tests {
             grid.add(*ts, Agg::of(value));
         }
         grid
-    }
-
-    fn timer(samples: &[f64]) -> RawValue {
-        let mut summary = TimerSummary::default();
-        for &s in samples {
-            summary.sketch.add(s, 1);
-            summary.sum_of_squares += s * s;
-        }
-        RawValue::Timer {
-            count: samples.len() as f64,
-            summary: summary.encode().into_boxed_slice(),
-        }
     }
 
     #[test]

@@ -265,11 +265,12 @@ pub fn fold_into_buckets<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::tsdb::codec;
 
-    fn timer(samples: &[f64]) -> RawValue {
+    /// A timer interval of these samples.
+    pub(crate) fn timer(samples: &[f64]) -> RawValue {
         let mut summary = TimerSummary::default();
         for &s in samples {
             summary.sketch.add(s, 1);
