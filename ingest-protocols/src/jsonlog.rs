@@ -119,7 +119,7 @@ const HOST_KEYS: &[&str] = &["host", "hostname", "host.name", "host.hostname"];
 /// Parses one line (a trailing `\n`, a BOM and surrounding whitespace are
 /// ignored).
 pub fn parse_line(line: &[u8], limits: &JsonLogLimits) -> JsonLogLine {
-    let text = String::from_utf8_lossy(line);
+    let text = crate::text::lossy(line);
     let invalid_utf8 = matches!(text, Cow::Owned(_));
     let text = text
         .trim_start_matches('\u{feff}')

@@ -42,6 +42,7 @@ pub mod sentry;
 pub mod stacktrace;
 pub mod statsd;
 pub mod syslog;
+pub mod text;
 mod timestamp;
 
 pub use error::ParseError;

@@ -265,7 +265,7 @@ fn trim_trailer(frame: &[u8]) -> &[u8] {
 /// one), invalid UTF-8 replaced and reported in `flags`.
 fn message_text<'a>(bytes: &'a [u8], flags: &mut SyslogFlags) -> Cow<'a, str> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = String::from_utf8_lossy(bytes);
+    let text = crate::text::lossy(bytes);
     if matches!(text, Cow::Owned(_)) {
         flags.invalid_utf8 = true;
     }

@@ -177,7 +177,7 @@ fn param_value<'a>(text: &'a [u8], flags: &mut SyslogFlags) -> Option<(Cow<'a, s
             }
         }
     } else {
-        let text = String::from_utf8_lossy(raw);
+        let text = crate::text::lossy(raw);
         if matches!(text, Cow::Owned(_)) {
             flags.invalid_utf8 = true;
         }
