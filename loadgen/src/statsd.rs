@@ -11,8 +11,16 @@ use crate::server::Server;
 const NAMES: usize = 10_000;
 /// Bytes per datagram: what StatsD clients use to stay under a 1500 MTU.
 const DATAGRAM_BYTES: usize = 1432;
-/// The StatsD rate offered over UDP.
-const OFFERED_LINES_PER_SEC: f64 = 1_000_000.0;
+/// The StatsD rates offered over UDP, in turn, lines per second.
+const OFFERED_LINES_PER_SEC: [f64; 5] = [
+    1_000_000.0,
+    1_500_000.0,
+    2_000_000.0,
+    3_000_000.0,
+    4_000_000.0,
+];
+/// The loss the target allows.
+const LOSS_BOUND: f64 = 0.001;
 
 /// A realistic mix over `NAMES` names: half counters, a quarter timers, a
 /// fifth gauges, the rest sets.
@@ -85,33 +93,57 @@ fn statsd_udp(partout: &Path, scale: f64) -> anyhow::Result<()> {
     socket.connect(&target)?;
     // Offer a steady rate, as a fleet of clients does, and measure what
     // arrives: the target is 1,000,000 lines/s with < 0.1% loss.
+    // Offering exactly the target cannot show more than it, so the rate
+    // steps up until loss passes the bound (or the steps run out).
     let lines_per_datagram = total_lines as f64 / packed.len().max(1) as f64;
-    let datagram_interval = Duration::from_secs_f64(lines_per_datagram / OFFERED_LINES_PER_SEC);
-    let started = Instant::now();
-    for (i, datagram) in packed.iter().enumerate() {
-        let due = started + datagram_interval.mul_f64(i as f64);
-        while Instant::now() < due {
-            std::hint::spin_loop();
+    let mut counted_before = 0.0;
+    let mut best_within_bound: Option<f64> = None;
+    for offered in OFFERED_LINES_PER_SEC {
+        let datagram_interval = Duration::from_secs_f64(lines_per_datagram / offered);
+        let started = Instant::now();
+        for (i, datagram) in packed.iter().enumerate() {
+            let due = started + datagram_interval.mul_f64(i as f64);
+            while Instant::now() < due {
+                std::hint::spin_loop();
+            }
+            socket.send(datagram)?;
         }
-        socket.send(datagram)?;
+        let send_secs = started.elapsed().as_secs_f64();
+        let (counted, last_growth) = server.settle(
+            "partout_ingested_items_total{protocol=\"statsd\"}",
+            Duration::from_secs(2),
+            Duration::from_secs(120),
+        )?;
+        let received = counted - counted_before;
+        counted_before = counted;
+        let receive_secs = last_growth
+            .duration_since(started)
+            .as_secs_f64()
+            .max(send_secs);
+        let loss = 1.0 - received / total_lines as f64;
+        let rate = received / receive_secs;
+        println!(
+            "statsd UDP end to end:             {:>12.0} lines/s received ({total_lines} lines, {NAMES} names, sent in {send_secs:.2} s at {:.0} lines/s, loss {:.3}%)",
+            rate,
+            total_lines as f64 / send_secs,
+            loss * 100.0
+        );
+        if loss >= LOSS_BOUND {
+            break;
+        }
+        best_within_bound = Some(best_within_bound.map_or(rate, |best: f64| best.max(rate)));
     }
-    let send_secs = started.elapsed().as_secs_f64();
-    let (received, last_growth) = server.settle(
-        "partout_ingested_items_total{protocol=\"statsd\"}",
-        Duration::from_secs(2),
-        Duration::from_secs(120),
-    )?;
-    let receive_secs = last_growth
-        .duration_since(started)
-        .as_secs_f64()
-        .max(send_secs);
-    let loss = 1.0 - received / total_lines as f64;
-    println!(
-        "statsd UDP end to end:             {:>12.0} lines/s received ({total_lines} lines, {NAMES} names, sent in {send_secs:.2} s at {:.0} lines/s, loss {:.3}%)",
-        received / receive_secs,
-        total_lines as f64 / send_secs,
-        loss * 100.0
-    );
+    match best_within_bound {
+        Some(rate) => println!(
+            "statsd UDP, highest rate under {:.1}% loss: {rate:>8.0} lines/s [target >= 1,000,000 lines/s: {}]",
+            LOSS_BOUND * 100.0,
+            if rate >= 1_000_000.0 { "met" } else { "MISSED" }
+        ),
+        None => println!(
+            "statsd UDP, highest rate under {:.1}% loss: none of the rates offered [target >= 1,000,000 lines/s: MISSED]",
+            LOSS_BOUND * 100.0
+        ),
+    }
     Ok(())
 }
 
