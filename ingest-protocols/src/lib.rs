@@ -23,6 +23,8 @@
 //!   them, read back into exceptions and frames.
 //! - `timestamp`: calendar arithmetic and RFC 3339, shared by the log
 //!   parsers; time is always Unix nanoseconds.
+//! - [`text`]: a sender's bytes as text, invalid UTF-8 replaced, with a
+//!   fast path for the valid text nearly every line is.
 //! - [`sentry`]: Sentry envelopes, events, auth and DSNs, and issue
 //!   grouping; it has its own error type for whole-request failures.
 //! - [`error`]: the one error type; each variant has a stable `reason()`
