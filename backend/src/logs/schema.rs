@@ -10,8 +10,13 @@
 //! | `source`, `flag`  | exact text                 | `source:syslog`, `flag:parse_error`  |
 //! | `message` | words, lowercased, with positions  | full text and phrases                |
 //! | `fields`  | JSON: text lowercased whole, numbers as numbers | `user:ann`, `http.status:>=500` |
-//! | `words`   | words of every field value, no positions | bare terms also find field values |
+//! | `words`   | words of field values longer than one word, no positions | bare terms also find field values |
 //! | `raw`     | stored only                        | the line as received ([`RawLog`])    |
+//!
+//! A field value that is one word (an id, a user name, `GET`) is indexed
+//! once, whole under its path in `fields`: a bare term looks it up under
+//! every path a segment has ([`crate::logs::search::any_path`]). Copied
+//! into `words` too, each unique id cost two terms.
 //!
 //! Only `raw` is stored: a result is rebuilt by normalizing it again, so
 //! the document store holds the sender's bytes once, zstd-compressed.
@@ -26,7 +31,7 @@ use tantivy::tokenizer::{LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyze
 use tantivy::{Index, TantivyDocument};
 
 use super::record::LogRecord;
-use super::tokenizer::WordTokenizer;
+use super::tokenizer::{is_one_word, WordTokenizer};
 
 /// Exact values, case-insensitive: field filters compare whole values.
 pub const EXACT_TOKENIZER: &str = "partout_exact";
@@ -145,9 +150,13 @@ impl LogSchema {
         if !record.fields.is_empty() {
             let mut words = String::new();
             for (_, value) in &record.fields {
+                // A one-word value is found by a bare term under its path
+                // (`search::any_path`); only longer values add words.
                 if let FieldValue::Text(text) | FieldValue::Json(text) = value {
-                    words.push_str(text);
-                    words.push(' ');
+                    if !is_one_word(text) {
+                        words.push_str(text);
+                        words.push(' ');
+                    }
                 }
             }
             doc.add_field_value(self.fields, FieldsValue::Object(&record.fields));
@@ -262,4 +271,48 @@ pub fn words(text: &str) -> Vec<String> {
         out.push(token.text.clone());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use partout_protocols::jsonlog::FieldValue;
+    use tantivy::schema::Value as _;
+
+    use super::LogSchema;
+    use crate::logs::raw::Source;
+    use crate::logs::record::{LogRecord, RecordFlags};
+
+    #[test]
+    fn only_values_of_several_words_are_copied_among_the_words() {
+        let text = |value: &str| FieldValue::Text(value.to_owned());
+        let record = LogRecord {
+            timestamp_nanos: 1,
+            received_nanos: 1,
+            level: None,
+            service: None,
+            host: None,
+            message: "done".to_owned(),
+            fields: vec![
+                (
+                    "id".to_owned(),
+                    text("86c2ae29-56e5-4395-806e-18ba0f2f53e2"),
+                ),
+                ("method".to_owned(), text("GET")),
+                ("path".to_owned(), text("/pay/now")),
+                ("error".to_owned(), text("reset by peer")),
+                ("tags".to_owned(), FieldValue::Json("[\"a\"]".to_owned())),
+                ("status".to_owned(), FieldValue::Integer(200)),
+            ],
+            source: Source::JsonLine,
+            flags: RecordFlags::default(),
+            exception: None,
+        };
+        let schema = LogSchema::new();
+        let doc = schema.document(7, &record, b"{}");
+        let words: Vec<&str> = doc
+            .get_all(schema.words)
+            .filter_map(|value| value.as_str())
+            .collect();
+        assert_eq!(words, ["/pay/now reset by peer [\"a\"] "]);
+    }
 }

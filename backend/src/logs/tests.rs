@@ -303,10 +303,10 @@ async fn the_tail_matcher_agrees_with_the_index() {
     let (store, _writer) = open(test_config(dir.path()), &now);
     let bodies = [
         r#""level":"error","service":"api","user":"Ann","http":{"status":502},"duration_ms":12.5"#,
-        r#""level":"warn","service":"api","user":"bob","http":{"status":404},"duration_ms":300"#,
+        r#""level":"warn","service":"api","user":"bob","http":{"status":404,"method":"PUT"},"duration_ms":300"#,
         r#""level":"info","service":"web","user":"carol","http":{"status":200},"path":"/pay/now""#,
         r#""level":"debug","service":"worker","job":"mail-sender","ok":true"#,
-        r#""service":"web","request_id":"ab12-cd34""#,
+        r#""service":"web","request_id":"ab12-cd34","trace":"86c2ae29-56e5-4395-806e-18ba0f2f53e2""#,
     ];
     let texts = [
         "payment failed for card",
@@ -333,6 +333,12 @@ async fn the_tail_matcher_agrees_with_the_index() {
         "\"reset by peer\"",
         "\"by reset\"",
         "ann",
+        "BOB",
+        "car*",
+        "bob slow",
+        "put",
+        "86c2ae29-56e5-4395-806e-18ba0f2f53e2",
+        "86c2ae29*",
         "ab12-cd34",
         "mail*",
         "user:ann",

@@ -72,6 +72,18 @@ impl TokenStream for WordStream<'_> {
     }
 }
 
+/// Whether the tokenizer cuts `text` into exactly one word that is all of
+/// it: such a field value is indexed whole under its path already, and a
+/// copy among the field words would only double its term.
+pub fn is_one_word(text: &str) -> bool {
+    match text.chars().next() {
+        Some(first) if first.is_alphanumeric() => {
+            uuid_end(text, 0).unwrap_or_else(|| word_end(text, 0)) == text.len()
+        }
+        _ => false,
+    }
+}
+
 /// End of the run of letters and digits starting at `start`.
 fn word_end(text: &str, start: usize) -> usize {
     text[start..]
@@ -109,7 +121,7 @@ mod tests {
     use proptest::prelude::*;
     use tantivy::tokenizer::{TokenStream, Tokenizer};
 
-    use super::WordTokenizer;
+    use super::{is_one_word, WordTokenizer};
 
     fn cut(text: &str) -> Vec<(String, usize, usize, usize)> {
         let mut tokenizer = WordTokenizer::default();
@@ -181,6 +193,15 @@ mod tests {
             if got.iter().all(|word| !word.contains('-')) {
                 prop_assert_eq!(got, expected);
             }
+        }
+
+        /// `is_one_word` says exactly when the cut is the whole text.
+        #[test]
+        fn one_word_means_the_cut_is_the_whole_text(
+            text in "[a-fA-F0-9 ._é-]{0,40}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}[ x-]?",
+        ) {
+            let whole = texts(&text) == [text.clone()];
+            prop_assert_eq!(is_one_word(&text), whole, "{:?}", texts(&text));
         }
 
         /// Any text: every word is a slice of it at its offsets, in order,

@@ -8,9 +8,11 @@
 //!
 //! # Layout
 //! - [`translate`]: query language into tantivy queries
+//! - [`any_path`]: a word as a whole field value under any path
 //! - [`matcher`]: the same language over a record in memory (live tail)
 //! - [`collect`]: the histogram and top-values collectors
 
+pub mod any_path;
 pub mod collect;
 pub mod matcher;
 pub mod translate;

@@ -19,6 +19,7 @@ use tantivy::query::{
 use tantivy::schema::{Field, IndexRecordOption, Type};
 use tantivy::Term;
 
+use super::any_path::AnyPathQuery;
 use crate::logs::lang::{self, CompareOp, FieldFilter, RangeBound, Value};
 use crate::logs::schema::{level_code, words, LogSchema};
 
@@ -132,7 +133,8 @@ fn prefix_range(lower: Term) -> Boxed {
 }
 
 /// A bare word: in the message, or among the words of field values (which
-/// have no positions, so a multi-word value matches when all its words do).
+/// have no positions, so a multi-word value matches when all its words do),
+/// or a one-word field value whole, which is indexed only under its path.
 fn full_text(schema: &LogSchema, text: &str, prefix: bool) -> Boxed {
     let cut = words(text);
     let Some(in_message) = phrase(schema.message, &cut, prefix) else {
@@ -142,12 +144,18 @@ fn full_text(schema: &LogSchema, text: &str, prefix: bool) -> Boxed {
         .iter()
         .enumerate()
         .map(|(at, word)| {
-            let query = if prefix && at + 1 == cut.len() {
+            let prefix = prefix && at + 1 == cut.len();
+            let among_words = if prefix {
                 text_prefix(schema.words, word)
             } else {
                 term(schema.words, word)
             };
-            (Occur::Must, query)
+            let whole_value: Boxed = Box::new(AnyPathQuery::new(schema.fields, word, prefix));
+            let either = BooleanQuery::new(vec![
+                (Occur::Should, among_words),
+                (Occur::Should, whole_value),
+            ]);
+            (Occur::Must, Box::new(either) as Boxed)
         })
         .collect();
     Box::new(BooleanQuery::new(vec![
