@@ -10,13 +10,17 @@
 //! | `source`, `flag`  | exact text                 | `source:syslog`, `flag:parse_error`  |
 //! | `message` | words, lowercased, with positions  | full text and phrases                |
 //! | `fields`  | JSON: text lowercased whole, numbers as numbers | `user:ann`, `http.status:>=500` |
-//! | `words`   | words of field values longer than one word, no positions | bare terms also find field values |
+//! | `words`   | words of field values other than ids, no positions | bare terms also find field values |
 //! | `raw`     | stored only                        | the line as received ([`RawLog`])    |
 //!
-//! A field value that is one word (an id, a user name, `GET`) is indexed
-//! once, whole under its path in `fields`: a bare term looks it up under
-//! every path a segment has ([`crate::logs::search::any_path`]). Copied
-//! into `words` too, each unique id cost two terms.
+//! A field value that is an id (a UUID, a trace id: see
+//! [`super::tokenizer::is_id`]) is indexed once, whole under its path in
+//! `fields`: a bare id is looked up under every path a segment has
+//! ([`crate::logs::search::any_path`]). Copied into `words` too, each
+//! unique id cost two terms. Other one-word values (`GET`, a user name)
+//! are still copied: few distinct ones, and a lookup under every path
+//! for every bare word would cost each search a seek per path and
+//! segment.
 //!
 //! Only `raw` is stored: a result is rebuilt by normalizing it again, so
 //! the document store holds the sender's bytes once, zstd-compressed.
@@ -31,7 +35,7 @@ use tantivy::tokenizer::{LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyze
 use tantivy::{Index, TantivyDocument};
 
 use super::record::LogRecord;
-use super::tokenizer::{is_one_word, WordTokenizer};
+use super::tokenizer::{is_id, WordTokenizer};
 
 /// Exact values, case-insensitive: field filters compare whole values.
 pub const EXACT_TOKENIZER: &str = "partout_exact";
@@ -150,10 +154,10 @@ impl LogSchema {
         if !record.fields.is_empty() {
             let mut words = String::new();
             for (_, value) in &record.fields {
-                // A one-word value is found by a bare term under its path
-                // (`search::any_path`); only longer values add words.
+                // An id is found by a bare term under its path
+                // (`search::any_path`); other values add their words.
                 if let FieldValue::Text(text) | FieldValue::Json(text) = value {
-                    if !is_one_word(text) {
+                    if !is_id(text) {
                         words.push_str(text);
                         words.push(' ');
                     }
@@ -283,7 +287,7 @@ mod tests {
     use crate::logs::record::{LogRecord, RecordFlags};
 
     #[test]
-    fn only_values_of_several_words_are_copied_among_the_words() {
+    fn ids_are_not_copied_among_the_words() {
         let text = |value: &str| FieldValue::Text(value.to_owned());
         let record = LogRecord {
             timestamp_nanos: 1,
@@ -297,6 +301,7 @@ mod tests {
                     "id".to_owned(),
                     text("86c2ae29-56e5-4395-806e-18ba0f2f53e2"),
                 ),
+                ("trace".to_owned(), text("4BF92F3577B34DA6A3CE929D0E0E4736")),
                 ("method".to_owned(), text("GET")),
                 ("path".to_owned(), text("/pay/now")),
                 ("error".to_owned(), text("reset by peer")),
@@ -313,6 +318,6 @@ mod tests {
             .get_all(schema.words)
             .filter_map(|value| value.as_str())
             .collect();
-        assert_eq!(words, ["/pay/now reset by peer [\"a\"] "]);
+        assert_eq!(words, ["GET /pay/now reset by peer [\"a\"] "]);
     }
 }

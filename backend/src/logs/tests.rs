@@ -305,7 +305,7 @@ async fn the_tail_matcher_agrees_with_the_index() {
         r#""level":"error","service":"api","user":"Ann","http":{"status":502},"duration_ms":12.5"#,
         r#""level":"warn","service":"api","user":"bob","http":{"status":404,"method":"PUT"},"duration_ms":300"#,
         r#""level":"info","service":"web","user":"carol","http":{"status":200},"path":"/pay/now""#,
-        r#""level":"debug","service":"worker","job":"mail-sender","ok":true"#,
+        r#""level":"debug","service":"worker","job":"mail-sender","ok":true,"span":{"trace":"4BF92F3577B34DA6A3CE929D0E0E4736"}"#,
         r#""service":"web","request_id":"ab12-cd34","trace":"86c2ae29-56e5-4395-806e-18ba0f2f53e2""#,
     ];
     let texts = [
@@ -339,6 +339,9 @@ async fn the_tail_matcher_agrees_with_the_index() {
         "put",
         "86c2ae29-56e5-4395-806e-18ba0f2f53e2",
         "86c2ae29*",
+        "4bf92f3577b34da6a3ce929d0e0e4736",
+        "4BF92F*",
+        "sent 4bf92f3577b34da6a3ce929d0e0e4736",
         "ab12-cd34",
         "mail*",
         "user:ann",

@@ -72,9 +72,26 @@ impl TokenStream for WordStream<'_> {
     }
 }
 
+/// Shortest id ([`is_id`]): a 64-bit id in hex, a trace id's half.
+const MIN_ID_LEN: usize = 16;
+
+/// Whether a field value is an id: one word (as [`is_one_word`]) of at
+/// least 16 ASCII letters and digits, digits among them: a UUID, a trace
+/// or span id in hex, a ULID, a long number. Ids are mostly unique to
+/// their line, so each is a term of its own, and the index keeps them once,
+/// whole under their field, not also among the field words.
+///
+/// The test gives the same answer for a text and its lowercase (ASCII
+/// only), so the query side can ask it of the lowercased word it searches.
+pub fn is_id(text: &str) -> bool {
+    text.len() >= MIN_ID_LEN
+        && text.is_ascii()
+        && text.bytes().any(|byte| byte.is_ascii_digit())
+        && is_one_word(text)
+}
+
 /// Whether the tokenizer cuts `text` into exactly one word that is all of
-/// it: such a field value is indexed whole under its path already, and a
-/// copy among the field words would only double its term.
+/// it.
 pub fn is_one_word(text: &str) -> bool {
     match text.chars().next() {
         Some(first) if first.is_alphanumeric() => {
@@ -121,7 +138,7 @@ mod tests {
     use proptest::prelude::*;
     use tantivy::tokenizer::{TokenStream, Tokenizer};
 
-    use super::{is_one_word, WordTokenizer};
+    use super::{is_id, is_one_word, WordTokenizer};
 
     fn cut(text: &str) -> Vec<(String, usize, usize, usize)> {
         let mut tokenizer = WordTokenizer::default();
@@ -157,6 +174,28 @@ mod tests {
             texts("id=282c3340-198d-48ec-9f97-f360a4e05199,next"),
             ["id", "282c3340-198d-48ec-9f97-f360a4e05199", "next"]
         );
+    }
+
+    #[test]
+    fn ids_are_long_single_words_with_digits() {
+        for id in [
+            "86c2ae29-56e5-4395-806e-18ba0f2f53e2",
+            "4bf92f3577b34da6a3ce929d0e0e4736",
+            "00f067aa0ba902b7",
+            "01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            "12345678901234567",
+        ] {
+            assert!(is_id(id), "{id}");
+        }
+        for not_id in [
+            "00f067aa0ba902b",       // 15 characters
+            "abcdefghijklmnopqrstu", // no digit
+            "cus_00042-0000000001",  // several words
+            "ÉÉÉÉÉÉÉÉ12345678",      // not ASCII
+            "/api/v1/orders/1234567890",
+        ] {
+            assert!(!is_id(not_id), "{not_id}");
+        }
     }
 
     #[test]
@@ -202,6 +241,13 @@ mod tests {
         ) {
             let whole = texts(&text) == [text.clone()];
             prop_assert_eq!(is_one_word(&text), whole, "{:?}", texts(&text));
+        }
+
+        /// The index asks about a value as sent, the query side about the
+        /// lowercased word: both must get the same answer.
+        #[test]
+        fn an_id_is_an_id_whatever_its_case(text in "[a-zA-Z0-9_é-]{0,40}") {
+            prop_assert_eq!(is_id(&text), is_id(&text.to_lowercase()));
         }
 
         /// Any text: every word is a slice of it at its offsets, in order,

@@ -136,6 +136,22 @@ impl Dataset {
         }
     }
 
+    /// The request or job id of a JSON line near the middle of the data
+    /// set: ids are random UUIDs, so exactly one line holds it.
+    pub fn middle_id(&self) -> Option<String> {
+        (self.lines / 2..self.lines).take(1000).find_map(|index| {
+            if self.transport(index) != Transport::Json {
+                return None;
+            }
+            let mut line = Vec::new();
+            self.write(index, &mut line, &mut Tally::default());
+            let value: serde_json::Value = serde_json::from_slice(&line).ok()?;
+            ["request_id", "job_id"]
+                .iter()
+                .find_map(|key| value.get(key)?.as_str().map(str::to_owned))
+        })
+    }
+
     /// Appends line `index` and its newline to `out`, and counts it.
     pub fn write(&self, index: u64, out: &mut Vec<u8>, tally: &mut Tally) {
         let mut rng = Rng::for_item(SEED, index);

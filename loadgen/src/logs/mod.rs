@@ -242,6 +242,7 @@ fn search_latency(
     deadline: Instant,
 ) {
     let quarter = data.quarter();
+    let id = data.middle_id().unwrap_or_default();
     let specs = [
         (
             format!("rare term {RARE_TERM:?}"),
@@ -257,6 +258,14 @@ fn search_latency(
             COMMON_TERM.to_owned(),
             window,
             generated.common,
+            None,
+        ),
+        (
+            format!("an id alone ({id}, a request or job id)"),
+            "/api/v1/logs/search",
+            id.clone(),
+            window,
+            1,
             None,
         ),
         (

@@ -1,6 +1,6 @@
 //! A word as a whole structured value under any path: what lets a bare
-//! term find `"request_id":"86c2…"` although one-word values are indexed
-//! only under their path ([`crate::logs::schema`]).
+//! id find `"request_id":"86c2…"` although ids are indexed only under
+//! their path ([`crate::logs::schema`]).
 //!
 //! Which paths exist is a property of a segment's term dictionary, so the
 //! query is specialized per segment: the paths are listed by skipping

@@ -22,6 +22,7 @@ use tantivy::Term;
 use super::any_path::AnyPathQuery;
 use crate::logs::lang::{self, CompareOp, FieldFilter, RangeBound, Value};
 use crate::logs::schema::{level_code, words, LogSchema};
+use crate::logs::tokenizer::is_id;
 
 type Boxed = Box<dyn Query>;
 
@@ -134,7 +135,7 @@ fn prefix_range(lower: Term) -> Boxed {
 
 /// A bare word: in the message, or among the words of field values (which
 /// have no positions, so a multi-word value matches when all its words do),
-/// or a one-word field value whole, which is indexed only under its path.
+/// or an id whole under any path, where alone ids are indexed.
 fn full_text(schema: &LogSchema, text: &str, prefix: bool) -> Boxed {
     let cut = words(text);
     let Some(in_message) = phrase(schema.message, &cut, prefix) else {
@@ -150,6 +151,12 @@ fn full_text(schema: &LogSchema, text: &str, prefix: bool) -> Boxed {
             } else {
                 term(schema.words, word)
             };
+            // Ids are not among the words: look for them whole. A prefix
+            // may be the start of an id (ids are ASCII).
+            let maybe_id = if prefix { word.is_ascii() } else { is_id(word) };
+            if !maybe_id {
+                return (Occur::Must, among_words);
+            }
             let whole_value: Boxed = Box::new(AnyPathQuery::new(schema.fields, word, prefix));
             let either = BooleanQuery::new(vec![
                 (Occur::Should, among_words),
