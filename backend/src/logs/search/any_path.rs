@@ -23,9 +23,10 @@ use tantivy::{DocId, Score, SegmentReader, Term};
 
 /// Ends a path in a JSON term, before the value's type byte.
 const END_OF_PATH: u8 = 0;
-/// Segments whose path lists are kept; past it the cache starts over
-/// (it refills one seek per path, so forgetting is cheap).
-const CACHED_SEGMENTS: usize = 4096;
+/// Paths kept in the cache over all segments (merged-away segments stay
+/// until it is full); past it the cache starts over, which is cheap: it
+/// refills at one seek per path.
+const CACHED_PATHS: usize = 200_000;
 /// Paths listed per segment at most: a field name per unique id (a sender
 /// logging `{"<uuid>": …}`) would otherwise make every bare term look
 /// under millions of paths. Values under paths past the cap are still
@@ -119,7 +120,27 @@ impl Weight for AnyPathWeight {
 
 /// A segment's paths, each with its end byte.
 type Paths = Arc<Vec<Vec<u8>>>;
-type PathMap = HashMap<(SegmentId, Field), Paths>;
+
+#[derive(Default)]
+struct PathMap {
+    by_segment: HashMap<(SegmentId, Field), Paths>,
+    /// Paths over all entries, against [`CACHED_PATHS`].
+    paths: usize,
+}
+
+impl PathMap {
+    fn remember(&mut self, key: (SegmentId, Field), paths: Paths) {
+        // Counted as at least one so that empty lists are bounded too.
+        let cost = paths.len().max(1);
+        if self.paths + cost > CACHED_PATHS {
+            *self = PathMap::default();
+        }
+        if self.by_segment.insert(key, paths).is_none() {
+            self.paths += cost;
+        }
+    }
+}
+
 type PathCache = Mutex<PathMap>;
 
 /// The paths of `field` in a segment, each with its end byte.
@@ -127,15 +148,11 @@ fn segment_paths(reader: &SegmentReader, field: Field) -> tantivy::Result<Paths>
     static CACHE: OnceLock<PathCache> = OnceLock::new();
     let cache = CACHE.get_or_init(PathCache::default);
     let key = (reader.segment_id(), field);
-    if let Some(paths) = lock(cache).get(&key) {
+    if let Some(paths) = lock(cache).by_segment.get(&key) {
         return Ok(Arc::clone(paths));
     }
     let paths = Arc::new(list_paths(reader, field)?);
-    let mut cache = lock(cache);
-    if cache.len() >= CACHED_SEGMENTS {
-        cache.clear();
-    }
-    cache.insert(key, Arc::clone(&paths));
+    lock(cache).remember(key, Arc::clone(&paths));
     Ok(paths)
 }
 
@@ -190,4 +207,38 @@ fn list_paths(reader: &SegmentReader, field: Field) -> tantivy::Result<Vec<Vec<u
         }
     }
     Ok(paths)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tantivy::index::SegmentId;
+    use tantivy::schema::Field;
+
+    use super::{PathMap, CACHED_PATHS};
+
+    #[test]
+    fn the_cache_holds_at_most_its_count_of_paths() {
+        let mut cache = PathMap::default();
+        let list = Arc::new(vec![b"user\0".to_vec(); 1000]);
+        for _ in 0..(CACHED_PATHS / 1000) * 3 {
+            cache.remember(
+                (SegmentId::generate_random(), Field::from_field_id(0)),
+                Arc::clone(&list),
+            );
+            let held: usize = cache.by_segment.values().map(|paths| paths.len()).sum();
+            assert_eq!(held, cache.paths);
+            assert!(held <= CACHED_PATHS);
+        }
+        assert!(!cache.by_segment.is_empty());
+        // Empty lists count as one: a flood of them is bounded as well.
+        for _ in 0..CACHED_PATHS + 1 {
+            cache.remember(
+                (SegmentId::generate_random(), Field::from_field_id(0)),
+                Arc::new(Vec::new()),
+            );
+        }
+        assert!(cache.by_segment.len() <= CACHED_PATHS);
+    }
 }
