@@ -92,7 +92,7 @@ pub fn is_id(text: &str) -> bool {
 
 /// Whether the tokenizer cuts `text` into exactly one word that is all of
 /// it.
-pub fn is_one_word(text: &str) -> bool {
+fn is_one_word(text: &str) -> bool {
     match text.chars().next() {
         Some(first) if first.is_alphanumeric() => {
             uuid_end(text, 0).unwrap_or_else(|| word_end(text, 0)) == text.len()

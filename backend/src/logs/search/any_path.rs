@@ -9,17 +9,17 @@
 //! Segments never change, so a segment's list is kept for the next query.
 
 use std::collections::HashMap;
-use std::ops::Bound;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use tantivy::index::SegmentId;
 use tantivy::query::{
-    BooleanQuery, EmptyScorer, EnableScoring, Explanation, InvertedIndexRangeQuery, Occur, Query,
-    Scorer, TermQuery, Weight,
+    BooleanQuery, EmptyScorer, EnableScoring, Explanation, Occur, Query, Scorer, TermQuery, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption, Type};
 use tantivy::termdict::TermDictionary;
 use tantivy::{DocId, Score, SegmentReader, Term};
+
+use super::translate::prefix_range;
 
 /// Ends a path in a JSON term, before the value's type byte.
 const END_OF_PATH: u8 = 0;
@@ -75,19 +75,14 @@ impl AnyPathWeight {
         let clauses: Vec<(Occur, Box<dyn Query>)> = paths
             .iter()
             .map(|path| {
+                // A JSON term of this field whose path bytes are replaced
+                // by the listed ones (already in the index's encoding).
                 let mut term = Term::from_field_json_path(*field, "p", true);
                 term.truncate_value_bytes(0);
                 term.append_bytes(path);
                 term.append_type_and_str(word);
                 let query: Box<dyn Query> = if *prefix {
-                    let mut upper = term.clone();
-                    // No UTF-8 text holds 0xFF: `[word, word + 0xFF)` is
-                    // exactly the values starting with it.
-                    upper.append_bytes(&[0xFF]);
-                    Box::new(InvertedIndexRangeQuery::new(
-                        Bound::Included(term),
-                        Bound::Excluded(upper),
-                    ))
+                    prefix_range(term)
                 } else {
                     Box::new(TermQuery::new(term, IndexRecordOption::Basic))
                 };

@@ -124,7 +124,7 @@ fn text_prefix(field: Field, prefix: &str) -> Boxed {
 
 /// Every term whose value bytes start with `lower`'s: no UTF-8 text holds
 /// the byte 0xFF, so `[prefix, prefix + 0xFF)` is exactly the prefix.
-fn prefix_range(lower: Term) -> Boxed {
+pub(super) fn prefix_range(lower: Term) -> Boxed {
     let mut upper = lower.clone();
     upper.append_bytes(&[0xFF]);
     Box::new(InvertedIndexRangeQuery::new(
