@@ -16,6 +16,8 @@ thread_local! {
         const { RefCell::new(Vec::new()) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { RefCell::new(None) };
+    static DICTIONARY_CONTEXT: RefCell<Option<zstd::zstd_safe::CCtx<'static>>> =
+        const { RefCell::new(None) };
 }
 
 /// `data` compressed at `level`, with this thread's context for it.
@@ -37,8 +39,10 @@ pub fn compress(level: i32, data: &[u8]) -> io::Result<Vec<u8>> {
 }
 
 /// `data` decompressed, refused past `capacity` bytes, with this thread's
-/// context.
+/// context. The result is allocated at the size the frame declares, not
+/// at `capacity`: a kept result must not hold the limit's memory.
 pub fn decompress(data: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
+    let capacity = declared_size(data).map_or(capacity, |size| size.min(capacity));
     DECOMPRESSOR.with(|cell| {
         let mut slot = cell.try_borrow_mut().map_err(io::Error::other)?;
         let decompressor = match &mut *slot {
@@ -47,6 +51,57 @@ pub fn decompress(data: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
         };
         decompressor.decompress(data, capacity)
     })
+}
+
+/// `data` compressed against a prepared dictionary (whose level it
+/// takes), with this thread's context for that.
+pub fn compress_with(dictionary: &zstd::zstd_safe::CDict<'_>, data: &[u8]) -> io::Result<Vec<u8>> {
+    DICTIONARY_CONTEXT.with(|cell| {
+        let mut slot = cell.try_borrow_mut().map_err(io::Error::other)?;
+        let context = match &mut *slot {
+            Some(context) => context,
+            empty => empty.insert(
+                zstd::zstd_safe::CCtx::try_create()
+                    .ok_or_else(|| io::Error::other("cannot make a zstd context"))?,
+            ),
+        };
+        let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
+        context
+            .compress_using_cdict(&mut out, data, dictionary)
+            .map_err(zstd_error)?;
+        Ok(out)
+    })
+}
+
+/// What [`compress_with`] made, decompressed against the dictionary's
+/// content; refused past `capacity` bytes. Reads are rare: no context is
+/// kept.
+pub fn decompress_with(dictionary: &[u8], data: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
+    let size = declared_size(data).unwrap_or(capacity);
+    if size > capacity {
+        return Err(io::Error::other(format!(
+            "a compressed body of {size} bytes is over the limit of {capacity}"
+        )));
+    }
+    let mut context = zstd::zstd_safe::DCtx::try_create()
+        .ok_or_else(|| io::Error::other("cannot make a zstd context"))?;
+    let mut out = Vec::with_capacity(size);
+    context
+        .decompress_using_dict(&mut out, data, dictionary)
+        .map_err(zstd_error)?;
+    Ok(out)
+}
+
+/// The decompressed size a frame's header declares, when it does.
+fn declared_size(data: &[u8]) -> Option<usize> {
+    match zstd::zstd_safe::get_frame_content_size(data) {
+        Ok(Some(size)) => Some(usize::try_from(size).unwrap_or(usize::MAX)),
+        _ => None,
+    }
+}
+
+fn zstd_error(code: usize) -> io::Error {
+    io::Error::other(zstd::zstd_safe::get_error_name(code))
 }
 
 #[cfg(test)]
@@ -72,6 +127,11 @@ mod tests {
         assert!(
             decompress(&fast, data.len() - 1).is_err(),
             "capacity is a limit"
+        );
+        assert_eq!(
+            decompress(&fast, 1 << 30).unwrap().capacity(),
+            data.len(),
+            "the result is sized by the frame, not by the limit"
         );
     }
 }

@@ -22,6 +22,8 @@
 //! - `status`: issue statuses and what an event does to them (pure).
 //! - `issues`: issue queries: list, detail aggregates, status changes.
 //! - `events`: the stored event codec (zstd JSON) and event pages.
+//! - `dictionaries`: each issue's first event, the zstd dictionary its
+//!   later events are compressed against, and their cache.
 //! - `view`: normalized events into `partout_model::errors` bodies.
 //! - `notify`: webhooks told of new and regressed issues, through a
 //!   durable outbox.
@@ -56,6 +58,7 @@
 pub mod attachments;
 pub mod checkins;
 pub mod client_reports;
+pub mod dictionaries;
 pub mod envelope;
 pub mod events;
 pub mod from_logs;
@@ -134,6 +137,8 @@ pub struct ErrorRuntime {
     /// DSN keys as ingestion last read them; invalidated by every key
     /// change.
     pub keys: std::sync::Arc<projects::KeyCache>,
+    /// Issue dictionaries as ingestion last read them; they never change.
+    pub dictionaries: std::sync::Arc<dictionaries::DictionaryCache>,
 }
 
 impl Default for ErrorRuntime {
@@ -144,6 +149,7 @@ impl Default for ErrorRuntime {
             limiter: std::sync::Arc::default(),
             outbox_wake: std::sync::Arc::default(),
             keys: std::sync::Arc::default(),
+            dictionaries: std::sync::Arc::default(),
         }
     }
 }

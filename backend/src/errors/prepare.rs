@@ -10,13 +10,24 @@
 //! land in a future or a past nobody looks at.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use partout_protocols::sentry::event::Event;
 use partout_protocols::sentry::grouping::{group_event, Grouping};
 use sha2::{Digest, Sha256};
 
+use super::dictionaries::Dictionary;
 use super::envelope::Parsed;
-use super::events;
+use super::events::{self, EncodedBody};
+
+/// The dictionary of the issue a grouping key names, when it has one
+/// ([`super::dictionaries::DictionaryCache::lookup`]).
+pub type DictionaryLookup<'a> = &'a dyn Fn(&str) -> Option<Arc<Dictionary>>;
+
+/// For callers without dictionaries: each event is offered as one.
+pub fn no_dictionary(_grouping_key: &str) -> Option<Arc<Dictionary>> {
+    None
+}
 
 /// Clock differences up to this are left alone, microseconds.
 const MAX_UNCORRECTED_DRIFT_MICROS: i64 = 60 * 1_000_000;
@@ -62,11 +73,17 @@ pub struct NewEvent {
     /// the event's own.
     pub tags: Vec<(String, String)>,
     /// The normalized event, zstd-compressed JSON ([`events::encode`]).
-    pub body: Vec<u8>,
+    pub body: EncodedBody,
 }
 
-/// Prepares every event of a parsed body received at `received_at_ms`.
-pub fn prepare_all(parsed: Parsed, received_at_ms: i64) -> std::io::Result<Vec<NewEvent>> {
+/// Prepares every event of a parsed body received at `received_at_ms`,
+/// compressing each against its issue's dictionary when `dictionaries`
+/// has one.
+pub fn prepare_all(
+    parsed: Parsed,
+    received_at_ms: i64,
+    dictionaries: DictionaryLookup<'_>,
+) -> std::io::Result<Vec<NewEvent>> {
     let mut header_id = parsed.header_event_id;
     parsed
         .events
@@ -80,17 +97,41 @@ pub fn prepare_all(parsed: Parsed, received_at_ms: i64) -> std::io::Result<Vec<N
             } else {
                 None
             };
-            prepare(event, received_at_ms, parsed.sent_at_micros, fallback_id)
+            prepare_against(
+                event,
+                received_at_ms,
+                parsed.sent_at_micros,
+                fallback_id,
+                dictionaries,
+            )
         })
         .collect()
 }
 
-/// Prepares one event.
+/// Prepares one event, offering it as its issue's dictionary.
 pub fn prepare(
+    event: Event,
+    received_at_ms: i64,
+    sent_at_micros: Option<i64>,
+    fallback_id: Option<String>,
+) -> std::io::Result<NewEvent> {
+    prepare_against(
+        event,
+        received_at_ms,
+        sent_at_micros,
+        fallback_id,
+        &no_dictionary,
+    )
+}
+
+/// Prepares one event, compressed against its issue's dictionary when
+/// `dictionaries` has one.
+pub fn prepare_against(
     mut event: Event,
     received_at_ms: i64,
     sent_at_micros: Option<i64>,
     fallback_id: Option<String>,
+    dictionaries: DictionaryLookup<'_>,
 ) -> std::io::Result<NewEvent> {
     let timestamp_ms = trusted_time_ms(event.timestamp_micros, sent_at_micros, received_at_ms);
     event.timestamp_micros = Some(timestamp_ms.saturating_mul(1000));
@@ -103,7 +144,7 @@ pub fn prepare(
     let grouping = group_event(&event);
     let identity = event.user.as_ref().and_then(|user| user.identity());
     let tags = issue_tags(&event, identity.as_deref());
-    let body = events::encode(&event)?;
+    let body = events::encode(&event, dictionaries(&grouping.key))?;
     let first_in_app_frame = super::notify::message::first_in_app_frame(&event);
     Ok(NewEvent {
         event_id,
@@ -257,7 +298,7 @@ pub(crate) mod tests {
 
     fn prepared(name: &str, received_at_ms: i64) -> NewEvent {
         let parsed = parse_envelope_body(&fixture(name), &ErrorsConfig::default()).unwrap();
-        let mut events = prepare_all(parsed, received_at_ms).unwrap();
+        let mut events = prepare_all(parsed, received_at_ms, &no_dictionary).unwrap();
         assert_eq!(events.len(), 1);
         events.remove(0)
     }
@@ -302,8 +343,8 @@ pub(crate) mod tests {
             .tags
             .contains(&("region".to_owned(), "eu-west".to_owned())));
         // The body is compressed well below the 3460 bytes the SDK sent.
-        assert!(event.body.len() < 1800, "{} bytes", event.body.len());
-        let stored = events::decode(&event.body).unwrap();
+        assert!(event.body.compressed_len() < 1800, "{} bytes", event.body.compressed_len());
+        let stored: Event = serde_json::from_slice(&event.body.json().unwrap()).unwrap();
         assert_eq!(stored.event_id.as_deref(), Some(event.event_id.as_str()));
         assert_eq!(stored.exceptions.len(), 1);
     }
@@ -401,7 +442,7 @@ pub(crate) mod tests {
             header_event_id: Some("ffffffffffffffffffffffffffffffff".to_owned()),
             ..Parsed::default()
         };
-        let ids: Vec<String> = prepare_all(parsed, 1)
+        let ids: Vec<String> = prepare_all(parsed, 1, &no_dictionary)
             .unwrap()
             .into_iter()
             .map(|event| event.event_id)

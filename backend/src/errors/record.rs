@@ -14,9 +14,13 @@
 //! [`OTHER_VALUE`], so a tag that holds a request id cannot grow a table
 //! without end.
 
+use std::borrow::Cow;
+
 use rusqlite::{Connection, OptionalExtension};
 
 use super::attachments;
+use super::dictionaries;
+use super::events::{self, EncodedBody};
 use super::notify::message::Change;
 use super::notify::outbox::{self, Enqueued};
 use super::prepare::NewEvent;
@@ -121,9 +125,11 @@ pub fn record_event(
     for (key, value) in &event.tags {
         count_tag(conn, issue_id, key, value)?;
     }
+    let (kind, body) = stored_body(conn, issue_id, &event.body)?;
     conn.prepare_cached(
-        "INSERT INTO error_events (project_id, issue_id, event_id, timestamp_ms, received_at_ms, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO error_events
+             (project_id, issue_id, event_id, timestamp_ms, received_at_ms, body_kind, body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(rusqlite::params![
         project_id,
@@ -131,7 +137,8 @@ pub fn record_event(
         event.event_id,
         event.timestamp_ms,
         event.received_at_ms,
-        event.body
+        kind,
+        body.as_ref(),
     ])?;
     // Deleting one old event per new one costs more than storing it (the
     // freed blob pages, a walk of N index entries); a sweep every
@@ -140,6 +147,36 @@ pub fn record_event(
         delete_past_newest(conn, project_id, issue_id, events_per_issue)?;
     }
     Ok(Recorded { issue_id, outcome })
+}
+
+/// How an event's body is stored (`body_kind`, `body`): an offered body
+/// becomes the issue's dictionary when it has none, and then needs no
+/// bytes of its own; a body compressed against another issue's
+/// dictionary (which no grouping key can name twice, but a row is
+/// forever) is stored alone instead.
+fn stored_body<'a>(
+    conn: &Connection,
+    issue_id: i64,
+    body: &'a EncodedBody,
+) -> Result<(i64, Cow<'a, [u8]>), StoreError> {
+    Ok(match body {
+        EncodedBody::Offered(bytes) => {
+            if dictionaries::offer(conn, issue_id, bytes)? {
+                (events::KIND_IS_DICTIONARY, Cow::Borrowed(&[][..]))
+            } else {
+                (events::KIND_ALONE, Cow::Borrowed(bytes.as_slice()))
+            }
+        }
+        EncodedBody::AgainstIssue { dictionary, bytes } if dictionary.issue_id == issue_id => {
+            (events::KIND_AGAINST_ISSUE, Cow::Borrowed(bytes.as_slice()))
+        }
+        EncodedBody::AgainstIssue { .. } => {
+            let alone = body.json().and_then(|json| events::compress_alone(&json));
+            let alone = alone
+                .map_err(|error| StoreError::Task(format!("cannot store an event: {error}")))?;
+            (events::KIND_ALONE, Cow::Owned(alone))
+        }
+    })
 }
 
 /// How many events an issue may store past its `events_per_issue` before
@@ -582,5 +619,92 @@ mod tests {
         assert_eq!(requests.values[0].value, OTHER_VALUE);
         assert_eq!(requests.values[0].count, 5);
         assert_eq!(requests.total, u64::from(MAX_TAG_VALUES as u32 + 5));
+    }
+
+    /// How the rows of an issue's events are stored, oldest first.
+    async fn kinds(store: &Store, issue_id: i64) -> Vec<(i64, i64)> {
+        store
+            .read(move |c| {
+                let mut stmt = c.prepare(
+                    "SELECT body_kind, length(body) FROM error_events WHERE issue_id = ?1 ORDER BY id",
+                )?;
+                let rows = stmt.query_map([issue_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_issue_takes_its_first_event_as_dictionary_and_its_events_read_back() {
+        use crate::errors::dictionaries::DictionaryCache;
+        use crate::errors::prepare::prepare_against;
+        let (store, _dir) = store().await;
+        let cache = DictionaryCache::default();
+        let normalized = |id: u32| {
+            normalize_event(
+                crash(id, "load", "1.0", "ada").to_string().as_bytes(),
+                &NormalizeLimits::default(),
+            )
+            .unwrap()
+        };
+        let prepared = |id: u32, store: &Store, cache: &DictionaryCache| {
+            let lookup = |key: &str| cache.lookup(store, 1, key).unwrap();
+            prepare_against(normalized(id), T0, None, None, &lookup).unwrap()
+        };
+        // Two events prepared before either is stored both offer
+        // themselves; the first stored wins, the second is stored alone.
+        let first = prepared(1, &store, &cache);
+        let second = prepared(2, &store, &cache);
+        assert!(matches!(first.body, EncodedBody::Offered(_)));
+        let issue_id = record(&store, first, 100).await.issue_id;
+        record(&store, second, 100).await;
+        // Later events find the dictionary in the store, then in memory.
+        let third = prepared(3, &store, &cache);
+        assert!(matches!(third.body, EncodedBody::AgainstIssue { .. }));
+        assert_eq!(cache.usage().0, 1);
+        record(&store, third, 100).await;
+        record(&store, prepared(4, &store, &cache), 100).await;
+        let stored = kinds(&store, issue_id).await;
+        let kinds_only: Vec<i64> = stored.iter().map(|(kind, _)| *kind).collect();
+        assert_eq!(
+            kinds_only,
+            [
+                events::KIND_IS_DICTIONARY,
+                events::KIND_ALONE,
+                events::KIND_AGAINST_ISSUE,
+                events::KIND_AGAINST_ISSUE
+            ]
+        );
+        assert_eq!(stored[0].1, 0, "the dictionary is not stored twice");
+        assert!(stored[2].1 < stored[1].1, "{stored:?}");
+        // Every event reads back whole, and an event compressed against
+        // one issue's dictionary but stored under another reads back too.
+        let mut foreign = prepared(5, &store, &cache);
+        foreign.grouping.key = "0".repeat(32);
+        let other_issue = record(&store, foreign, 100).await.issue_id;
+        assert_ne!(other_issue, issue_id);
+        assert_eq!(kinds(&store, other_issue).await[0].0, events::KIND_ALONE);
+        let (page, _) = store
+            .read(move |c| events::page(c, issue_id, None, 10))
+            .await
+            .unwrap();
+        let ids: Vec<u32> = page
+            .iter()
+            .map(|stored| u32::from_str_radix(&stored.event_id, 16).unwrap())
+            .collect();
+        assert_eq!(ids, [4, 3, 2, 1]);
+        for stored in &page {
+            let id = u32::from_str_radix(&stored.event_id, 16).unwrap();
+            let mut expected = normalized(id);
+            expected.event_id = Some(stored.event_id.clone());
+            expected.timestamp_micros = stored.event.timestamp_micros;
+            assert_eq!(stored.event, expected);
+        }
+        let (other, _) = store
+            .read(move |c| events::page(c, other_issue, None, 10))
+            .await
+            .unwrap();
+        assert_eq!(other[0].event.exceptions, normalized(5).exceptions);
     }
 }

@@ -23,6 +23,8 @@
 //! notification is recorded in the same writer job as the issue
 //! (`errors::notify::outbox`), and the sender is woken.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
@@ -36,13 +38,14 @@ use serde_json::json;
 
 use super::encoding::{decode_body, DecodeError};
 use super::AppState;
+use crate::errors::dictionaries::{Dictionary, DictionaryCache};
 use crate::errors::envelope::{parse_envelope_body, parse_store_body, BodyError, DsnKey};
 use crate::errors::notify::outbox::Enqueued;
 use crate::errors::prepare::{prepare_all, NewEvent};
 use crate::errors::projects::KeyLookup;
 use crate::errors::record::{record_and_notify, Outcome, Recorded};
 use crate::errors::ErrorsConfig;
-use crate::store::{unix_ms_now, StoreError};
+use crate::store::{unix_ms_now, Store, StoreError};
 use crate::telemetry::{ItemTypeLabels, NotificationLabels, RejectLabels};
 
 /// Largest body as sent, compressed or not. The decompressed bound is
@@ -243,6 +246,11 @@ async fn ingest(
     let received_at_ms = unix_ms_now();
     let config = state.errors;
     let headers = headers.clone();
+    let dictionaries = Dictionaries {
+        store: state.store.clone(),
+        cache: Arc::clone(&state.error_runtime.dictionaries),
+        project_id,
+    };
     let permit = state
         .error_runtime
         .body_permits
@@ -252,7 +260,14 @@ async fn ingest(
         .map_err(|_| SentryApiError::from(StoreError::Closed))?;
     let body = tokio::task::spawn_blocking(move || {
         let _permit = permit;
-        read_body(&headers, &body, endpoint, &config, received_at_ms)
+        read_body(
+            &headers,
+            &body,
+            endpoint,
+            &config,
+            received_at_ms,
+            &dictionaries,
+        )
     })
     .await
     .map_err(|error| SentryApiError::from(StoreError::Task(error.to_string())))??;
@@ -347,14 +362,36 @@ struct ReadBody {
     log_errors: Vec<&'static str>,
 }
 
+/// Where a body's events find their issues' dictionaries.
+struct Dictionaries {
+    store: Store,
+    cache: Arc<DictionaryCache>,
+    project_id: i64,
+}
+
+impl Dictionaries {
+    /// The dictionary of an issue; none when it cannot be read, and the
+    /// event is then offered as one (always safe).
+    fn lookup(&self, grouping_key: &str) -> Option<Arc<Dictionary>> {
+        self.cache
+            .lookup(&self.store, self.project_id, grouping_key)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot read an issue dictionary");
+                None
+            })
+    }
+}
+
 /// Decodes, parses and prepares a body. Blocking: decompression, JSON
-/// parsing and compression for storage take milliseconds on big bodies.
+/// parsing and compression for storage take milliseconds on big bodies,
+/// and a dictionary not in memory is read from the store.
 fn read_body(
     headers: &HeaderMap,
     body: &[u8],
     endpoint: Endpoint,
     config: &ErrorsConfig,
     received_at_ms: i64,
+    dictionaries: &Dictionaries,
 ) -> Result<ReadBody, SentryApiError> {
     let decoded =
         decode_body(headers, body, config.envelope.max_envelope_bytes).map_err(decode_error)?;
@@ -374,7 +411,8 @@ fn read_body(
     let log_errors = std::mem::take(&mut parsed.log_errors);
     let dsn = parsed.dsn.take();
     let header_event_id = parsed.header_event_id.clone();
-    let events = prepare_all(parsed, received_at_ms).map_err(|error| {
+    let lookup = |grouping_key: &str| dictionaries.lookup(grouping_key);
+    let events = prepare_all(parsed, received_at_ms, &lookup).map_err(|error| {
         tracing::error!(%error, "cannot encode an event for storage");
         SentryApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -317,6 +317,14 @@ const MIGRATIONS: &[&str] = &[
         quantity INTEGER NOT NULL,
         PRIMARY KEY (project_id, hour_ms, reason, category)
     ) WITHOUT ROWID;",
+    // Issue dictionaries: an issue's events are compressed against its
+    // first stored event (errors/dictionaries.rs); `body_kind` says how a
+    // body was made, 0 (alone) for every row stored before.
+    "CREATE TABLE error_dictionaries (
+        issue_id INTEGER PRIMARY KEY REFERENCES error_issues (id),
+        body BLOB NOT NULL
+    );
+    ALTER TABLE error_events ADD COLUMN body_kind INTEGER NOT NULL DEFAULT 0;",
 ];
 
 /// The schema version this build migrates to.
@@ -389,6 +397,7 @@ mod tests {
                 "error_check_ins",
                 "error_client_report_hours",
                 "error_deliveries",
+                "error_dictionaries",
                 "error_events",
                 "error_issue_hours",
                 "error_issue_tags",

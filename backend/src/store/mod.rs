@@ -156,6 +156,18 @@ impl Store {
         .map_err(|err| StoreError::Task(err.to_string()))?
     }
 
+    /// Runs `query` on a read-only connection on this thread, for callers
+    /// already on a blocking thread.
+    pub fn read_blocking<T>(
+        &self,
+        query: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = self.inner.take_reader()?;
+        let result = query(&conn);
+        self.inner.return_reader(conn);
+        result
+    }
+
     /// Path of the main database file.
     pub fn path(&self) -> &Path {
         &self.inner.path
