@@ -343,7 +343,11 @@ pub(crate) mod tests {
             .tags
             .contains(&("region".to_owned(), "eu-west".to_owned())));
         // The body is compressed well below the 3460 bytes the SDK sent.
-        assert!(event.body.compressed_len() < 1800, "{} bytes", event.body.compressed_len());
+        assert!(
+            event.body.compressed_len() < 1800,
+            "{} bytes",
+            event.body.compressed_len()
+        );
         let stored: Event = serde_json::from_slice(&event.body.json().unwrap()).unwrap();
         assert_eq!(stored.event_id.as_deref(), Some(event.event_id.as_str()));
         assert_eq!(stored.exceptions.len(), 1);
