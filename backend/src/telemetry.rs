@@ -129,6 +129,8 @@ pub struct Telemetry {
     pub error_notifications: Family<NotificationLabels, Counter>,
     /// Error events refused by the per-project rate limit.
     pub error_events_rate_limited: Counter,
+    /// Memory held by the issue dictionaries ingestion keeps prepared.
+    pub error_dictionary_cache_bytes: Gauge,
     /// Error log lines with an exception that did not become error
     /// events, by reason (`queue_full`, `rate_limited`, `no_project`,
     /// `failed`).
@@ -312,6 +314,12 @@ impl Telemetry {
             "Error events refused by the per-project rate limit",
             error_events_rate_limited.clone(),
         );
+        let error_dictionary_cache_bytes = Gauge::default();
+        registry.register(
+            "error_dictionary_cache_bytes",
+            "Bytes of the issue dictionaries kept prepared for compressing error events (bounded)",
+            error_dictionary_cache_bytes.clone(),
+        );
         let errors_from_logs_dropped = Family::<ReasonLabels, Counter>::default();
         registry.register(
             "errors_from_logs_dropped",
@@ -360,6 +368,7 @@ impl Telemetry {
             error_issue_changes,
             error_notifications,
             error_events_rate_limited,
+            error_dictionary_cache_bytes,
             errors_from_logs_dropped,
         }
     }

@@ -5,8 +5,9 @@
 //!    into normalized events with the pure parsers of
 //!    `partout_protocols::sentry`, counting the item types it skips;
 //! 2. `prepare` fixes each event's time, id, user digest and the tags its
-//!    issue counts, groups it, and compresses it for storage (on a
-//!    blocking thread, before the writer sees it);
+//!    issue counts, groups it, and compresses it for storage, against its
+//!    issue's dictionary once it has one (before the writer sees it: on
+//!    the async worker for a small body, else on a blocking thread);
 //! 3. `record` runs in the store's writer thread: the issue is created or
 //!    updated (`status` decides regressions), its aggregates counted, the
 //!    event stored, and events past the per-issue limit dropped, all in

@@ -1,6 +1,7 @@
 //! One normalized event into what `record` writes: its id, a trusted
 //! time, its issue (grouping), the user and tags its issue counts, and the
-//! compressed body. Runs on a blocking thread so the writer only writes.
+//! compressed body. Runs before the writer (on the request's worker or a
+//! blocking thread) so the writer only writes.
 //!
 //! Time policy: the SDK's clock may be off. When the envelope's `sent_at`
 //! is more than a minute from the time received, the event's time is moved

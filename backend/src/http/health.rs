@@ -51,6 +51,10 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     telemetry
         .store_write_queue
         .set(i64::try_from(state.store.write_queue_depth()).unwrap_or(i64::MAX));
+    let (_, dictionary_bytes) = state.error_runtime.dictionaries.usage();
+    telemetry
+        .error_dictionary_cache_bytes
+        .set(i64::try_from(dictionary_bytes).unwrap_or(i64::MAX));
     telemetry
         .uptime_seconds
         .set(i64::try_from(state.started.elapsed().as_secs()).unwrap_or(i64::MAX));

@@ -251,7 +251,8 @@ async fn ingest(
         cache: Arc::clone(&state.error_runtime.dictionaries),
         project_id,
     };
-    let body = if body.len() <= MAX_INLINE_BODY {
+    let inline = body.len() <= MAX_INLINE_BODY;
+    let read = move || {
         read_body(
             &headers,
             &body,
@@ -259,7 +260,10 @@ async fn ingest(
             &config,
             received_at_ms,
             &dictionaries,
-        )?
+        )
+    };
+    let body = if inline {
+        read()?
     } else {
         let permit = state
             .error_runtime
@@ -270,14 +274,7 @@ async fn ingest(
             .map_err(|_| SentryApiError::from(StoreError::Closed))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            read_body(
-                &headers,
-                &body,
-                endpoint,
-                &config,
-                received_at_ms,
-                &dictionaries,
-            )
+            read()
         })
         .await
         .map_err(|error| SentryApiError::from(StoreError::Task(error.to_string())))??
@@ -400,8 +397,9 @@ impl Dictionaries {
 }
 
 /// Decodes, parses and prepares a body. Blocking: decompression, JSON
-/// parsing and compression for storage take milliseconds on big bodies,
-/// and a dictionary not in memory is read from the store.
+/// parsing and compression for storage take milliseconds on big bodies
+/// (small ones, [`MAX_INLINE_BODY`], a fraction of one), and a
+/// dictionary not in memory is read from the store.
 fn read_body(
     headers: &HeaderMap,
     body: &[u8],
