@@ -77,15 +77,10 @@ pub fn compress_with(dictionary: &zstd::zstd_safe::CDict<'_>, data: &[u8]) -> io
 /// content; refused past `capacity` bytes. Reads are rare: no context is
 /// kept.
 pub fn decompress_with(dictionary: &[u8], data: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
-    let size = declared_size(data).unwrap_or(capacity);
-    if size > capacity {
-        return Err(io::Error::other(format!(
-            "a compressed body of {size} bytes is over the limit of {capacity}"
-        )));
-    }
+    let capacity = declared_size(data).map_or(capacity, |size| size.min(capacity));
     let mut context = zstd::zstd_safe::DCtx::try_create()
         .ok_or_else(|| io::Error::other("cannot make a zstd context"))?;
-    let mut out = Vec::with_capacity(size);
+    let mut out = Vec::with_capacity(capacity);
     context
         .decompress_using_dict(&mut out, data, dictionary)
         .map_err(zstd_error)?;

@@ -101,7 +101,9 @@ struct Cached {
 
 #[derive(Default)]
 struct Entries {
-    by_key: HashMap<(i64, String), Cached>,
+    /// By project, then grouping key: a lookup borrows the key.
+    by_project: HashMap<i64, HashMap<String, Cached>>,
+    held: usize,
     bytes: usize,
 }
 
@@ -142,7 +144,7 @@ impl DictionaryCache {
 
     fn cached(&self, project_id: i64, grouping_key: &str, now: u64) -> Option<Arc<Dictionary>> {
         let entries = self.entries.lock().ok()?;
-        let cached = entries.by_key.get(&(project_id, grouping_key.to_owned()))?;
+        let cached = entries.by_project.get(&project_id)?.get(grouping_key)?;
         cached.used.store(now, Ordering::Relaxed);
         Some(Arc::clone(&cached.dictionary))
     }
@@ -159,8 +161,14 @@ impl DictionaryCache {
             dictionary,
             used: AtomicU64::new(now),
         };
-        if let Some(old) = entries.by_key.insert((project_id, key), cached) {
-            entries.bytes -= old.dictionary.footprint();
+        let replaced = entries
+            .by_project
+            .entry(project_id)
+            .or_default()
+            .insert(key, cached);
+        match replaced {
+            Some(old) => entries.bytes -= old.dictionary.footprint(),
+            None => entries.held += 1,
         }
         entries.bytes += size;
     }
@@ -169,26 +177,36 @@ impl DictionaryCache {
     pub fn usage(&self) -> (usize, usize) {
         self.entries
             .lock()
-            .map_or((0, 0), |entries| (entries.by_key.len(), entries.bytes))
+            .map_or((0, 0), |entries| (entries.held, entries.bytes))
     }
 }
 
 /// Drops the least recently used half of the entries, or more until
 /// `room` fits: one sort per many insertions, not one per insertion.
 fn evict_least_used(entries: &mut Entries, room: usize) {
-    let mut by_use: Vec<(u64, (i64, String))> = entries
-        .by_key
+    let mut by_use: Vec<(u64, i64, String)> = entries
+        .by_project
         .iter()
-        .map(|(key, cached)| (cached.used.load(Ordering::Relaxed), key.clone()))
+        .flat_map(|(project, keys)| {
+            keys.iter()
+                .map(|(key, cached)| (cached.used.load(Ordering::Relaxed), *project, key.clone()))
+        })
         .collect();
-    by_use.sort_unstable_by_key(|(used, _)| *used);
+    by_use.sort_unstable_by_key(|(used, _, _)| *used);
     let half = by_use.len() / 2;
-    for (dropped, (_, key)) in by_use.into_iter().enumerate() {
+    for (dropped, (_, project, key)) in by_use.into_iter().enumerate() {
         if dropped >= half && entries.bytes + room <= MAX_CACHED_BYTES {
             break;
         }
-        if let Some(old) = entries.by_key.remove(&key) {
+        let Some(keys) = entries.by_project.get_mut(&project) else {
+            continue;
+        };
+        if let Some(old) = keys.remove(&key) {
             entries.bytes -= old.dictionary.footprint();
+            entries.held -= 1;
+        }
+        if keys.is_empty() {
+            entries.by_project.remove(&project);
         }
     }
 }

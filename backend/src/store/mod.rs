@@ -145,15 +145,10 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
     {
-        let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || {
-            let conn = inner.take_reader()?;
-            let result = query(&conn);
-            inner.return_reader(conn);
-            result
-        })
-        .await
-        .map_err(|err| StoreError::Task(err.to_string()))?
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || store.read_blocking(query))
+            .await
+            .map_err(|err| StoreError::Task(err.to_string()))?
     }
 
     /// Runs `query` on a read-only connection on this thread, for callers
