@@ -9,7 +9,8 @@
 //!   [--connections N]` sends Sentry envelopes and prints accepted
 //!   events/s end to end, request latency, peak RSS and disk per event
 //!   (`--sample N` prints N of its events);
-//! - `partout-loadgen storage` measures the metrics store in process.
+//! - `partout-loadgen storage [--series N] [--keep DIR]` measures the
+//!   metrics store in process (`--keep` leaves its database in DIR).
 //!
 //! Every loop is bounded in count and time.
 //!
@@ -94,7 +95,15 @@ fn main() -> anyhow::Result<()> {
                 PathBuf::from(value("--partout").context("--partout <path> is required")?);
             errors::run(&partout, &options)
         }
-        "storage" => storage::run(),
+        "storage" => {
+            let series = value("--series")
+                .map_or(Ok(storage::DEFAULT_SERIES), |s| s.replace('_', "").parse())
+                .context("--series takes a whole number")?;
+            if series == 0 {
+                bail!("--series must be at least 1");
+            }
+            storage::run(series, value("--keep").map(PathBuf::from))
+        }
         other => bail!("unknown command {other}"),
     }
 }

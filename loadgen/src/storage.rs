@@ -25,7 +25,8 @@ use partout::tsdb::{Row, Tsdb, TsdbConfig};
 
 use crate::rng::Rng;
 
-const SERIES: usize = 10_000;
+/// Series in the data set unless `--series` says otherwise.
+pub const DEFAULT_SERIES: usize = 10_000;
 const STEP: i64 = 10;
 const INTERVALS: i64 = 8_640;
 
@@ -44,8 +45,8 @@ struct Generated {
     shape: Shape,
 }
 
-fn fleet(rng: &mut Rng) -> Vec<Generated> {
-    (0..SERIES)
+fn fleet(rng: &mut Rng, series: usize) -> Vec<Generated> {
+    (0..series)
         .map(|i| {
             let host = format!("host{:03}", i % 200);
             let slot = i / 200;
@@ -147,17 +148,24 @@ fn next_value(series: &mut Generated, rng: &mut Rng) -> RawValue {
     }
 }
 
-pub fn run() -> anyhow::Result<()> {
+pub fn run(series: usize, keep: Option<std::path::PathBuf>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    runtime.block_on(measure())
+    runtime.block_on(measure(series, keep))
 }
 
-async fn measure() -> anyhow::Result<()> {
-    let dir = tempfile::tempdir()?;
-    let store = Store::open(dir.path())?;
+async fn measure(series: usize, keep: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let temporary = tempfile::tempdir()?;
+    let dir = match &keep {
+        Some(path) => {
+            std::fs::create_dir_all(path)?;
+            path.clone()
+        }
+        None => temporary.path().to_path_buf(),
+    };
+    let store = Store::open(&dir)?;
     let config = TsdbConfig {
         schemas: Schemas::new(&[], DEFAULT_RETENTIONS, STEP)?,
         max_series: 1_000_000,
@@ -166,7 +174,7 @@ async fn measure() -> anyhow::Result<()> {
     };
     let tsdb = Tsdb::open(store.clone(), config, Arc::default()).await?;
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
-    let mut fleet = fleet(&mut rng);
+    let mut fleet = fleet(&mut rng, series);
     // Midnight, a week ago: the whole day is inside every retention.
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -214,31 +222,43 @@ async fn measure() -> anyhow::Result<()> {
             Ok(free * page)
         })
         .await?;
-    // Blob sizes per kind, raw level only.
-    let by_kind = store
+    // Blob sizes per level and kind.
+    let by_level_kind = store
         .read(|conn| {
             let mut stmt = conn.prepare(
-                "SELECT s.kind, sum(length(c.blob)) FROM metric_chunks c JOIN metric_series s ON s.id = c.series_id
-                 WHERE c.level = 0 GROUP BY s.kind ORDER BY s.kind",
+                "SELECT c.level, s.kind, sum(length(c.blob)) FROM metric_chunks c JOIN metric_series s ON s.id = c.series_id
+                 GROUP BY c.level, s.kind ORDER BY c.level, s.kind",
             )?;
-            let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?;
+            let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
             Ok(rows.collect::<Result<Vec<_>, _>>()?)
         })
         .await?;
+    let by_kind: Vec<(String, i64)> = by_level_kind
+        .iter()
+        .filter(|(level, _, _)| *level == 0)
+        .map(|(_, kind, bytes)| (kind.clone(), *bytes))
+        .collect();
     drop(tsdb);
     drop(store);
     let file_bytes: u64 = ["partout.sqlite", "partout.sqlite-wal"]
         .iter()
-        .map(|f| std::fs::metadata(dir.path().join(f)).map_or(0, |m| m.len()))
+        .map(|f| std::fs::metadata(dir.join(f)).map_or(0, |m| m.len()))
         .sum();
     let timer_points = per_kind.get("timer").copied().unwrap_or(0);
     let points: u64 = per_kind.values().sum();
     let plain_points = points - timer_points;
     println!(
-        "storage, realistic day (10,000 series x 8,640 points at 10 s, {plain_points} plain + {timer_points} timer points, ingested and sealed in process in {ingest_secs:.1} s)"
+        "storage, realistic day ({series} series x 8,640 points at 10 s, {plain_points} plain + {timer_points} timer points, ingested and sealed in process in {ingest_secs:.1} s)"
     );
     for (level, bytes, chunks) in &sizes {
         println!("  level {level}: {chunks} chunks, {bytes} bytes of blobs");
+    }
+    for (level, kind, bytes) in by_level_kind.iter().filter(|(level, _, _)| *level > 0) {
+        let count = per_kind.get(kind.as_str()).copied().unwrap_or(1).max(1);
+        println!(
+            "  level {level} {kind}: {:.2} bytes per raw point of the kind",
+            *bytes as f64 / count as f64
+        );
     }
     for (kind, bytes) in &by_kind {
         let count = per_kind.get(kind.as_str()).copied().unwrap_or(1).max(1);
@@ -260,6 +280,14 @@ async fn measure() -> anyhow::Result<()> {
         "  of the file: {:.2} bytes per point in blobs, {:.2} in free pages, the rest in rows, indexes and page slack",
         sizes.iter().map(|(_, bytes, _)| *bytes).sum::<i64>() as f64 / points as f64,
         free_bytes as f64 / points as f64
+    );
+    // A timer interval is 12 values to a Graphite user (count, count_ps,
+    // sum, mean, lower, upper, median, std and four upper_N), each of which
+    // whisper stores as a point of its own.
+    let graphite_points = plain_points + 12 * timer_points;
+    println!(
+        "  per Graphite point:               {:>8.2} bytes (a timer interval counted as the 12 values statsd names for it: {graphite_points} points)",
+        file_bytes as f64 / graphite_points as f64
     );
     println!(
         "  counters and gauges alone:        {:>8.2} bytes per point (raw chunk blobs)",

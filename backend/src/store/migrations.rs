@@ -325,6 +325,25 @@ const MIGRATIONS: &[&str] = &[
         body BLOB NOT NULL
     );
     ALTER TABLE error_events ADD COLUMN body_kind INTEGER NOT NULL DEFAULT 0;",
+    // Metric chunks move to a rowid table with their key in an index. In
+    // the key-ordered table a blob kept at most about 1,000 bytes in its
+    // leaf page and spilled the rest to overflow pages whose last one was
+    // half empty on average: 17% of the file. A rowid table keeps up to a
+    // page of the blob in its leaf, chosen so that its overflow pages are
+    // full, and a replaced chunk is appended (a new rowid) rather than
+    // squeezed back in the middle of the tree, so leaves fill in order.
+    "CREATE TABLE metric_chunks_by_rowid (
+        id INTEGER PRIMARY KEY,
+        series_id INTEGER NOT NULL REFERENCES metric_series (id),
+        level INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        blob BLOB NOT NULL
+    );
+    INSERT INTO metric_chunks_by_rowid (series_id, level, start, blob)
+        SELECT series_id, level, start, blob FROM metric_chunks ORDER BY level, start, series_id;
+    DROP TABLE metric_chunks;
+    ALTER TABLE metric_chunks_by_rowid RENAME TO metric_chunks;
+    CREATE UNIQUE INDEX metric_chunks_by_key ON metric_chunks (series_id, level, start);",
 ];
 
 /// The schema version this build migrates to.
@@ -439,6 +458,54 @@ mod tests {
             assert_eq!(migrate(&mut conn, Path::new(":memory:")).unwrap(), start);
             assert_eq!(schema(&conn), schema(&fresh), "from version {start}");
         }
+    }
+
+    #[test]
+    fn metric_chunks_keep_their_blobs_when_they_move_to_a_rowid_table() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let key_ordered = MIGRATIONS
+            .iter()
+            .position(|sql| sql.contains("metric_chunks_by_rowid"))
+            .unwrap() as u32;
+        migrate_to(&mut conn, Path::new(":memory:"), key_ordered).unwrap();
+        conn.execute_batch(
+            "INSERT INTO metric_series (id, name, kind, created_at_ms) VALUES (1, 'a', 'gauge', 0), (2, 'b', 'timer', 0);
+             INSERT INTO metric_chunks (series_id, level, start, blob) VALUES
+                 (1, 0, 3600, x'01'), (1, 0, 0, x'0203'), (2, 1, 0, zeroblob(9000));",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        let rows: Vec<(i64, i64, i64, Vec<u8>)> = conn
+            .prepare("SELECT series_id, level, start, blob FROM metric_chunks ORDER BY series_id, level, start")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (1, 0, 0, vec![2, 3]),
+                (1, 0, 3600, vec![1]),
+                (2, 1, 0, vec![0; 9000]),
+            ]
+        );
+        // The key stays unique: a replaced chunk takes the old one's place.
+        conn.execute(
+            "INSERT OR REPLACE INTO metric_chunks (series_id, level, start, blob) VALUES (1, 0, 0, x'04')",
+            [],
+        )
+        .unwrap();
+        let blobs: Vec<Vec<u8>> = conn
+            .prepare(
+                "SELECT blob FROM metric_chunks WHERE series_id = 1 AND level = 0 ORDER BY start",
+            )
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(blobs, [vec![4], vec![1]]);
     }
 
     #[test]
