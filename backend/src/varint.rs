@@ -96,6 +96,13 @@ impl<'a> Reader<'a> {
         self.at
     }
 
+    /// Every byte not read yet; they count as read.
+    pub fn rest(&mut self) -> &'a [u8] {
+        let rest = self.bytes.get(self.at..).unwrap_or_default();
+        self.at = self.bytes.len();
+        rest
+    }
+
     /// Whether every byte was read.
     pub fn is_done(&self) -> bool {
         self.at == self.bytes.len()

@@ -2,14 +2,16 @@
 //!
 //! # Layout
 //! - [`sketch`]: the mergeable quantile sketch (DDSketch, 1% relative error)
+//! - [`summary_columns`]: a chunk's timer summaries stored part by part
 //! - [`aggregate`]: one flush interval of StatsD samples, statsd-style
 //! - [`pipeline`]: the writer task that flushes intervals and carbon points
 
 pub mod aggregate;
 pub mod pipeline;
 pub mod sketch;
+pub mod summary_columns;
 
-use sketch::Sketch;
+use sketch::{Part, PartSink, PartSource, Sketch};
 
 /// What a timer point stores beside its scaled count: the interval's
 /// sketch (count, sum, min, max and quantiles) and the sum of squares for
@@ -26,8 +28,34 @@ impl TimerSummary {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(64);
         self.sketch.encode(&mut out);
-        crate::varint::put_float_within(&mut out, self.sum_of_squares, sketch::SUM_PRECISION);
+        out.float(Part::SumOfSquares, self.sum_of_squares);
         out
+    }
+
+    /// Like [`TimerSummary::encode`], with every float bit for bit: the
+    /// encoding of a summary that was read back from storage.
+    pub fn encode_exact(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(64);
+        self.sketch.encode_exact(&mut out);
+        sketch::Exact(&mut out).float(Part::SumOfSquares, self.sum_of_squares);
+        out
+    }
+
+    /// The sketch's parts, then the sum of squares (see
+    /// [`Sketch::write_parts`]).
+    pub fn write_parts(&self, sink: &mut impl PartSink) {
+        self.sketch.write_parts(sink);
+        sink.float(Part::SumOfSquares, self.sum_of_squares);
+    }
+
+    /// Reads what [`TimerSummary::write_parts`] wrote.
+    pub fn read_parts(source: &mut impl PartSource) -> Option<TimerSummary> {
+        let sketch = Sketch::read_parts(source)?;
+        let sum_of_squares = source.float(Part::SumOfSquares)?;
+        Some(TimerSummary {
+            sum_of_squares,
+            sketch,
+        })
     }
 
     /// Reads what [`TimerSummary::encode`] wrote, all of it; `None` for

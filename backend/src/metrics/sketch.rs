@@ -119,6 +119,97 @@ impl Default for Sketch {
     }
 }
 
+/// The fields of an encoded sketch (and of a timer summary around it), in
+/// the order they are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    Count,
+    Zero,
+    Sum,
+    Min,
+    Max,
+    /// Per store: how many buckets are not empty.
+    Buckets,
+    /// Per non-empty store: its first bucket's index (zigzag) and count.
+    FirstIndex,
+    FirstCount,
+    /// Per further bucket: `(gap - 1) << 1 | (count > 1)`.
+    Gap,
+    /// Per further bucket holding more than one value: its count - 2.
+    Extra,
+    /// A timer summary's sum of squares, after the sketch.
+    SumOfSquares,
+}
+
+impl Part {
+    /// Every part, in a fixed order (the order of a chunk's streams).
+    pub const ALL: [Part; 11] = [
+        Part::Count,
+        Part::Zero,
+        Part::Sum,
+        Part::Min,
+        Part::Max,
+        Part::Buckets,
+        Part::FirstIndex,
+        Part::FirstCount,
+        Part::Gap,
+        Part::Extra,
+        Part::SumOfSquares,
+    ];
+}
+
+/// Where an encoding's parts go.
+pub trait PartSink {
+    fn varint(&mut self, part: Part, value: u64);
+    fn float(&mut self, part: Part, value: f64);
+}
+
+/// Where an encoding's parts come from; `None` past the end.
+pub trait PartSource {
+    fn varint(&mut self, part: Part) -> Option<u64>;
+    fn float(&mut self, part: Part) -> Option<f64>;
+}
+
+/// One buffer, parts one after another: sums are kept within
+/// [`SUM_PRECISION`] of themselves, other floats bit for bit.
+impl PartSink for Vec<u8> {
+    fn varint(&mut self, _: Part, value: u64) {
+        put_varint(self, value);
+    }
+
+    fn float(&mut self, part: Part, value: f64) {
+        match part {
+            Part::Sum | Part::SumOfSquares => put_float_within(self, value, SUM_PRECISION),
+            _ => put_float(self, value),
+        }
+    }
+}
+
+/// One buffer, every float bit for bit, sums too: how a summary read back
+/// from storage is written again, so that it reads back the same (a sum
+/// kept within [`SUM_PRECISION`] of itself once could move again).
+pub struct Exact<'a>(pub &'a mut Vec<u8>);
+
+impl PartSink for Exact<'_> {
+    fn varint(&mut self, _: Part, value: u64) {
+        put_varint(self.0, value);
+    }
+
+    fn float(&mut self, _: Part, value: f64) {
+        put_float(self.0, value);
+    }
+}
+
+impl PartSource for Reader<'_> {
+    fn varint(&mut self, _: Part) -> Option<u64> {
+        Reader::varint(self)
+    }
+
+    fn float(&mut self, _: Part) -> Option<f64> {
+        Reader::float(self)
+    }
+}
+
 fn index_of(magnitude: f64) -> i32 {
     // ceil(log_γ(x)); magnitudes are ≥ MIN_MAGNITUDE and finite, so the
     // result is within ±2100 and the cast cannot truncate.
@@ -243,16 +334,41 @@ impl Sketch {
     /// buckets, so a dense run of counts would be mostly zeros.
     pub fn encode(&self, out: &mut Vec<u8>) {
         out.push(ENCODING_VERSION);
-        put_varint(out, self.count);
-        put_varint(out, self.zero);
-        put_float_within(out, self.sum, SUM_PRECISION);
+        self.write_parts(out);
+    }
+
+    /// Like [`Sketch::encode`], with every float bit for bit (see
+    /// [`Exact`]).
+    pub fn encode_exact(&self, out: &mut Vec<u8>) {
+        out.push(ENCODING_VERSION);
+        self.write_parts(&mut Exact(out));
+    }
+
+    /// The encoding's parts, in order, without the version byte: into one
+    /// buffer for [`Sketch::encode`], or a stream per part for a chunk of
+    /// many sketches (see [`super::summary_columns`]).
+    pub fn write_parts(&self, sink: &mut impl PartSink) {
+        sink.varint(Part::Count, self.count);
+        sink.varint(Part::Zero, self.zero);
+        sink.float(Part::Sum, self.sum);
         if self.count > 0 {
-            put_float(out, self.min);
-            put_float(out, self.max);
+            sink.float(Part::Min, self.min);
+            sink.float(Part::Max, self.max);
         }
         for store in [&self.positive, &self.negative] {
-            encode_sparse(out, store);
+            encode_sparse(sink, store);
         }
+    }
+
+    /// Reads what [`Sketch::write_parts`] wrote; `None` for anything
+    /// malformed or inconsistent (bucket counts that do not add up).
+    pub fn read_parts(source: &mut impl PartSource) -> Option<Sketch> {
+        let sketch = decode_sparse_sketch(source)?;
+        sketch.is_consistent().then_some(sketch)
+    }
+
+    fn is_consistent(&self) -> bool {
+        self.positive.total() + self.negative.total() + self.zero == self.count
     }
 
     /// Reads what [`Sketch::encode`] (or an earlier release's dense form)
@@ -265,9 +381,9 @@ impl Sketch {
             DENSE_VERSION => decode_dense_sketch(&mut cursor)?,
             _ => return None,
         };
-        let consistent =
-            sketch.positive.total() + sketch.negative.total() + sketch.zero == sketch.count;
-        consistent.then_some((sketch, cursor.position()))
+        sketch
+            .is_consistent()
+            .then_some((sketch, cursor.position()))
     }
 }
 
@@ -292,9 +408,9 @@ impl Sketch {
     }
 }
 
-fn encode_sparse(out: &mut Vec<u8>, store: &Store) {
+fn encode_sparse(sink: &mut impl PartSink, store: &Store) {
     let buckets = store.counts.iter().filter(|&&count| count > 0).count();
-    put_varint(out, buckets as u64);
+    sink.varint(Part::Buckets, buckets as u64);
     let mut previous: Option<i64> = None;
     for (position, &count) in store.counts.iter().enumerate() {
         if count == 0 {
@@ -303,14 +419,14 @@ fn encode_sparse(out: &mut Vec<u8>, store: &Store) {
         let index = i64::from(store.offset) + position as i64;
         match previous {
             None => {
-                put_varint(out, zigzag(index));
-                put_varint(out, count);
+                sink.varint(Part::FirstIndex, zigzag(index));
+                sink.varint(Part::FirstCount, count);
             }
             Some(before) => {
                 let gap = (index - before - 1) as u64;
-                put_varint(out, (gap << 1) | u64::from(count > 1));
+                sink.varint(Part::Gap, (gap << 1) | u64::from(count > 1));
                 if count > 1 {
-                    put_varint(out, count - 2);
+                    sink.varint(Part::Extra, count - 2);
                 }
             }
         }
@@ -318,21 +434,21 @@ fn encode_sparse(out: &mut Vec<u8>, store: &Store) {
     }
 }
 
-fn decode_sparse(cursor: &mut Reader<'_>) -> Option<Store> {
-    let buckets = usize::try_from(cursor.varint()?).ok()?;
+fn decode_sparse(source: &mut impl PartSource) -> Option<Store> {
+    let buckets = usize::try_from(source.varint(Part::Buckets)?).ok()?;
     if buckets == 0 {
         return Some(Store::default());
     }
     if buckets > MAX_BUCKETS {
         return None;
     }
-    let offset = i32::try_from(unzigzag(cursor.varint()?)).ok()?;
-    let mut counts = vec![cursor.varint()?];
+    let offset = i32::try_from(unzigzag(source.varint(Part::FirstIndex)?)).ok()?;
+    let mut counts = vec![source.varint(Part::FirstCount)?];
     for _ in 1..buckets {
-        let word = cursor.varint()?;
+        let word = source.varint(Part::Gap)?;
         let gap = usize::try_from(word >> 1).ok()?;
         let count = if word & 1 == 1 {
-            cursor.varint()?.checked_add(2)?
+            source.varint(Part::Extra)?.checked_add(2)?
         } else {
             1
         };
@@ -347,17 +463,17 @@ fn decode_sparse(cursor: &mut Reader<'_>) -> Option<Store> {
     Some(Store { offset, counts })
 }
 
-fn decode_sparse_sketch(cursor: &mut Reader<'_>) -> Option<Sketch> {
-    let count = cursor.varint()?;
-    let zero = cursor.varint()?;
-    let sum = cursor.float()?;
+fn decode_sparse_sketch(source: &mut impl PartSource) -> Option<Sketch> {
+    let count = source.varint(Part::Count)?;
+    let zero = source.varint(Part::Zero)?;
+    let sum = source.float(Part::Sum)?;
     let (min, max) = if count > 0 {
-        (cursor.float()?, cursor.float()?)
+        (source.float(Part::Min)?, source.float(Part::Max)?)
     } else {
         (f64::INFINITY, f64::NEG_INFINITY)
     };
-    let positive = decode_sparse(cursor)?;
-    let negative = decode_sparse(cursor)?;
+    let positive = decode_sparse(source)?;
+    let negative = decode_sparse(source)?;
     Some(Sketch {
         positive,
         negative,

@@ -6,7 +6,8 @@
 //!
 //! Layout before compression (all integers LEB128 varints):
 //! ```text
-//! version:u8  count  float_columns  has_blobs:u8
+//! version:u8  count  float_columns  blobs:u8 (0 none, 1 one by one,
+//!                                             2 timer summaries transposed)
 //! timestamps: first (zigzag), then delta-of-delta per point (zigzag)
 //! per float column: mode:u8, then
 //!   mode 0 (xor):     per point, the XOR of its bits with the previous
@@ -15,7 +16,9 @@
 //!                     followed by the meaningful bytes
 //!   mode 1 (decimal): exponent:u8, then per point the zigzag delta of
 //!                     `value * 10^exponent` from the previous one
-//! blobs: per point, length then bytes (a timer's [`TimerSummary`])
+//! blobs, one by one: per point, length then bytes
+//! blobs, transposed: a timer's [`TimerSummary`] per point, stored part
+//!                    by part (see [`summary_columns`])
 //! ```
 //! then zstd. Most monitoring values are integers or have a few decimals
 //! (counts, bytes, percentages with one decimal): the decimal mode turns
@@ -26,16 +29,21 @@
 //!
 //! Pure: no I/O. Decoding never panics: any malformed blob is an error.
 
-use crate::metrics::TimerSummary;
+use crate::metrics::{summary_columns, TimerSummary};
 use crate::varint::{
     decimal_integer, put_varint, unzigzag, zigzag, Reader, MAX_DECIMAL_EXPONENT, POWERS_OF_TEN,
 };
 
-/// First byte of every uncompressed chunk.
-const VERSION: u8 = 3;
-/// Chunks of earlier releases: the same layout, but their timer summaries
-/// are in [`TimerSummary::decode_legacy`]'s form, upgraded on reading.
+/// First byte of every uncompressed chunk. Version 3 chunks (the previous
+/// release) have the same layout, with blobs only ever one by one.
+const VERSION: u8 = 4;
+/// Chunks of earlier releases: blobs one by one, and their timer summaries
+/// in [`TimerSummary::decode_legacy`]'s form, upgraded on reading.
 const LEGACY_SUMMARY_VERSION: u8 = 2;
+
+const NO_BLOBS: u8 = 0;
+const BLOBS_ONE_BY_ONE: u8 = 1;
+const BLOBS_TRANSPOSED: u8 = 2;
 /// zstd level: chunks are written once and read many times; level 9 costs
 /// little at these sizes and decodes as fast as level 1.
 const ZSTD_LEVEL: i32 = 9;
@@ -58,7 +66,7 @@ pub enum ChunkError {
     #[error("chunk is truncated or corrupt")]
     Corrupt,
     #[error(
-        "chunk has version {0}, this partout reads versions {LEGACY_SUMMARY_VERSION} and {VERSION}"
+        "chunk has version {0}, this partout reads versions {LEGACY_SUMMARY_VERSION} to {VERSION}"
     )]
     Version(u8),
     #[error("points must be sorted by timestamp")]
@@ -80,6 +88,12 @@ pub struct Columns {
 /// Encodes columns whose timestamps are sorted (equal ones allowed).
 /// Values round-trip bit for bit, NaN payloads included.
 pub fn encode(columns: &Columns) -> Result<Vec<u8>, ChunkError> {
+    compress(&uncompressed(columns, true)?)
+}
+
+/// The chunk before zstd; blobs are transposed when `transpose` is set
+/// and they are all timer summaries.
+fn uncompressed(columns: &Columns, transpose: bool) -> Result<Vec<u8>, ChunkError> {
     let count = columns.timestamps.len();
     if columns.timestamps.windows(2).any(|w| w[1] < w[0]) {
         return Err(ChunkError::Unsorted);
@@ -94,7 +108,8 @@ pub fn encode(columns: &Columns) -> Result<Vec<u8>, ChunkError> {
     raw.push(VERSION);
     put_varint(&mut raw, count as u64);
     put_varint(&mut raw, columns.floats.len() as u64);
-    raw.push(u8::from(!columns.blobs.is_empty()));
+    let blobs_at = raw.len();
+    raw.push(NO_BLOBS);
     encode_timestamps(&mut raw, &columns.timestamps);
     for column in &columns.floats {
         match decimal_exponent(column) {
@@ -102,11 +117,18 @@ pub fn encode(columns: &Columns) -> Result<Vec<u8>, ChunkError> {
             None => encode_xor(&mut raw, column),
         }
     }
-    for blob in &columns.blobs {
-        put_varint(&mut raw, blob.len() as u64);
-        raw.extend_from_slice(blob);
+    if !columns.blobs.is_empty() {
+        raw[blobs_at] = if transpose && summary_columns::transpose(&columns.blobs, &mut raw) {
+            BLOBS_TRANSPOSED
+        } else {
+            for blob in &columns.blobs {
+                put_varint(&mut raw, blob.len() as u64);
+                raw.extend_from_slice(blob);
+            }
+            BLOBS_ONE_BY_ONE
+        };
     }
-    compress(&raw)
+    Ok(raw)
 }
 
 /// Compresses a chunk (a seal compresses one per series and window: see
@@ -191,14 +213,15 @@ pub fn decode(blob: &[u8]) -> Result<Columns, ChunkError> {
     let mut cursor = Reader::new(&raw);
     let corrupt = || ChunkError::Corrupt;
     let version = cursor.byte().ok_or_else(corrupt)?;
-    if version != VERSION && version != LEGACY_SUMMARY_VERSION {
+    if !(LEGACY_SUMMARY_VERSION..=VERSION).contains(&version) {
         return Err(ChunkError::Version(version));
     }
     let count = small(cursor.varint(), MAX_POINTS)?;
     let float_columns = small(cursor.varint(), MAX_COLUMNS)?;
-    let has_blobs = match cursor.byte() {
-        Some(0) => false,
-        Some(1) => true,
+    let blobs = match cursor.byte() {
+        Some(NO_BLOBS) => NO_BLOBS,
+        Some(BLOBS_ONE_BY_ONE) => BLOBS_ONE_BY_ONE,
+        Some(BLOBS_TRANSPOSED) if version == VERSION => BLOBS_TRANSPOSED,
         _ => return Err(ChunkError::Corrupt),
     };
     let mut columns = Columns {
@@ -214,7 +237,9 @@ pub fn decode(blob: &[u8]) -> Result<Columns, ChunkError> {
         };
         columns.floats.push(column);
     }
-    if has_blobs {
+    if blobs == BLOBS_TRANSPOSED {
+        columns.blobs = summary_columns::untranspose(cursor.rest(), count).ok_or_else(corrupt)?;
+    } else if blobs == BLOBS_ONE_BY_ONE {
         columns.blobs.reserve(count);
         for _ in 0..count {
             let len = small(cursor.varint(), MAX_RAW_BYTES)?;
@@ -395,6 +420,67 @@ mod tests {
         let decoded = decode(&zstd::bulk::compress(&raw, 1).unwrap()).unwrap();
         assert_eq!(decoded.blobs, vec![summary.encode(), Vec::new()]);
         assert_eq!(decoded.floats, columns.floats);
+    }
+
+    /// An hour of a timer's intervals, as the StatsD aggregation makes them.
+    fn timer_hour() -> Columns {
+        let mut state = 99u64;
+        let mut next = || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut columns = Columns::default();
+        columns.floats.push(Vec::new());
+        for i in 0..360 {
+            let mut summary = TimerSummary::default();
+            let samples = 1 + (next() * 40.0) as u32;
+            for _ in 0..samples {
+                let ms = (20.0 * (2.0 * next() - 1.0).exp() * 1000.0).round() / 1000.0;
+                summary.sketch.add(ms, 1);
+                summary.sum_of_squares += ms * ms;
+            }
+            columns.timestamps.push(1_700_000_000 + i * 10);
+            columns.floats[0].push(f64::from(samples));
+            columns.blobs.push(summary.encode());
+        }
+        columns
+    }
+
+    #[test]
+    fn timer_summaries_are_stored_transposed_and_smaller() {
+        let columns = timer_hour();
+        let transposed = uncompressed(&columns, true).unwrap();
+        let one_by_one = uncompressed(&columns, false).unwrap();
+        // Version, 360 as a varint (2 bytes), one float column: byte 4.
+        assert_eq!(transposed.get(4), Some(&BLOBS_TRANSPOSED));
+        assert_eq!(one_by_one.get(4), Some(&BLOBS_ONE_BY_ONE));
+        let (transposed, one_by_one) = (
+            compress(&transposed).unwrap(),
+            compress(&one_by_one).unwrap(),
+        );
+        assert!(
+            transposed.len() * 100 < one_by_one.len() * 95,
+            "transposed {} bytes, one by one {}",
+            transposed.len(),
+            one_by_one.len()
+        );
+        assert_round_trips(&columns);
+        assert_eq!(decode(&one_by_one).unwrap(), columns);
+    }
+
+    #[test]
+    fn chunks_of_the_previous_release_read_as_they_were() {
+        let columns = timer_hour();
+        // Version 3 is version 4 without transposed blobs.
+        let mut raw = uncompressed(&columns, false).unwrap();
+        raw[0] = 3;
+        assert_eq!(decode(&compress(&raw).unwrap()).unwrap(), columns);
+        // But a version 3 chunk cannot claim transposed blobs.
+        let mut raw = uncompressed(&columns, true).unwrap();
+        raw[0] = 3;
+        assert_eq!(decode(&compress(&raw).unwrap()), Err(ChunkError::Corrupt));
     }
 
     /// An hour of a 10 s counter with Poisson-like noise: the decimal mode
