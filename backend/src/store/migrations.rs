@@ -330,8 +330,7 @@ const MIGRATIONS: &[&str] = &[
     // leaf page and spilled the rest to overflow pages whose last one was
     // half empty on average: 17% of the file. A rowid table keeps up to a
     // page of the blob in its leaf, chosen so that its overflow pages are
-    // full, and a replaced chunk is appended (a new rowid) rather than
-    // squeezed back in the middle of the tree, so leaves fill in order.
+    // full (see tsdb/chunks.rs for how a rewritten chunk keeps its place).
     "CREATE TABLE metric_chunks_by_rowid (
         id INTEGER PRIMARY KEY,
         series_id INTEGER NOT NULL REFERENCES metric_series (id),

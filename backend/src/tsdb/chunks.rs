@@ -66,10 +66,22 @@ pub fn put(
     columns: &Columns,
 ) -> Result<usize, StoreError> {
     let blob = codec::encode(columns).map_err(|e| corrupt(series_id, level, start, e))?;
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO metric_chunks (series_id, level, start, blob) VALUES (?1, ?2, ?3, ?4)",
-    )?
-    .execute(rusqlite::params![series_id, level_key(level), start, blob])?;
+    let params = rusqlite::params![series_id, level_key(level), start, blob];
+    // A chunk written again (a rollup whose window is still filling) keeps
+    // its row id, so its new version takes the old one's place in its leaf
+    // page; a new row id would append it and leave a hole behind that
+    // SQLite does not fill again.
+    let updated = conn
+        .prepare_cached(
+            "UPDATE metric_chunks SET blob = ?4 WHERE series_id = ?1 AND level = ?2 AND start = ?3",
+        )?
+        .execute(params)?;
+    if updated == 0 {
+        conn.prepare_cached(
+            "INSERT INTO metric_chunks (series_id, level, start, blob) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params)?;
+    }
     Ok(blob.len())
 }
 
