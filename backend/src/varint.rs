@@ -79,6 +79,37 @@ pub fn put_float_within(out: &mut Vec<u8>, value: f64, relative: f64) {
     put_float(out, value);
 }
 
+/// The integer `prediction` comes to at `exponent` decimals; 0 when that
+/// is not a whole number f64 holds exactly. Only IEEE multiplication and
+/// rounding: every platform computes the same.
+fn predicted_integer(prediction: f64, exponent: u8) -> i64 {
+    let Some(scale) = POWERS_OF_TEN.get(usize::from(exponent)) else {
+        return 0;
+    };
+    let scaled = (prediction * scale).round();
+    if scaled.is_finite() && scaled.abs() < MAX_EXACT_INT {
+        scaled as i64
+    } else {
+        0
+    }
+}
+
+/// Like [`put_float`], but a decimal is written as its difference from
+/// `prediction` at the same number of decimals: a value the reader can
+/// predict closely takes a byte or two. Read with [`Reader::float_near`]
+/// and the same prediction; bit-exact either way.
+pub fn put_float_near(out: &mut Vec<u8>, value: f64, prediction: f64) {
+    for exponent in 0..=MAX_DECIMAL_EXPONENT {
+        if let Some(integer) = decimal_integer(value, exponent) {
+            let residual = integer.wrapping_sub(predicted_integer(prediction, exponent));
+            put_varint(out, (zigzag(residual) << 3) | u64::from(exponent));
+            return;
+        }
+    }
+    put_varint(out, RAW_FLOAT);
+    out.extend_from_slice(&value.to_le_bytes());
+}
+
 /// Reads bytes, varints and floats off a slice; `None` past its end or on
 /// a varint longer than 64 bits, never a panic.
 pub struct Reader<'a> {
@@ -151,6 +182,19 @@ impl<'a> Reader<'a> {
         let scale = POWERS_OF_TEN.get(usize::try_from(slot).ok()?)?;
         Some(unzigzag(word >> 3) as f64 / scale)
     }
+
+    /// A float written by [`put_float_near`] with `prediction`.
+    pub fn float_near(&mut self, prediction: f64) -> Option<f64> {
+        let word = self.varint()?;
+        let slot = word & 7;
+        if slot == RAW_FLOAT {
+            return self.f64();
+        }
+        let exponent = u8::try_from(slot).ok()?;
+        let scale = POWERS_OF_TEN.get(usize::from(exponent))?;
+        let integer = unzigzag(word >> 3).wrapping_add(predicted_integer(prediction, exponent));
+        Some(integer as f64 / scale)
+    }
 }
 
 #[cfg(test)]
@@ -185,6 +229,42 @@ mod tests {
             }
             proptest::prop_assert!(reader.is_done());
         }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn floats_near_a_prediction_round_trip_bit_for_bit(
+            values in proptest::collection::vec(proptest::num::f64::ANY, 0..50),
+            predictions in proptest::collection::vec(proptest::num::f64::ANY, 50),
+            near in proptest::collection::vec(-1e6f64..1e6, 50),
+        ) {
+            let mut out = Vec::new();
+            // Any value against any prediction, and decimals near their own.
+            let decimals: Vec<f64> = near.iter().map(|v| (v * 1000.0).round() / 1000.0).collect();
+            for (i, &v) in values.iter().enumerate() {
+                put_float_near(&mut out, v, predictions[i]);
+                put_float_near(&mut out, decimals[i], near[i] * 1.01);
+            }
+            let mut reader = Reader::new(&out);
+            for (i, &v) in values.iter().enumerate() {
+                proptest::prop_assert_eq!(reader.float_near(predictions[i]).map(f64::to_bits), Some(v.to_bits()));
+                proptest::prop_assert_eq!(reader.float_near(near[i] * 1.01).map(f64::to_bits), Some(decimals[i].to_bits()));
+            }
+            proptest::prop_assert!(reader.is_done());
+        }
+    }
+
+    #[test]
+    fn a_well_predicted_decimal_is_short() {
+        let length = |value: f64, prediction: f64| {
+            let mut out = Vec::new();
+            put_float_near(&mut out, value, prediction);
+            out.len()
+        };
+        assert_eq!(length(12_345.678, 0.0), 4);
+        assert_eq!(length(12_345.678, 12_345.0), 2);
+        assert_eq!(length(12_345.678, 12_345.6), 2);
+        assert_eq!(length(0.1 + 0.2, 0.3), 9);
     }
 
     #[test]

@@ -91,6 +91,14 @@ impl Store {
     fn total(&self) -> u64 {
         self.counts.iter().sum()
     }
+
+    fn buckets(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
+        self.counts
+            .iter()
+            .enumerate()
+            .filter(|(_, &count)| count > 0)
+            .map(|(position, &count)| (self.offset + position as i32, count))
+    }
 }
 
 /// A DDSketch with exact count, sum, min and max alongside.
@@ -261,6 +269,34 @@ impl Sketch {
 
     pub fn count(&self) -> u64 {
         self.count
+    }
+
+    /// How many values were counted as zero.
+    pub fn zero_count(&self) -> u64 {
+        self.zero
+    }
+
+    /// The non-empty buckets of positive values, lowest first, as (index,
+    /// count): values in bucket `i` are within [`RELATIVE_ACCURACY`] of
+    /// `2γ^i / (γ + 1)`.
+    pub fn positive_buckets(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
+        self.positive.buckets()
+    }
+
+    /// The same for negative values, by magnitude: bucket `i` holds values
+    /// near `-2γ^i / (γ + 1)`.
+    pub fn negative_buckets(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
+        self.negative.buckets()
+    }
+
+    /// Sets the exact sum, and the exact min and max when the sketch holds
+    /// values: for readers that store those apart from the buckets.
+    pub fn set_exact(&mut self, sum: f64, range: Option<(f64, f64)>) {
+        self.sum = sum;
+        if let (Some((min, max)), true) = (range, self.count > 0) {
+            self.min = min;
+            self.max = max;
+        }
     }
 
     pub fn sum(&self) -> f64 {
