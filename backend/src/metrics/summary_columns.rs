@@ -120,6 +120,15 @@ fn compute_representative(index: i32) -> f64 {
 }
 
 impl Predictions {
+    /// No prediction: each float written whole, as [`crate::varint::put_float`]
+    /// would (the form of the first chunks written transposed).
+    const NONE: Predictions = Predictions {
+        sum: 0.0,
+        min: 0.0,
+        max: 0.0,
+        sum_of_squares: 0.0,
+    };
+
     fn of(summary: &TimerSummary) -> Predictions {
         let sketch = &summary.sketch;
         let mut sum = 0.0;
@@ -159,9 +168,28 @@ impl Predictions {
     }
 }
 
+/// How a transposed chunk stores the exact floats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Floats {
+    /// Each as its difference from what the buckets predict: what is
+    /// written.
+    Predicted,
+    /// Each whole: read, for chunks of the first release that transposed.
+    Whole,
+}
+
+impl Floats {
+    fn predictions(self, summary: &TimerSummary) -> Predictions {
+        match self {
+            Floats::Predicted => Predictions::of(summary),
+            Floats::Whole => Predictions::NONE,
+        }
+    }
+}
+
 /// Appends `blobs` (each empty or an encoded [`TimerSummary`]) transposed
 /// to `out`; `false`, with `out` unchanged, when a blob is neither.
-pub fn transpose(blobs: &[Vec<u8>], out: &mut Vec<u8>) -> bool {
+pub fn transpose(blobs: &[Vec<u8>], floats: Floats, out: &mut Vec<u8>) -> bool {
     let mut streams = Streams(Default::default());
     for blob in blobs {
         if blob.is_empty() {
@@ -176,7 +204,7 @@ pub fn transpose(blobs: &[Vec<u8>], out: &mut Vec<u8>) -> bool {
         }
         put_varint(&mut streams.0[0], 1);
         summary.write_parts(&mut streams);
-        let predicted = Predictions::of(&summary);
+        let predicted = floats.predictions(&summary);
         let sketch = &summary.sketch;
         put_float_near(
             &mut streams.0[stream_of(Part::Sum)],
@@ -202,7 +230,7 @@ pub fn transpose(blobs: &[Vec<u8>], out: &mut Vec<u8>) -> bool {
 
 /// Reads what [`transpose`] wrote for `count` points: all of `bytes`, or
 /// `None`.
-pub fn untranspose(bytes: &[u8], count: usize) -> Option<Vec<Vec<u8>>> {
+pub fn untranspose(bytes: &[u8], count: usize, floats: Floats) -> Option<Vec<Vec<u8>>> {
     let mut cursor = Reader::new(bytes);
     let mut slices: [&[u8]; STREAMS] = [&[]; STREAMS];
     for slice in &mut slices {
@@ -221,7 +249,7 @@ pub fn untranspose(bytes: &[u8], count: usize) -> Option<Vec<Vec<u8>>> {
             0 => blobs.push(Vec::new()),
             1 => {
                 let mut summary = TimerSummary::read_parts(&mut readers)?;
-                let predicted = Predictions::of(&summary);
+                let predicted = floats.predictions(&summary);
                 let sum = readers.0[stream_of(Part::Sum)].float_near(predicted.sum)?;
                 let range = if summary.sketch.count() > 0 {
                     let min = readers.0[stream_of(Part::Min)].float_near(predicted.min)?;
@@ -263,17 +291,23 @@ mod tests {
             summary(&[1e-12, 5e9, 7.0, 7.0, 7.0]),
             summary(&[0.1 + 0.2, 1.0 / 3.0]),
         ];
-        let mut out = vec![0xAA];
-        assert!(transpose(&blobs, &mut out));
-        assert_eq!(out[0], 0xAA, "appends");
-        assert_eq!(untranspose(&out[1..], blobs.len()), Some(blobs.clone()));
-        // A count that does not match, a cut or an extra byte: refused.
-        assert_eq!(untranspose(&out[1..], blobs.len() - 1), None);
-        assert_eq!(untranspose(&out[1..], blobs.len() + 1), None);
-        assert_eq!(untranspose(&out[1..out.len() - 1], blobs.len()), None);
-        let mut longer = out[1..].to_vec();
-        longer.push(0);
-        assert_eq!(untranspose(&longer, blobs.len()), None);
+        for floats in [Floats::Predicted, Floats::Whole] {
+            let mut out = vec![0xAA];
+            assert!(transpose(&blobs, floats, &mut out));
+            assert_eq!(out[0], 0xAA, "appends");
+            let out = &out[1..];
+            assert_eq!(untranspose(out, blobs.len(), floats), Some(blobs.clone()));
+            // A count that does not match, a cut or an extra byte: refused.
+            assert_eq!(untranspose(out, blobs.len() - 1, floats), None);
+            assert_eq!(untranspose(out, blobs.len() + 1, floats), None);
+            assert_eq!(
+                untranspose(&out[..out.len() - 1], blobs.len(), floats),
+                None
+            );
+            let mut longer = out.to_vec();
+            longer.push(0);
+            assert_eq!(untranspose(&longer, blobs.len(), floats), None);
+        }
     }
 
     #[test]
@@ -320,7 +354,11 @@ mod tests {
         let mut trailing = good.clone();
         trailing.push(0);
         for odd in [vec![1, 2, 3], trailing] {
-            assert!(!transpose(&[good.clone(), odd], &mut out));
+            assert!(!transpose(
+                &[good.clone(), odd],
+                Floats::Predicted,
+                &mut out
+            ));
             assert_eq!(out, [7], "out is left as it was");
         }
     }
@@ -335,14 +373,17 @@ mod tests {
                 .iter()
                 .map(|samples| if samples.len() == 1 { Vec::new() } else { summary(samples) })
                 .collect();
-            let mut out = Vec::new();
-            proptest::prop_assert!(transpose(&blobs, &mut out));
-            proptest::prop_assert_eq!(untranspose(&out, blobs.len()), Some(blobs));
+            for floats in [Floats::Predicted, Floats::Whole] {
+                let mut out = Vec::new();
+                proptest::prop_assert!(transpose(&blobs, floats, &mut out));
+                proptest::prop_assert_eq!(untranspose(&out, blobs.len(), floats), Some(blobs.clone()));
+            }
         }
 
         #[test]
         fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200), count in 0usize..50) {
-            let _ = untranspose(&bytes, count);
+            let _ = untranspose(&bytes, count, Floats::Predicted);
+            let _ = untranspose(&bytes, count, Floats::Whole);
         }
     }
 }

@@ -7,7 +7,9 @@
 //! Layout before compression (all integers LEB128 varints):
 //! ```text
 //! version:u8  count  float_columns  blobs:u8 (0 none, 1 one by one,
-//!                                             2 timer summaries transposed)
+//!                                             3 timer summaries transposed;
+//!                                             2, read only: the same with
+//!                                             their floats whole)
 //! timestamps: first (zigzag), then delta-of-delta per point (zigzag)
 //! per float column: mode:u8, then
 //!   mode 0 (xor):     per point, the XOR of its bits with the previous
@@ -29,7 +31,8 @@
 //!
 //! Pure: no I/O. Decoding never panics: any malformed blob is an error.
 
-use crate::metrics::{summary_columns, TimerSummary};
+use crate::metrics::summary_columns::{self, Floats};
+use crate::metrics::TimerSummary;
 use crate::varint::{
     decimal_integer, put_varint, unzigzag, zigzag, Reader, MAX_DECIMAL_EXPONENT, POWERS_OF_TEN,
 };
@@ -43,7 +46,20 @@ const LEGACY_SUMMARY_VERSION: u8 = 2;
 
 const NO_BLOBS: u8 = 0;
 const BLOBS_ONE_BY_ONE: u8 = 1;
-const BLOBS_TRANSPOSED: u8 = 2;
+/// Transposed with the floats whole: only the first release that
+/// transposed wrote these.
+const BLOBS_TRANSPOSED_WHOLE: u8 = 2;
+const BLOBS_TRANSPOSED: u8 = 3;
+
+/// How [`uncompressed`] writes blobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BlobForm {
+    /// Only tests write it (as the previous release did); blobs that are
+    /// not all summaries are stored one by one whatever the form.
+    #[cfg_attr(not(test), allow(dead_code))]
+    OneByOne,
+    Transposed(Floats),
+}
 /// zstd level: chunks are written once and read many times; level 9 costs
 /// little at these sizes and decodes as fast as level 1.
 const ZSTD_LEVEL: i32 = 9;
@@ -88,12 +104,15 @@ pub struct Columns {
 /// Encodes columns whose timestamps are sorted (equal ones allowed).
 /// Values round-trip bit for bit, NaN payloads included.
 pub fn encode(columns: &Columns) -> Result<Vec<u8>, ChunkError> {
-    compress(&uncompressed(columns, true)?)
+    compress(&uncompressed(
+        columns,
+        BlobForm::Transposed(Floats::Predicted),
+    )?)
 }
 
-/// The chunk before zstd; blobs are transposed when `transpose` is set
+/// The chunk before zstd; blobs are transposed when `form` asks for it
 /// and they are all timer summaries.
-fn uncompressed(columns: &Columns, transpose: bool) -> Result<Vec<u8>, ChunkError> {
+fn uncompressed(columns: &Columns, form: BlobForm) -> Result<Vec<u8>, ChunkError> {
     let count = columns.timestamps.len();
     if columns.timestamps.windows(2).any(|w| w[1] < w[0]) {
         return Err(ChunkError::Unsorted);
@@ -118,8 +137,17 @@ fn uncompressed(columns: &Columns, transpose: bool) -> Result<Vec<u8>, ChunkErro
         }
     }
     if !columns.blobs.is_empty() {
-        raw[blobs_at] = if transpose && summary_columns::transpose(&columns.blobs, &mut raw) {
-            BLOBS_TRANSPOSED
+        let transposed = match form {
+            BlobForm::Transposed(floats) => {
+                summary_columns::transpose(&columns.blobs, floats, &mut raw).then_some(floats)
+            }
+            BlobForm::OneByOne => None,
+        };
+        raw[blobs_at] = if let Some(floats) = transposed {
+            match floats {
+                Floats::Predicted => BLOBS_TRANSPOSED,
+                Floats::Whole => BLOBS_TRANSPOSED_WHOLE,
+            }
         } else {
             for blob in &columns.blobs {
                 put_varint(&mut raw, blob.len() as u64);
@@ -222,6 +250,7 @@ pub fn decode(blob: &[u8]) -> Result<Columns, ChunkError> {
         Some(NO_BLOBS) => NO_BLOBS,
         Some(BLOBS_ONE_BY_ONE) => BLOBS_ONE_BY_ONE,
         Some(BLOBS_TRANSPOSED) if version == VERSION => BLOBS_TRANSPOSED,
+        Some(BLOBS_TRANSPOSED_WHOLE) if version == VERSION => BLOBS_TRANSPOSED_WHOLE,
         _ => return Err(ChunkError::Corrupt),
     };
     let mut columns = Columns {
@@ -237,8 +266,14 @@ pub fn decode(blob: &[u8]) -> Result<Columns, ChunkError> {
         };
         columns.floats.push(column);
     }
-    if blobs == BLOBS_TRANSPOSED {
-        columns.blobs = summary_columns::untranspose(cursor.rest(), count).ok_or_else(corrupt)?;
+    if blobs == BLOBS_TRANSPOSED || blobs == BLOBS_TRANSPOSED_WHOLE {
+        let floats = if blobs == BLOBS_TRANSPOSED {
+            Floats::Predicted
+        } else {
+            Floats::Whole
+        };
+        columns.blobs =
+            summary_columns::untranspose(cursor.rest(), count, floats).ok_or_else(corrupt)?;
     } else if blobs == BLOBS_ONE_BY_ONE {
         columns.blobs.reserve(count);
         for _ in 0..count {
@@ -451,8 +486,8 @@ mod tests {
     #[test]
     fn timer_summaries_are_stored_transposed_and_smaller() {
         let columns = timer_hour();
-        let transposed = uncompressed(&columns, true).unwrap();
-        let one_by_one = uncompressed(&columns, false).unwrap();
+        let transposed = uncompressed(&columns, BlobForm::Transposed(Floats::Predicted)).unwrap();
+        let one_by_one = uncompressed(&columns, BlobForm::OneByOne).unwrap();
         // Version, 360 as a varint (2 bytes), one float column: byte 4.
         assert_eq!(transposed.get(4), Some(&BLOBS_TRANSPOSED));
         assert_eq!(one_by_one.get(4), Some(&BLOBS_ONE_BY_ONE));
@@ -474,13 +509,20 @@ mod tests {
     fn chunks_of_the_previous_release_read_as_they_were() {
         let columns = timer_hour();
         // Version 3 is version 4 without transposed blobs.
-        let mut raw = uncompressed(&columns, false).unwrap();
+        let mut raw = uncompressed(&columns, BlobForm::OneByOne).unwrap();
         raw[0] = 3;
         assert_eq!(decode(&compress(&raw).unwrap()).unwrap(), columns);
         // But a version 3 chunk cannot claim transposed blobs.
-        let mut raw = uncompressed(&columns, true).unwrap();
-        raw[0] = 3;
-        assert_eq!(decode(&compress(&raw).unwrap()), Err(ChunkError::Corrupt));
+        for floats in [Floats::Predicted, Floats::Whole] {
+            let mut raw = uncompressed(&columns, BlobForm::Transposed(floats)).unwrap();
+            raw[0] = 3;
+            assert_eq!(decode(&compress(&raw).unwrap()), Err(ChunkError::Corrupt));
+        }
+        // Transposed with whole floats, as the first release that
+        // transposed wrote them: read as they were.
+        let whole = uncompressed(&columns, BlobForm::Transposed(Floats::Whole)).unwrap();
+        assert_eq!(whole.get(4), Some(&BLOBS_TRANSPOSED_WHOLE));
+        assert_eq!(decode(&compress(&whole).unwrap()).unwrap(), columns);
     }
 
     /// An hour of a 10 s counter with Poisson-like noise: the decimal mode
