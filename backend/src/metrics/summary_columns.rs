@@ -27,8 +27,11 @@ use crate::varint::{put_float_near, put_varint, Reader};
 /// The presence stream, then one per part.
 const STREAMS: usize = Part::ALL.len() + 1;
 
+/// A part's stream: parts are declared in [`Part::ALL`] order, so the
+/// discriminant is the position (a test holds the two together); no
+/// search per value on the decode path.
 fn stream_of(part: Part) -> usize {
-    1 + Part::ALL.iter().position(|&p| p == part).unwrap_or(0)
+    1 + part as usize
 }
 
 struct Streams([Vec<u8>; STREAMS]);
@@ -344,6 +347,13 @@ mod tests {
         // Far outside any real index: no panic, and no table slot.
         let _ = representative(i32::MAX);
         let _ = representative(i32::MIN);
+    }
+
+    #[test]
+    fn every_part_has_its_own_stream_in_declared_order() {
+        for (position, &part) in Part::ALL.iter().enumerate() {
+            assert_eq!(stream_of(part), position + 1, "{part:?}");
+        }
     }
 
     #[test]
