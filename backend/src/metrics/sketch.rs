@@ -88,8 +88,11 @@ impl Store {
         }
     }
 
+    /// Saturating: a corrupt store read from disk must not overflow.
     fn total(&self) -> u64 {
-        self.counts.iter().sum()
+        self.counts
+            .iter()
+            .fold(0, |total, &c| total.saturating_add(c))
     }
 
     fn buckets(&self) -> impl DoubleEndedIterator<Item = (i32, u64)> + '_ {
@@ -176,6 +179,13 @@ pub trait PartSink {
 pub trait PartSource {
     fn varint(&mut self, part: Part) -> Option<u64>;
     fn float(&mut self, part: Part) -> Option<f64>;
+
+    /// Told of each non-empty bucket as it is read, in the order of
+    /// [`Sketch::positive_buckets`] then [`Sketch::negative_buckets`]: a
+    /// reader that needs them all once (see
+    /// [`super::summary_columns`]) need not walk the whole range of
+    /// buckets, mostly empty, again.
+    fn bucket(&mut self, _negative: bool, _index: i32, _count: u64) {}
 }
 
 /// One buffer, parts one after another: sums are kept within
@@ -399,12 +409,16 @@ impl Sketch {
     /// Reads what [`Sketch::write_parts`] wrote; `None` for anything
     /// malformed or inconsistent (bucket counts that do not add up).
     pub fn read_parts(source: &mut impl PartSource) -> Option<Sketch> {
-        let sketch = decode_sparse_sketch(source)?;
-        sketch.is_consistent().then_some(sketch)
+        decode_sparse_sketch(source)
     }
 
     fn is_consistent(&self) -> bool {
-        self.positive.total() + self.negative.total() + self.zero == self.count
+        let total = self
+            .positive
+            .total()
+            .checked_add(self.negative.total())
+            .and_then(|t| t.checked_add(self.zero));
+        total == Some(self.count)
     }
 
     /// Reads what [`Sketch::encode`] (or an earlier release's dense form)
@@ -413,13 +427,12 @@ impl Sketch {
     pub fn decode(bytes: &[u8]) -> Option<(Sketch, usize)> {
         let mut cursor = Reader::new(bytes);
         let sketch = match cursor.byte()? {
+            // Checked as it is read.
             ENCODING_VERSION => decode_sparse_sketch(&mut cursor)?,
-            DENSE_VERSION => decode_dense_sketch(&mut cursor)?,
+            DENSE_VERSION => decode_dense_sketch(&mut cursor).filter(Sketch::is_consistent)?,
             _ => return None,
         };
-        sketch
-            .is_consistent()
-            .then_some((sketch, cursor.position()))
+        Some((sketch, cursor.position()))
     }
 }
 
@@ -470,16 +483,20 @@ fn encode_sparse(sink: &mut impl PartSink, store: &Store) {
     }
 }
 
-fn decode_sparse(source: &mut impl PartSource) -> Option<Store> {
+/// A store's buckets and their total.
+fn decode_sparse(source: &mut impl PartSource, negative: bool) -> Option<(Store, u64)> {
     let buckets = usize::try_from(source.varint(Part::Buckets)?).ok()?;
     if buckets == 0 {
-        return Some(Store::default());
+        return Some((Store::default(), 0));
     }
     if buckets > MAX_BUCKETS {
         return None;
     }
     let offset = i32::try_from(unzigzag(source.varint(Part::FirstIndex)?)).ok()?;
-    let mut counts = vec![source.varint(Part::FirstCount)?];
+    let first = source.varint(Part::FirstCount)?;
+    source.bucket(negative, offset, first);
+    let mut total = first;
+    let mut counts = vec![first];
     for _ in 1..buckets {
         let word = source.varint(Part::Gap)?;
         let gap = usize::try_from(word >> 1).ok()?;
@@ -492,13 +509,19 @@ fn decode_sparse(source: &mut impl PartSource) -> Option<Store> {
             return None;
         }
         counts.resize(counts.len() + gap, 0);
+        // Below MAX_BUCKETS past the offset: no overflow short of the
+        // check that follows the loop.
+        source.bucket(negative, offset.wrapping_add(counts.len() as i32), count);
         counts.push(count);
+        total = total.checked_add(count)?;
     }
     // The last index must fit where `index_of` can put one.
     i32::try_from(i64::from(offset) + counts.len() as i64).ok()?;
-    Some(Store { offset, counts })
+    Some((Store { offset, counts }, total))
 }
 
+/// A sketch's parts; `None` for anything malformed or inconsistent (bucket
+/// counts that do not add up).
 fn decode_sparse_sketch(source: &mut impl PartSource) -> Option<Sketch> {
     let count = source.varint(Part::Count)?;
     let zero = source.varint(Part::Zero)?;
@@ -508,9 +531,12 @@ fn decode_sparse_sketch(source: &mut impl PartSource) -> Option<Sketch> {
     } else {
         (f64::INFINITY, f64::NEG_INFINITY)
     };
-    let positive = decode_sparse(source)?;
-    let negative = decode_sparse(source)?;
-    Some(Sketch {
+    let (positive, positive_total) = decode_sparse(source, false)?;
+    let (negative, negative_total) = decode_sparse(source, true)?;
+    let total = positive_total
+        .checked_add(negative_total)?
+        .checked_add(zero)?;
+    (total == count).then_some(Sketch {
         positive,
         negative,
         zero,
@@ -521,8 +547,6 @@ fn decode_sparse_sketch(source: &mut impl PartSource) -> Option<Sketch> {
     })
 }
 
-/// Version 1: count, sum, min and max as raw f64s, zero count, then each
-/// store as offset, length and every count, empty buckets included.
 fn decode_dense_sketch(cursor: &mut Reader<'_>) -> Option<Sketch> {
     let count = cursor.varint()?;
     let sum = cursor.f64()?;

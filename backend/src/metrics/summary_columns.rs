@@ -17,8 +17,11 @@
 //! Only summaries that [`TimerSummary::encode_exact`] gives back byte for
 //! byte are transposed (the encoder checks; [`TimerSummary::encode`]'s
 //! output always is), so a chunk's blobs read back exactly as they were
-//! written. Pure: no I/O; malformed input is `None`,
-//! never a panic.
+//! written. A reader keeps the streams as they are ([`Transposed`]) and
+//! decodes the summaries one by one as it walks them.
+//!
+//! Pure: no I/O; malformed input is `None` or [`CorruptSummaries`], never
+//! a panic.
 
 use super::sketch::{Part, PartSink, PartSource};
 use super::TimerSummary;
@@ -47,16 +50,25 @@ impl PartSink for Streams {
     fn float(&mut self, _: Part, _: f64) {}
 }
 
-struct StreamReaders<'a>([Reader<'a>; STREAMS]);
+struct StreamReaders<'a> {
+    streams: [Reader<'a>; STREAMS],
+    /// The buckets of the summary being read.
+    sums: BucketSums,
+}
 
-/// Floats read as a placeholder, set afterwards from their streams.
+/// Floats read as a placeholder, set afterwards from their streams once
+/// the buckets have been summed for their predictions.
 impl PartSource for StreamReaders<'_> {
     fn varint(&mut self, part: Part) -> Option<u64> {
-        self.0[stream_of(part)].varint()
+        self.streams[stream_of(part)].varint()
     }
 
     fn float(&mut self, _: Part) -> Option<f64> {
         Some(0.0)
+    }
+
+    fn bucket(&mut self, negative: bool, index: i32, count: u64) {
+        self.sums.add(negative, index, count);
     }
 }
 
@@ -134,39 +146,70 @@ impl Predictions {
 
     fn of(summary: &TimerSummary) -> Predictions {
         let sketch = &summary.sketch;
-        let mut sum = 0.0;
-        let mut sum_of_squares = 0.0;
+        let mut sums = BucketSums::default();
         for (index, count) in sketch.positive_buckets() {
-            let value = representative(index);
-            sum += count as f64 * value;
-            sum_of_squares += count as f64 * value * value;
+            sums.add(false, index, count);
         }
         for (index, count) in sketch.negative_buckets() {
-            let value = representative(index);
-            sum -= count as f64 * value;
-            sum_of_squares += count as f64 * value * value;
+            sums.add(true, index, count);
         }
-        // The lowest value is in the largest negative bucket, else zero,
-        // else the lowest positive bucket; the highest the other way round.
-        let lowest_positive = sketch.positive_buckets().next();
-        let highest_positive = sketch.positive_buckets().next_back();
-        let min = match (sketch.negative_buckets().next_back(), lowest_positive) {
-            (Some((index, _)), _) => -representative(index),
-            _ if sketch.zero_count() > 0 => 0.0,
-            (None, Some((index, _))) => representative(index),
+        sums.predictions(sketch.zero_count())
+    }
+}
+
+/// A summary's non-empty buckets, summed for its [`Predictions`] as they
+/// come: positive ones by index, then negative ones by index. The writer
+/// feeds them from the sketch, the reader as it decodes them (walking a
+/// decoded sketch's whole range of buckets again, mostly empty, was a
+/// sixth of what a render of timers cost); the order, and so every bit of
+/// the sums, is the same.
+#[derive(Debug, Default)]
+struct BucketSums {
+    sum: f64,
+    sum_of_squares: f64,
+    /// The first and last positive bucket index seen.
+    positive: Option<(i32, i32)>,
+    /// The first and last negative one (by magnitude).
+    negative: Option<(i32, i32)>,
+}
+
+impl BucketSums {
+    fn add(&mut self, negative: bool, index: i32, count: u64) {
+        let value = representative(index);
+        if negative {
+            self.sum -= count as f64 * value;
+        } else {
+            self.sum += count as f64 * value;
+        }
+        self.sum_of_squares += count as f64 * value * value;
+        let range = if negative {
+            &mut self.negative
+        } else {
+            &mut self.positive
+        };
+        *range = Some(range.map_or((index, index), |(first, _)| (first, index)));
+    }
+
+    /// The lowest value is in the largest negative bucket, else zero, else
+    /// the lowest positive bucket; the highest the other way round.
+    fn predictions(&self, zero_count: u64) -> Predictions {
+        let min = match (self.negative, self.positive) {
+            (Some((_, largest)), _) => -representative(largest),
+            _ if zero_count > 0 => 0.0,
+            (None, Some((lowest, _))) => representative(lowest),
             (None, None) => 0.0,
         };
-        let max = match (highest_positive, sketch.negative_buckets().next()) {
-            (Some((index, _)), _) => representative(index),
-            _ if sketch.zero_count() > 0 => 0.0,
-            (None, Some((index, _))) => -representative(index),
+        let max = match (self.positive, self.negative) {
+            (Some((_, highest)), _) => representative(highest),
+            _ if zero_count > 0 => 0.0,
+            (None, Some((smallest, _))) => -representative(smallest),
             (None, None) => 0.0,
         };
         Predictions {
-            sum,
+            sum: self.sum,
             min,
             max,
-            sum_of_squares,
+            sum_of_squares: self.sum_of_squares,
         }
     }
 }
@@ -185,6 +228,14 @@ impl Floats {
     fn predictions(self, summary: &TimerSummary) -> Predictions {
         match self {
             Floats::Predicted => Predictions::of(summary),
+            Floats::Whole => Predictions::NONE,
+        }
+    }
+
+    /// The same, from the buckets summed as the summary was read.
+    fn predictions_from(self, sums: &BucketSums, summary: &TimerSummary) -> Predictions {
+        match self {
+            Floats::Predicted => sums.predictions(summary.sketch.zero_count()),
             Floats::Whole => Predictions::NONE,
         }
     }
@@ -231,50 +282,164 @@ pub fn transpose(blobs: &[Vec<u8>], floats: Floats, out: &mut Vec<u8>) -> bool {
     true
 }
 
-/// Reads what [`transpose`] wrote for `count` points: all of `bytes`, or
-/// `None`.
-pub fn untranspose(bytes: &[u8], count: usize, floats: Floats) -> Option<Vec<Vec<u8>>> {
-    let mut cursor = Reader::new(bytes);
-    let mut slices: [&[u8]; STREAMS] = [&[]; STREAMS];
-    for slice in &mut slices {
-        let len = usize::try_from(cursor.varint()?).ok()?;
-        *slice = cursor.bytes(len)?;
+/// A chunk's transposed summaries, kept as stored: a read decodes them
+/// one by one as it walks the points ([`Transposed::summaries`]). Making
+/// a blob of each first, as reads once did, meant predicting, encoding
+/// and then parsing every summary a second time: it doubled what a
+/// full-resolution render of timers cost.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transposed {
+    /// Every stream, one after another, without their lengths.
+    bytes: Box<[u8]>,
+    /// Where each stream ends in `bytes`.
+    ends: [usize; STREAMS],
+    count: usize,
+    floats: Floats,
+}
+
+/// Transposed summaries that do not read as [`transpose`] writes them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("transposed timer summaries are corrupt")]
+pub struct CorruptSummaries;
+
+impl Transposed {
+    /// Frames what [`transpose`] wrote for `count` points: all of `bytes`,
+    /// or `None`. The summaries themselves are checked as they are read.
+    pub fn parse(bytes: &[u8], count: usize, floats: Floats) -> Option<Transposed> {
+        let mut cursor = Reader::new(bytes);
+        let mut joined = Vec::with_capacity(bytes.len());
+        let mut ends = [0; STREAMS];
+        for end in &mut ends {
+            let len = usize::try_from(cursor.varint()?).ok()?;
+            joined.extend_from_slice(cursor.bytes(len)?);
+            *end = joined.len();
+        }
+        // A point takes at least a byte of the presence stream: a corrupt
+        // count is refused before anything is sized by it.
+        // Without points, there is nothing to read the streams' bytes.
+        let unread = count == 0 && ends[STREAMS - 1] > 0;
+        (cursor.is_done() && count <= ends[0] && !unread).then(|| Transposed {
+            bytes: joined.into_boxed_slice(),
+            ends,
+            count,
+            floats,
+        })
     }
-    if !cursor.is_done() {
-        return None;
+
+    /// Points, with a summary or without.
+    pub fn len(&self) -> usize {
+        self.count
     }
-    // A point takes at least a byte of the presence stream: a corrupt
-    // count cannot make this allocate more than the bytes justify.
-    let mut blobs = Vec::with_capacity(count.min(slices[0].len()));
-    let mut readers = StreamReaders(slices.map(Reader::new));
-    for _ in 0..count {
-        match readers.0[0].varint()? {
-            0 => blobs.push(Vec::new()),
+
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Bytes held.
+    pub fn stored_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Each point's summary in order (`None` for a point without one);
+    /// an error ends the walk at the first that does not read.
+    pub fn summaries(&self) -> Summaries<'_> {
+        let mut start = 0;
+        let streams = self.ends.map(|end| {
+            let stream = self.bytes.get(start..end).unwrap_or_default();
+            start = end;
+            Reader::new(stream)
+        });
+        Summaries {
+            readers: StreamReaders {
+                streams,
+                sums: BucketSums::default(),
+            },
+            floats: self.floats,
+            left: self.count,
+        }
+    }
+
+    /// Each point's blob as it was written (empty for a point without a
+    /// summary): [`TimerSummary::encode_exact`] gives back the bytes that
+    /// [`transpose`] took.
+    pub fn blobs(&self) -> Result<Vec<Vec<u8>>, CorruptSummaries> {
+        self.summaries()
+            .map(|summary| Ok(summary?.map(|s| s.encode_exact()).unwrap_or_default()))
+            .collect()
+    }
+}
+
+/// The walk of [`Transposed::summaries`].
+pub struct Summaries<'a> {
+    readers: StreamReaders<'a>,
+    floats: Floats,
+    left: usize,
+}
+
+impl Summaries<'_> {
+    fn read(&mut self) -> Option<Option<TimerSummary>> {
+        let summary = match self.readers.streams[0].varint()? {
+            0 => None,
             1 => {
-                let mut summary = TimerSummary::read_parts(&mut readers)?;
-                let predicted = floats.predictions(&summary);
-                let sum = readers.0[stream_of(Part::Sum)].float_near(predicted.sum)?;
+                let readers = &mut self.readers;
+                readers.sums = BucketSums::default();
+                let mut summary = TimerSummary::read_parts(readers)?;
+                let predicted = self.floats.predictions_from(&readers.sums, &summary);
+                let streams = &mut readers.streams;
+                let sum = streams[stream_of(Part::Sum)].float_near(predicted.sum)?;
                 let range = if summary.sketch.count() > 0 {
-                    let min = readers.0[stream_of(Part::Min)].float_near(predicted.min)?;
-                    let max = readers.0[stream_of(Part::Max)].float_near(predicted.max)?;
+                    let min = streams[stream_of(Part::Min)].float_near(predicted.min)?;
+                    let max = streams[stream_of(Part::Max)].float_near(predicted.max)?;
                     Some((min, max))
                 } else {
                     None
                 };
                 summary.sketch.set_exact(sum, range);
-                summary.sum_of_squares = readers.0[stream_of(Part::SumOfSquares)]
-                    .float_near(predicted.sum_of_squares)?;
-                blobs.push(summary.encode_exact());
+                summary.sum_of_squares =
+                    streams[stream_of(Part::SumOfSquares)].float_near(predicted.sum_of_squares)?;
+                Some(summary)
             }
             _ => return None,
+        };
+        // The last point must use up every stream: bytes left over mean
+        // the streams were not what the count says.
+        if self.left == 0 && !self.readers.streams.iter().all(Reader::is_done) {
+            return None;
         }
+        Some(summary)
     }
-    readers.0.iter().all(Reader::is_done).then_some(blobs)
+}
+
+impl Iterator for Summaries<'_> {
+    type Item = Result<Option<TimerSummary>, CorruptSummaries>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let read = self.read();
+        if read.is_none() {
+            // Nothing after a corrupt point can be trusted.
+            self.left = 0;
+        }
+        Some(read.ok_or(CorruptSummaries))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (0, Some(self.left))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Reads what [`transpose`] wrote for `count` points back into blobs:
+    /// all of `bytes`, or `None`.
+    fn untranspose(bytes: &[u8], count: usize, floats: Floats) -> Option<Vec<Vec<u8>>> {
+        Transposed::parse(bytes, count, floats)?.blobs().ok()
+    }
 
     fn summary(samples: &[f64]) -> Vec<u8> {
         let mut summary = TimerSummary::default();
@@ -347,6 +512,42 @@ mod tests {
         // Far outside any real index: no panic, and no table slot.
         let _ = representative(i32::MAX);
         let _ = representative(i32::MIN);
+    }
+
+    #[test]
+    fn the_walk_gives_the_summaries_and_stops_at_the_first_bad_one() {
+        let samples: [&[f64]; 3] = [&[3.5, 120.0], &[], &[0.25]];
+        let blobs: Vec<Vec<u8>> = samples
+            .iter()
+            .map(|s| if s.is_empty() { Vec::new() } else { summary(s) })
+            .collect();
+        let mut out = Vec::new();
+        assert!(transpose(&blobs, Floats::Predicted, &mut out));
+        let transposed = Transposed::parse(&out, blobs.len(), Floats::Predicted).unwrap();
+        assert_eq!(transposed.len(), 3);
+        let walked: Vec<Option<TimerSummary>> =
+            transposed.summaries().map(Result::unwrap).collect();
+        for (summary, blob) in walked.iter().zip(&blobs) {
+            match summary {
+                Some(summary) => assert_eq!(summary.encode_exact(), *blob),
+                None => assert!(blob.is_empty()),
+            }
+        }
+        assert_eq!(walked[0].as_ref().unwrap().sketch.max(), Some(120.0));
+        // The presence stream's second entry (after its one-byte length
+        // and the first entry) says neither "with" nor "without".
+        assert_eq!(out[..3], [3, 1, 0]);
+        out[2] = 2;
+        let bad = Transposed::parse(&out, blobs.len(), Floats::Predicted).unwrap();
+        let mut walk = bad.summaries();
+        assert!(matches!(walk.next(), Some(Ok(Some(_)))));
+        assert_eq!(walk.next(), Some(Err(CorruptSummaries)));
+        assert_eq!(walk.next(), None, "nothing after a corrupt point");
+        // Fewer points than the streams hold: the last one read says so.
+        let short = Transposed::parse(&out, 1, Floats::Predicted).unwrap();
+        assert_eq!(short.summaries().last(), Some(Err(CorruptSummaries)));
+        // More points than the presence stream has bytes: refused at once.
+        assert_eq!(Transposed::parse(&out, 4, Floats::Predicted), None);
     }
 
     #[test]

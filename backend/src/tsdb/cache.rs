@@ -146,23 +146,20 @@ fn decoded_bytes(columns: &Columns) -> usize {
             .iter()
             .map(|c| c.len() * 8 + vec_overhead)
             .sum::<usize>()
-        + columns
-            .blobs
-            .iter()
-            .map(|b| b.len() + vec_overhead)
-            .sum::<usize>()
+        + columns.blobs.held_bytes()
         + std::mem::size_of::<Columns>()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tsdb::codec::Blobs;
 
     fn chunk(values: &[f64]) -> (Columns, Vec<u8>) {
         let columns = Columns {
             timestamps: (0..values.len() as i64).map(|i| i * 10).collect(),
             floats: vec![values.to_vec()],
-            blobs: Vec::new(),
+            blobs: Blobs::default(),
         };
         let blob = codec::encode(&columns).unwrap();
         (columns, blob)

@@ -9,6 +9,7 @@ use super::cache::{ChunkCache, ChunkKey};
 use super::codec::{self, Columns};
 use super::point::{visit_rollup_columns, Agg, RawValue};
 use super::schema::Level;
+use crate::metrics::TimerSummary;
 use crate::store::StoreError;
 
 fn corrupt(series_id: i64, level: usize, start: i64, why: impl std::fmt::Display) -> StoreError {
@@ -161,7 +162,7 @@ pub fn decode_raw(
         until,
         cache,
         |ts, value, summary| {
-            out.push((ts, RawValue::from_stored(value, summary)));
+            out.push((ts, RawValue::from_stored(value, summary.as_ref())));
         },
     )?;
     Ok(out)
@@ -169,31 +170,33 @@ pub fn decode_raw(
 
 /// Calls `visit` with each raw point of stored chunks in `[from, until)`,
 /// oldest first: its time, its value (a timer's count) and a timer's
-/// encoded summary. Nothing is copied: a render folds a day of points
-/// into a thousand buckets without a vector of them.
+/// summary. Nothing is copied: a render folds a day of points into a
+/// thousand buckets without a vector of them.
 pub fn visit_raw(
     series_id: i64,
     stored: &[StoredChunk],
     from: i64,
     until: i64,
     cache: Option<&ChunkCache>,
-    mut visit: impl FnMut(i64, f64, Option<&[u8]>),
+    mut visit: impl FnMut(i64, f64, Option<TimerSummary>),
 ) -> Result<(), StoreError> {
     for chunk in stored {
         let columns = decode_one(series_id, 0, chunk, cache)?;
         let [values] = columns.floats.as_slice() else {
             return Err(corrupt(series_id, 0, chunk.start, "not raw"));
         };
-        for (i, (&ts, &value)) in columns.timestamps.iter().zip(values).enumerate() {
-            if !(from..until).contains(&ts) {
-                continue;
+        // Summaries are stored one after another: each is read, in range
+        // or not, to reach the next.
+        let mut summaries = columns.blobs.summaries();
+        for (&ts, &value) in columns.timestamps.iter().zip(values) {
+            let summary = summaries
+                .next()
+                .transpose()
+                .map_err(|e| corrupt(series_id, 0, chunk.start, e))?
+                .flatten();
+            if (from..until).contains(&ts) {
+                visit(ts, value, summary);
             }
-            let summary = columns
-                .blobs
-                .get(i)
-                .filter(|blob| !blob.is_empty())
-                .map(Vec::as_slice);
-            visit(ts, value, summary);
         }
     }
     Ok(())
@@ -234,7 +237,7 @@ pub fn visit_rollup(
                 visit(ts, agg);
             }
         })
-        .ok_or_else(|| corrupt(series_id, level, chunk.start, "not a rollup"))?;
+        .map_err(|e| corrupt(series_id, level, chunk.start, e))?;
     }
     Ok(())
 }

@@ -29,9 +29,16 @@
 //! bit for bit fall back to XOR. Regular timestamps become runs of zero
 //! bytes that zstd folds to almost nothing.
 //!
-//! Pure: no I/O. Decoding never panics: any malformed blob is an error.
+//! A chunk read back keeps transposed timer summaries as they are stored
+//! ([`Blobs::Summaries`]) and decodes each as a read walks the points.
+//!
+//! Pure: no I/O. Decoding never panics: any malformed blob is an error,
+//! when it is decoded or, for a transposed summary, when the walk reaches
+//! it.
 
-use crate::metrics::summary_columns::{self, Floats};
+use std::borrow::Cow;
+
+use crate::metrics::summary_columns::{self, Floats, Summaries, Transposed};
 use crate::metrics::TimerSummary;
 use crate::varint::{
     decimal_integer, put_varint, unzigzag, zigzag, Reader, MAX_DECIMAL_EXPONENT, POWERS_OF_TEN,
@@ -97,8 +104,93 @@ pub struct Columns {
     pub timestamps: Vec<i64>,
     /// Each as long as `timestamps`.
     pub floats: Vec<Vec<f64>>,
-    /// Empty, or as long as `timestamps`.
-    pub blobs: Vec<Vec<u8>>,
+    /// None, or one per timestamp.
+    pub blobs: Blobs,
+}
+
+/// A chunk's blob column.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Blobs {
+    /// A blob per point (empty for a point without one), or none at all.
+    Each(Vec<Vec<u8>>),
+    /// Every point's timer summary, kept as stored and decoded as a read
+    /// walks them: what a chunk read back holds when its blobs were all
+    /// summaries.
+    Summaries(Transposed),
+}
+
+impl Default for Blobs {
+    fn default() -> Blobs {
+        Blobs::Each(Vec::new())
+    }
+}
+
+impl Blobs {
+    /// Blobs, one per point, or 0 when the chunk has none.
+    pub fn len(&self) -> usize {
+        match self {
+            Blobs::Each(blobs) => blobs.len(),
+            Blobs::Summaries(summaries) => summaries.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Each point's blob as it was written.
+    pub fn each(&self) -> Result<Cow<'_, [Vec<u8>]>, ChunkError> {
+        match self {
+            Blobs::Each(blobs) => Ok(Cow::Borrowed(blobs)),
+            Blobs::Summaries(summaries) => summaries
+                .blobs()
+                .map(Cow::Owned)
+                .map_err(|_| ChunkError::Corrupt),
+        }
+    }
+
+    /// Each point's timer summary in order, `None` for a point without
+    /// one (or whose blob is not a summary, as readers always took it);
+    /// nothing at all when the chunk has no blobs.
+    pub fn summaries(&self) -> SummaryWalk<'_> {
+        match self {
+            Blobs::Each(blobs) => SummaryWalk::Each(blobs.iter()),
+            Blobs::Summaries(summaries) => SummaryWalk::Transposed(summaries.summaries()),
+        }
+    }
+
+    /// Bytes held, near enough for a cache's budget.
+    pub fn held_bytes(&self) -> usize {
+        match self {
+            Blobs::Each(blobs) => blobs
+                .iter()
+                .map(|b| b.len() + std::mem::size_of::<Vec<u8>>())
+                .sum(),
+            Blobs::Summaries(summaries) => summaries.stored_bytes(),
+        }
+    }
+}
+
+/// The walk of [`Blobs::summaries`].
+// It lives on the stack for one walk of one chunk: boxing the larger
+// variant would cost an allocation per chunk read for nothing.
+#[allow(clippy::large_enum_variant)]
+pub enum SummaryWalk<'a> {
+    Each(std::slice::Iter<'a, Vec<u8>>),
+    Transposed(Summaries<'a>),
+}
+
+impl Iterator for SummaryWalk<'_> {
+    type Item = Result<Option<TimerSummary>, ChunkError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            SummaryWalk::Each(blobs) => blobs.next().map(|blob| Ok(TimerSummary::decode(blob))),
+            SummaryWalk::Transposed(summaries) => summaries
+                .next()
+                .map(|summary| summary.map_err(|_| ChunkError::Corrupt)),
+        }
+    }
 }
 
 /// Encodes columns whose timestamps are sorted (equal ones allowed).
@@ -137,9 +229,10 @@ fn uncompressed(columns: &Columns, form: BlobForm) -> Result<Vec<u8>, ChunkError
         }
     }
     if !columns.blobs.is_empty() {
+        let blobs = columns.blobs.each()?;
         let transposed = match form {
             BlobForm::Transposed(floats) => {
-                summary_columns::transpose(&columns.blobs, floats, &mut raw).then_some(floats)
+                summary_columns::transpose(&blobs, floats, &mut raw).then_some(floats)
             }
             BlobForm::OneByOne => None,
         };
@@ -149,7 +242,7 @@ fn uncompressed(columns: &Columns, form: BlobForm) -> Result<Vec<u8>, ChunkError
                 Floats::Whole => BLOBS_TRANSPOSED_WHOLE,
             }
         } else {
-            for blob in &columns.blobs {
+            for blob in blobs.iter() {
                 put_varint(&mut raw, blob.len() as u64);
                 raw.extend_from_slice(blob);
             }
@@ -256,7 +349,7 @@ pub fn decode(blob: &[u8]) -> Result<Columns, ChunkError> {
     let mut columns = Columns {
         timestamps: decode_timestamps(&mut cursor, count)?,
         floats: Vec::with_capacity(float_columns),
-        blobs: Vec::new(),
+        blobs: Blobs::default(),
     };
     for _ in 0..float_columns {
         let column = match cursor.byte() {
@@ -273,18 +366,19 @@ pub fn decode(blob: &[u8]) -> Result<Columns, ChunkError> {
             Floats::Whole
         };
         columns.blobs =
-            summary_columns::untranspose(cursor.rest(), count, floats).ok_or_else(corrupt)?;
+            Blobs::Summaries(Transposed::parse(cursor.rest(), count, floats).ok_or_else(corrupt)?);
     } else if blobs == BLOBS_ONE_BY_ONE {
-        columns.blobs.reserve(count);
+        let mut each = Vec::with_capacity(count);
         for _ in 0..count {
             let len = small(cursor.varint(), MAX_RAW_BYTES)?;
             let bytes = cursor.bytes(len).ok_or_else(corrupt)?;
-            columns.blobs.push(if version == LEGACY_SUMMARY_VERSION {
+            each.push(if version == LEGACY_SUMMARY_VERSION {
                 TimerSummary::upgrade_legacy(bytes)
             } else {
                 bytes.to_vec()
             });
         }
+        columns.blobs = Blobs::Each(each);
     }
     if !cursor.is_done() {
         return Err(ChunkError::Corrupt);
@@ -363,7 +457,7 @@ mod tests {
         Columns {
             timestamps: points.iter().map(|p| p.0).collect(),
             floats: vec![points.iter().map(|p| p.1).collect()],
-            blobs: Vec::new(),
+            blobs: Blobs::default(),
         }
     }
 
@@ -372,9 +466,14 @@ mod tests {
     }
 
     fn assert_round_trips(columns: &Columns) {
-        let decoded = round_trip(columns);
+        assert_same(&round_trip(columns), columns);
+    }
+
+    /// The same points, floats bit for bit and blobs byte for byte, in
+    /// whichever form the blobs are held.
+    fn assert_same(decoded: &Columns, columns: &Columns) {
         assert_eq!(decoded.timestamps, columns.timestamps);
-        assert_eq!(decoded.blobs, columns.blobs);
+        assert_eq!(decoded.blobs.each().unwrap(), columns.blobs.each().unwrap());
         assert_eq!(decoded.floats.len(), columns.floats.len());
         for (a, b) in decoded.floats.iter().zip(&columns.floats) {
             assert!(same_bits(a, b), "{a:?} != {b:?}");
@@ -415,7 +514,7 @@ mod tests {
         let columns = Columns {
             timestamps: vec![60, 120, 180],
             floats: vec![vec![6.0, 6.0, 5.0], vec![1.5, f64::NAN, 2.25]],
-            blobs: vec![vec![], vec![1, 2, 3], vec![0; 300]],
+            blobs: Blobs::Each(vec![vec![], vec![1, 2, 3], vec![0; 300]]),
         };
         assert_round_trips(&columns);
     }
@@ -429,7 +528,7 @@ mod tests {
         let ragged = Columns {
             timestamps: vec![1, 2],
             floats: vec![vec![1.0]],
-            blobs: Vec::new(),
+            blobs: Blobs::default(),
         };
         assert_eq!(encode(&ragged), Err(ChunkError::Ragged));
         assert_eq!(decode(b"not zstd"), Err(ChunkError::Compression));
@@ -446,14 +545,17 @@ mod tests {
         let columns = Columns {
             timestamps: vec![10, 20],
             floats: vec![vec![6.0, 0.0]],
-            blobs: vec![legacy, Vec::new()],
+            blobs: Blobs::Each(vec![legacy, Vec::new()]),
         };
         // The layout did not change, only the summaries' form: an earlier
         // release's chunk is this one with the version byte it wrote.
         let mut raw = decompress(&encode(&columns).unwrap()).unwrap();
         raw[0] = LEGACY_SUMMARY_VERSION;
         let decoded = decode(&zstd::bulk::compress(&raw, 1).unwrap()).unwrap();
-        assert_eq!(decoded.blobs, vec![summary.encode(), Vec::new()]);
+        assert_eq!(
+            decoded.blobs.each().unwrap(),
+            [summary.encode(), Vec::new()].as_slice()
+        );
         assert_eq!(decoded.floats, columns.floats);
     }
 
@@ -468,6 +570,7 @@ mod tests {
         };
         let mut columns = Columns::default();
         columns.floats.push(Vec::new());
+        let mut blobs = Vec::new();
         for i in 0..360 {
             let mut summary = TimerSummary::default();
             let samples = 1 + (next() * 40.0) as u32;
@@ -478,8 +581,9 @@ mod tests {
             }
             columns.timestamps.push(1_700_000_000 + i * 10);
             columns.floats[0].push(f64::from(samples));
-            columns.blobs.push(summary.encode());
+            blobs.push(summary.encode());
         }
+        columns.blobs = Blobs::Each(blobs);
         columns
     }
 
@@ -502,7 +606,7 @@ mod tests {
             one_by_one.len()
         );
         assert_round_trips(&columns);
-        assert_eq!(decode(&one_by_one).unwrap(), columns);
+        assert_same(&decode(&one_by_one).unwrap(), &columns);
     }
 
     #[test]
@@ -511,7 +615,7 @@ mod tests {
         // Version 3 is version 4 without transposed blobs.
         let mut raw = uncompressed(&columns, BlobForm::OneByOne).unwrap();
         raw[0] = 3;
-        assert_eq!(decode(&compress(&raw).unwrap()).unwrap(), columns);
+        assert_same(&decode(&compress(&raw).unwrap()).unwrap(), &columns);
         // But a version 3 chunk cannot claim transposed blobs.
         for floats in [Floats::Predicted, Floats::Whole] {
             let mut raw = uncompressed(&columns, BlobForm::Transposed(floats)).unwrap();
@@ -522,7 +626,7 @@ mod tests {
         // transposed wrote them: read as they were.
         let whole = uncompressed(&columns, BlobForm::Transposed(Floats::Whole)).unwrap();
         assert_eq!(whole.get(4), Some(&BLOBS_TRANSPOSED_WHOLE));
-        assert_eq!(decode(&compress(&whole).unwrap()).unwrap(), columns);
+        assert_same(&decode(&compress(&whole).unwrap()).unwrap(), &columns);
     }
 
     /// An hour of a 10 s counter with Poisson-like noise: the decimal mode
@@ -552,7 +656,7 @@ mod tests {
         let mut truncated = blob.clone();
         truncated.truncate(blob.len() / 2);
         assert!(decode(&truncated).is_err());
-        assert_eq!(decode(&blob).unwrap(), columns);
+        assert_same(&decode(&blob).unwrap(), &columns);
     }
 
     proptest::proptest! {

@@ -60,14 +60,14 @@ impl Grid {
         }
     }
 
-    /// [`Grid::add`] of a raw point: a timer's `count` and encoded summary,
-    /// or a plain value.
-    pub fn add_raw(&mut self, ts: i64, value: f64, summary: Option<&[u8]>) {
+    /// [`Grid::add`] of a raw point: a timer's `count` and summary, or a
+    /// plain value.
+    pub fn add_raw(&mut self, ts: i64, value: f64, summary: Option<TimerSummary>) {
         match summary {
             None => self.add_plain(ts, value),
-            Some(encoded) => {
+            Some(summary) => {
                 let agg = Agg {
-                    summary: TimerSummary::decode(encoded).map(Box::new),
+                    summary: Some(Box::new(summary)),
                     ..Agg::plain(value)
                 };
                 self.add(ts, agg);
@@ -111,7 +111,9 @@ mod tests {
         for (ts, value) in &points {
             match value {
                 RawValue::Plain(v) => grid.add_raw(*ts, *v, None),
-                RawValue::Timer { count, summary } => grid.add_raw(*ts, *count, Some(summary)),
+                RawValue::Timer { count, summary } => {
+                    grid.add_raw(*ts, *count, TimerSummary::decode(summary))
+                }
             }
         }
         assert_eq!(grid, folded(&points, 100, 30, 3));

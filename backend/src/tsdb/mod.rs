@@ -627,7 +627,7 @@ impl PendingRead {
                 }
                 match head.next_if(|(head_ts, _)| *head_ts == ts) {
                     Some((_, later)) => {
-                        let mut stored = RawValue::from_stored(value, summary);
+                        let mut stored = RawValue::from_stored(value, summary.as_ref());
                         stored.combine(later, kind);
                         grid.add(ts, Agg::of(&stored));
                     }

@@ -1,7 +1,7 @@
 //! What a point holds, at raw resolution and in rollups, and how two
 //! points of the same slot combine.
 
-use super::codec::Columns;
+use super::codec::{Blobs, ChunkError, Columns};
 use crate::metrics::TimerSummary;
 use crate::store::metrics::SeriesKind;
 
@@ -18,11 +18,11 @@ pub enum RawValue {
 
 impl RawValue {
     /// A stored point's payload: a timer when it has a summary.
-    pub fn from_stored(value: f64, summary: Option<&[u8]>) -> RawValue {
+    pub fn from_stored(value: f64, summary: Option<&TimerSummary>) -> RawValue {
         match summary {
             Some(summary) => RawValue::Timer {
                 count: value,
-                summary: summary.into(),
+                summary: summary.encode_exact().into_boxed_slice(),
             },
             None => RawValue::Plain(value),
         }
@@ -136,7 +136,7 @@ pub fn raw_to_columns(points: &[(i64, RawValue)]) -> Columns {
     Columns {
         timestamps: points.iter().map(|p| p.0).collect(),
         floats: vec![points.iter().map(|p| p.1.value()).collect()],
-        blobs: if timers {
+        blobs: Blobs::Each(if timers {
             points
                 .iter()
                 .map(|(_, v)| match v {
@@ -146,7 +146,7 @@ pub fn raw_to_columns(points: &[(i64, RawValue)]) -> Columns {
                 .collect()
         } else {
             Vec::new()
-        },
+        }),
     }
 }
 
@@ -156,7 +156,8 @@ pub fn raw_from_columns(columns: &Columns) -> Option<Vec<(i64, RawValue)>> {
     let [values] = columns.floats.as_slice() else {
         return None;
     };
-    let mut blobs = columns.blobs.iter();
+    let blobs = columns.blobs.each().ok()?;
+    let mut blobs = blobs.iter();
     Some(
         columns
             .timestamps
@@ -189,7 +190,7 @@ pub fn rollup_to_columns(points: &[(i64, Agg)]) -> Columns {
             column(|a| a.max),
             column(|a| a.last),
         ],
-        blobs: if timers {
+        blobs: Blobs::Each(if timers {
             points
                 .iter()
                 .map(|(_, a)| {
@@ -201,38 +202,38 @@ pub fn rollup_to_columns(points: &[(i64, Agg)]) -> Columns {
                 .collect()
         } else {
             Vec::new()
-        },
+        }),
     }
 }
 
 /// The inverse of [`rollup_to_columns`].
 pub fn rollup_from_columns(columns: &Columns) -> Option<Vec<(i64, Agg)>> {
     let mut out = Vec::with_capacity(columns.timestamps.len());
-    visit_rollup_columns(columns, |ts, agg| out.push((ts, agg)))?;
+    visit_rollup_columns(columns, |ts, agg| out.push((ts, agg))).ok()?;
     Some(out)
 }
 
 /// Calls `visit` with each rollup point of the columns, in order, without
-/// collecting them; `None` (before any call) when the columns are not a
-/// rollup chunk's.
-pub fn visit_rollup_columns(columns: &Columns, mut visit: impl FnMut(i64, Agg)) -> Option<()> {
+/// collecting them. An error when the columns are not a rollup chunk's
+/// (before any call) or when a summary does not read (the walk stops
+/// there).
+pub fn visit_rollup_columns(
+    columns: &Columns,
+    mut visit: impl FnMut(i64, Agg),
+) -> Result<(), ChunkError> {
     let [n, sum, min, max, last] = columns.floats.as_slice() else {
-        return None;
+        return Err(ChunkError::Ragged);
     };
     let len = columns.timestamps.len();
     if [n, sum, min, max, last]
         .iter()
         .any(|column| column.len() != len)
     {
-        return None;
+        return Err(ChunkError::Ragged);
     }
+    let mut summaries = columns.blobs.summaries();
     for (i, &ts) in columns.timestamps.iter().enumerate() {
-        let summary = columns
-            .blobs
-            .get(i)
-            .filter(|b| !b.is_empty())
-            .and_then(|b| TimerSummary::decode(b))
-            .map(Box::new);
+        let summary = summaries.next().transpose()?.flatten().map(Box::new);
         visit(
             ts,
             Agg {
@@ -245,7 +246,7 @@ pub fn visit_rollup_columns(columns: &Columns, mut visit: impl FnMut(i64, Agg)) 
             },
         );
     }
-    Some(())
+    Ok(())
 }
 
 /// Folds time-sorted points into buckets of `step` (aligned to it).
