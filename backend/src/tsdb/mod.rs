@@ -53,7 +53,7 @@ use self::head::{Head, Sample};
 use self::point::{fold_into_buckets, Agg, RawValue};
 use self::schema::{Level, Schema, Schemas};
 use self::seal::SealReport;
-use crate::metrics::SeriesKey;
+use crate::metrics::{SeriesKey, TimerSummary};
 use crate::store::metrics::{all_series, ensure_series, Series, SeriesKind};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Telemetry;
@@ -520,22 +520,20 @@ impl PendingRead {
     pub fn finish(self) -> Result<Vec<(i64, Agg)>, StoreError> {
         let (from, until) = (self.from, self.until);
         if self.level == 0 {
-            let mut points =
-                chunks::decode_raw(self.series_id, &self.stored, from, until, Some(&self.cache))?;
-            for (ts, value) in self.head {
-                if !(from..until).contains(&ts) {
-                    continue;
-                }
-                match points.binary_search_by_key(&ts, |p| p.0) {
-                    Ok(i) => {
-                        if let Some(slot) = points.get_mut(i) {
-                            slot.1.combine(value, self.kind);
-                        }
-                    }
-                    Err(i) => points.insert(i, (ts, value)),
-                }
-            }
-            return Ok(points.iter().map(|(ts, v)| (*ts, Agg::of(v))).collect());
+            let mut points = Vec::new();
+            self.walk_raw(|ts, point| {
+                points.push((
+                    ts,
+                    match point {
+                        RawPoint::Stored { value, summary } => Agg {
+                            summary: summary.map(Box::new),
+                            ..Agg::plain(value)
+                        },
+                        RawPoint::Combined(agg) => agg,
+                    },
+                ));
+            })?;
+            return Ok(points);
         }
         let mut points = chunks::decode_rollup(
             self.series_id,
@@ -570,7 +568,7 @@ impl PendingRead {
     /// for each series of a panel), and only timers' points make an
     /// aggregate each.
     pub fn finish_onto(self, grid: &mut Grid) -> Result<(), StoreError> {
-        let (from, until, kind) = (self.from, self.until, self.kind);
+        let (from, until) = (self.from, self.until);
         if self.level != 0 {
             // The head's points folded into this level's buckets, merged
             // into the stored bucket of the same time as `finish` does.
@@ -601,9 +599,20 @@ impl PendingRead {
             }
             return Ok(());
         }
+        self.walk_raw(|ts, point| match point {
+            RawPoint::Stored { value, summary } => grid.add_raw(ts, value, summary),
+            RawPoint::Combined(agg) => grid.add(ts, agg),
+        })
+    }
+
+    /// Calls `visit` with each raw point in `[from, until)`, oldest first:
+    /// the stored ones as they are decoded, and the head's over them. A
+    /// stored point with a head point in its slot is combined with it
+    /// first, as `finish` of the head does.
+    fn walk_raw(self, mut visit: impl FnMut(i64, RawPoint)) -> Result<(), StoreError> {
+        let (from, until, kind) = (self.from, self.until, self.kind);
         // The head's points in time order, one per slot, to walk beside
-        // the stored ones: a stored point with a head point in its slot
-        // is combined with it first, as `finish` does.
+        // the stored ones.
         let mut head: Vec<(i64, RawValue)> = Vec::with_capacity(self.head.len());
         let mut unsorted = self.head;
         unsorted.retain(|(ts, _)| (from..until).contains(ts));
@@ -623,23 +632,35 @@ impl PendingRead {
             Some(&self.cache),
             |ts, value, summary| {
                 while let Some((earlier, point)) = head.next_if(|(head_ts, _)| *head_ts < ts) {
-                    grid.add(earlier, Agg::of(&point));
+                    visit(earlier, RawPoint::Combined(Agg::of(&point)));
                 }
                 match head.next_if(|(head_ts, _)| *head_ts == ts) {
                     Some((_, later)) => {
                         let mut stored = RawValue::from_stored(value, summary.as_ref());
                         stored.combine(later, kind);
-                        grid.add(ts, Agg::of(&stored));
+                        visit(ts, RawPoint::Combined(Agg::of(&stored)));
                     }
-                    None => grid.add_raw(ts, value, summary),
+                    None => visit(ts, RawPoint::Stored { value, summary }),
                 }
             },
         )?;
         for (ts, point) in head {
-            grid.add(ts, Agg::of(&point));
+            visit(ts, RawPoint::Combined(Agg::of(&point)));
         }
         Ok(())
     }
+}
+
+/// A raw point of a read, as [`PendingRead::walk_raw`] gives it.
+enum RawPoint {
+    /// A stored point alone: its value (a timer's count) and a timer's
+    /// summary, not yet made an aggregate (a plain one never is).
+    Stored {
+        value: f64,
+        summary: Option<TimerSummary>,
+    },
+    /// A head point, or a stored one combined with the head's.
+    Combined(Agg),
 }
 
 /// A configuration for tests: the default schema at a 10 s flush.
@@ -820,11 +841,41 @@ mod tests {
                 })
                 .collect()
         };
+        // What each slot should hold: every row of it combined in the
+        // order it came, whether it was sealed by then or not.
+        let mut expected_raw: HashMap<(String, i64), RawValue> = HashMap::new();
+        for batch in [rows(0, 1.0), rows(0, 0.5), rows(1, 2.0)] {
+            for row in batch {
+                match expected_raw.entry((row.key.name.clone(), row.ts)) {
+                    std::collections::hash_map::Entry::Occupied(mut slot) => {
+                        slot.get_mut().combine(row.value, row.kind)
+                    }
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(row.value);
+                    }
+                }
+            }
+        }
         tsdb.ingest(rows(0, 1.0)).await.unwrap();
         tsdb.seal(T0 + HOUR + 60).await.unwrap();
         // Late points: some in slots the chunk holds, some between them.
         tsdb.ingest(rows(0, 0.5)).await.unwrap();
         tsdb.ingest(rows(1, 2.0)).await.unwrap();
+        for name in ["c", "g", "t"] {
+            let raw = read(&tsdb, name, 0, T0, T0 + 2 * HOUR).await;
+            let slots = expected_raw.keys().filter(|(n, _)| n == name).count();
+            assert_eq!(raw.len(), slots, "{name}: one point per slot");
+            for (ts, agg) in &raw {
+                let expected = &expected_raw[&(name.to_owned(), *ts)];
+                assert_eq!(agg.sum, expected.value(), "{name} at {ts}");
+                let count = |summary: Option<&TimerSummary>| summary.map(|s| s.sketch.count());
+                assert_eq!(
+                    count(agg.summary.as_deref()),
+                    count(Agg::of(expected).summary.as_deref()),
+                    "{name} at {ts}"
+                );
+            }
+        }
         for name in ["c", "g", "t"] {
             for (level, step) in [(0, 10), (0, 90), (1, 120)] {
                 let reader = tsdb.clone();
