@@ -32,6 +32,11 @@ use std::path::PathBuf;
 
 use anyhow::{bail, Context as _};
 
+/// The storage benchmark runs partout's store in this process: with the
+/// binary's allocator, its figures are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(command) = args.first() else {

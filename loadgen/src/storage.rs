@@ -238,6 +238,7 @@ async fn measure(series: usize, keep: Option<std::path::PathBuf>) -> anyhow::Res
         .filter(|(level, _, _)| *level == 0)
         .map(|(_, kind, bytes)| (kind.clone(), *bytes))
         .collect();
+    let timer_reads = read_timers(&tsdb, &store, start).await?;
     drop(tsdb);
     drop(store);
     let file_bytes: u64 = ["partout.sqlite", "partout.sqlite-wal"]
@@ -293,5 +294,66 @@ async fn measure(series: usize, keep: Option<std::path::PathBuf>) -> anyhow::Res
         "  counters and gauges alone:        {:>8.2} bytes per point (raw chunk blobs)",
         plain_bytes as f64 / plain_points as f64
     );
+    for line in timer_reads {
+        println!("{line}");
+    }
     Ok(())
+}
+
+/// Timer series a read measures, at most: a dashboard's worth.
+const TIMERS_READ: usize = 150;
+
+/// Reads the day's p99 of up to [`TIMERS_READ`] timer series as a render
+/// does (chunks decoded through the read cache and folded into a grid,
+/// then a quantile per bucket), from raw points and from the one-minute
+/// rollups, twice each: the first read decodes every chunk, the second
+/// finds them in the cache. Returns the lines to print.
+async fn read_timers(tsdb: &Tsdb, store: &Store, start: i64) -> anyhow::Result<Vec<String>> {
+    let timers: Vec<_> = tsdb
+        .catalog()
+        .iter()
+        .filter(|series| series.kind == SeriesKind::Timer)
+        .take(TIMERS_READ)
+        .cloned()
+        .collect();
+    let mut lines = Vec::new();
+    for (label, level, step) in [
+        ("raw, every point", 0usize, STEP),
+        ("one-minute rollups in 1,000 buckets", 1, 90),
+    ] {
+        let mut timings = Vec::new();
+        let mut quantiles = 0usize;
+        for _ in 0..2 {
+            let reader = tsdb.clone();
+            let series = timers.clone();
+            let started = Instant::now();
+            quantiles = store
+                .read(move |conn| {
+                    let mut quantiles = 0usize;
+                    for series in &series {
+                        let buckets = usize::try_from(86_400 / step).unwrap_or(0);
+                        let mut grid = partout::tsdb::grid::Grid::new(start, step, buckets);
+                        reader
+                            .begin_read(conn, series, level, start, start + 86_400)?
+                            .finish_onto(&mut grid)?;
+                        quantiles += grid
+                            .into_buckets()
+                            .iter()
+                            .flatten()
+                            .filter_map(|agg| agg.summary.as_ref()?.sketch.quantile(0.99))
+                            .count();
+                    }
+                    Ok(quantiles)
+                })
+                .await?;
+            timings.push(started.elapsed().as_secs_f64() * 1000.0);
+        }
+        lines.push(format!(
+            "timer p99 read, {} series x 24 h, {label}: first {:.0} ms, again {:.0} ms ({quantiles} quantiles, one core)",
+            timers.len(),
+            timings[0],
+            timings[1]
+        ));
+    }
+    Ok(lines)
 }

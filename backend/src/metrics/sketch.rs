@@ -496,7 +496,13 @@ fn decode_sparse(source: &mut impl PartSource, negative: bool) -> Option<(Store,
     let first = source.varint(Part::FirstCount)?;
     source.bucket(negative, offset, first);
     let mut total = first;
-    let mut counts = vec![first];
+    // The non-empty buckets first, by position: the dense range is then
+    // allocated once at its size, where growing it bucket by bucket
+    // reallocated and copied it over and over (a render decodes a sketch
+    // per point).
+    let mut occupied = Vec::with_capacity(buckets);
+    occupied.push((0usize, first));
+    let mut position = 0usize;
     for _ in 1..buckets {
         let word = source.varint(Part::Gap)?;
         let gap = usize::try_from(word >> 1).ok()?;
@@ -505,18 +511,24 @@ fn decode_sparse(source: &mut impl PartSource, negative: bool) -> Option<(Store,
         } else {
             1
         };
-        if counts.len() + gap + 1 > MAX_BUCKETS {
+        position = position.checked_add(gap)?.checked_add(1)?;
+        if position >= MAX_BUCKETS {
             return None;
         }
-        counts.resize(counts.len() + gap, 0);
         // Below MAX_BUCKETS past the offset: no overflow short of the
         // check that follows the loop.
-        source.bucket(negative, offset.wrapping_add(counts.len() as i32), count);
-        counts.push(count);
+        source.bucket(negative, offset.wrapping_add(position as i32), count);
+        occupied.push((position, count));
         total = total.checked_add(count)?;
     }
     // The last index must fit where `index_of` can put one.
-    i32::try_from(i64::from(offset) + counts.len() as i64).ok()?;
+    i32::try_from(i64::from(offset) + position as i64 + 1).ok()?;
+    let mut counts = vec![0; position + 1];
+    for (at, count) in occupied {
+        if let Some(slot) = counts.get_mut(at) {
+            *slot = count;
+        }
+    }
     Some((Store { offset, counts }, total))
 }
 
