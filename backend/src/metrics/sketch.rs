@@ -180,12 +180,12 @@ pub trait PartSource {
     fn varint(&mut self, part: Part) -> Option<u64>;
     fn float(&mut self, part: Part) -> Option<f64>;
 
-    /// Told of each non-empty bucket as it is read, in the order of
+    /// Told of a store's non-empty buckets once they are read, as their
+    /// positions past `offset` and counts, in the order of
     /// [`Sketch::positive_buckets`] then [`Sketch::negative_buckets`]: a
-    /// reader that needs them all once (see
-    /// [`super::summary_columns`]) need not walk the whole range of
-    /// buckets, mostly empty, again.
-    fn bucket(&mut self, _negative: bool, _index: i32, _count: u64) {}
+    /// reader that needs them all once (see [`super::summary_columns`])
+    /// need not walk the whole range of buckets, mostly empty, again.
+    fn buckets(&mut self, _negative: bool, _offset: i32, _occupied: &[(usize, u64)]) {}
 }
 
 /// One buffer, parts one after another: sums are kept within
@@ -494,7 +494,6 @@ fn decode_sparse(source: &mut impl PartSource, negative: bool) -> Option<(Store,
     }
     let offset = i32::try_from(unzigzag(source.varint(Part::FirstIndex)?)).ok()?;
     let first = source.varint(Part::FirstCount)?;
-    source.bucket(negative, offset, first);
     let mut total = first;
     // The non-empty buckets first, by position: the dense range is then
     // allocated once at its size, where growing it bucket by bucket
@@ -515,14 +514,12 @@ fn decode_sparse(source: &mut impl PartSource, negative: bool) -> Option<(Store,
         if position >= MAX_BUCKETS {
             return None;
         }
-        // Below MAX_BUCKETS past the offset: no overflow short of the
-        // check that follows the loop.
-        source.bucket(negative, offset.wrapping_add(position as i32), count);
         occupied.push((position, count));
         total = total.checked_add(count)?;
     }
     // The last index must fit where `index_of` can put one.
     i32::try_from(i64::from(offset) + position as i64 + 1).ok()?;
+    source.buckets(negative, offset, &occupied);
     let mut counts = vec![0; position + 1];
     for (at, count) in occupied {
         if let Some(slot) = counts.get_mut(at) {

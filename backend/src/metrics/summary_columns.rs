@@ -67,8 +67,12 @@ impl PartSource for StreamReaders<'_> {
         Some(0.0)
     }
 
-    fn bucket(&mut self, negative: bool, index: i32, count: u64) {
-        self.sums.add(negative, index, count);
+    fn buckets(&mut self, negative: bool, offset: i32, occupied: &[(usize, u64)]) {
+        for &(position, count) in occupied {
+            // Below MAX_BUCKETS past an offset the decoder checked.
+            self.sums
+                .add(negative, offset.wrapping_add(position as i32), count);
+        }
     }
 }
 
