@@ -1,7 +1,8 @@
 //! Bytes on disk per stored point, on realistic data: 10,000 series, a day
 //! at 10 s, through partout's own store (in process: the disk format does
 //! not depend on the transport, and a day of StatsD timers cannot be sent
-//! in real time).
+//! in real time). Then the read a timer dashboard makes: the day's p99 of
+//! 150 timer series, from raw points and from one-minute rollups.
 //!
 //! The mix, as a service fleet's StatsD and collectd output looks:
 //! - 45% counters: per-interval counts, Poisson-like around a per-series
