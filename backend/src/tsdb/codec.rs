@@ -445,6 +445,29 @@ fn decode_xor(cursor: &mut Reader<'_>, count: usize) -> Result<Vec<f64>, ChunkEr
     Ok(values)
 }
 
+/// `columns` (timer summaries, at least one) encoded with the first
+/// point's entry in the summaries' presence stream neither "with" nor
+/// "without": a chunk that decodes, and whose walk fails at once.
+#[cfg(test)]
+pub fn with_corrupt_summaries(columns: &Columns) -> Vec<u8> {
+    let mut raw = uncompressed(columns, BlobForm::Transposed(Floats::Predicted)).unwrap();
+    // The chunk without blobs is the same up to where the blobs begin.
+    let prefix = uncompressed(
+        &Columns {
+            blobs: Blobs::default(),
+            ..columns.clone()
+        },
+        BlobForm::Transposed(Floats::Predicted),
+    )
+    .unwrap()
+    .len();
+    // The presence stream's length (one byte below 128 points), then the
+    // first point's entry.
+    assert!(columns.timestamps.len() < 128);
+    raw[prefix + 1] = 2;
+    compress(&raw).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -906,6 +906,63 @@ mod tests {
         }
     }
 
+    /// A raw chunk whose timer summaries do not read fails a read with an
+    /// error (never wrong points), and the next seal of its window
+    /// replaces it instead of failing for ever.
+    #[tokio::test]
+    async fn a_chunk_with_unreadable_summaries_is_an_error_then_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let tsdb = open(dir.path(), test_config()).await;
+        let rows: Vec<Row> = (0..6)
+            .map(|i| timer("t", T0 + i * 10, &[1.5, f64::from(i as i32) + 2.0]))
+            .collect();
+        tsdb.ingest(rows).await.unwrap();
+        tsdb.seal(T0 + HOUR + 60).await.unwrap();
+        tsdb.store()
+            .write(|conn| {
+                let blob: Vec<u8> = conn.query_row(
+                    "SELECT blob FROM metric_chunks WHERE level = 0 AND start = ?1",
+                    [T0],
+                    |row| row.get(0),
+                )?;
+                let columns = codec::decode(&blob).unwrap();
+                assert!(matches!(columns.blobs, codec::Blobs::Summaries(_)));
+                let corrupt = codec::with_corrupt_summaries(&codec::Columns {
+                    blobs: codec::Blobs::Each(columns.blobs.each().unwrap().into_owned()),
+                    ..columns
+                });
+                conn.execute(
+                    "UPDATE metric_chunks SET blob = ?1 WHERE level = 0 AND start = ?2",
+                    rusqlite::params![corrupt, T0],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        let reader = tsdb.clone();
+        let failed = tsdb
+            .store()
+            .read(move |conn| {
+                let catalog = reader.catalog();
+                let series = catalog.iter().find(|s| s.key.name == "t").unwrap();
+                reader.read(conn, series, 0, T0, T0 + HOUR)
+            })
+            .await;
+        assert!(
+            matches!(&failed, Err(StoreError::Task(why)) if why.contains("unreadable")),
+            "{failed:?}"
+        );
+        // A late point in the window: the seal replaces the chunk.
+        tsdb.ingest(vec![timer("t", T0 + 100, &[9.0])])
+            .await
+            .unwrap();
+        tsdb.seal(T0 + HOUR + 120).await.unwrap();
+        let points = read(&tsdb, "t", 0, T0, T0 + HOUR).await;
+        assert_eq!(points.len(), 1);
+        assert_eq!(points[0].0, T0 + 100);
+        assert_eq!(points[0].1.summary.as_ref().unwrap().sketch.count(), 1);
+    }
+
     /// Timer sketches survive sealing and rolling up: the hour's p99 is
     /// the p99 of all its samples.
     #[tokio::test]

@@ -17,6 +17,23 @@ use super::point::{raw_from_columns, RawValue};
 use super::schema::Level;
 use crate::store::StoreError;
 
+/// The points of a stored chunk, or none when they do not read (a chunk
+/// of the wrong shape, or a timer summary that does not decode): logged,
+/// and the chunk is replaced by what the seal has, as
+/// [`chunks::get_or_discard`] does for a chunk that does not decode at
+/// all.
+fn readable<T: Default>(points: Option<T>, series_id: i64, level: usize, start: i64) -> T {
+    points.unwrap_or_else(|| {
+        tracing::error!(
+            series_id,
+            level,
+            start,
+            "metric chunk is unreadable; it is replaced"
+        );
+        T::default()
+    })
+}
+
 /// What a seal wrote.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct SealReport {
@@ -40,8 +57,14 @@ pub fn seal<'a>(
             continue;
         };
         let mut points = chunks::get_or_discard(conn, window.series_id, 0, window.start)?
-            .as_ref()
-            .and_then(raw_from_columns)
+            .map(|columns| {
+                readable(
+                    raw_from_columns(&columns),
+                    window.series_id,
+                    0,
+                    window.start,
+                )
+            })
             .unwrap_or_default();
         merge_points(&mut points, &window.points, window.kind);
         report.raw_points += points.len();
@@ -120,8 +143,7 @@ fn replace_buckets(
     while start < until {
         let end = start + level.window;
         let mut points = chunks::get_or_discard(conn, series_id, index, start)?
-            .as_ref()
-            .and_then(rollup_from_columns)
+            .map(|columns| readable(rollup_from_columns(&columns), series_id, index, start))
             .unwrap_or_default();
         let (lo, hi) = (from.max(start), until.min(end));
         points.retain(|(ts, _)| !(lo..hi).contains(ts));
