@@ -68,11 +68,11 @@ impl PartSource for StreamReaders<'_> {
     }
 
     fn buckets(&mut self, negative: bool, offset: i32, occupied: &[(usize, u64)]) {
-        for &(position, count) in occupied {
-            // Below MAX_BUCKETS past an offset the decoder checked.
-            self.sums
-                .add(negative, offset.wrapping_add(position as i32), count);
-        }
+        // Below MAX_BUCKETS past an offset the decoder checked.
+        let buckets = occupied
+            .iter()
+            .map(|&(position, count)| (offset.wrapping_add(position as i32), count));
+        self.sums.add_all(negative, buckets);
     }
 }
 
@@ -119,12 +119,20 @@ const TABLE_REACH: i32 = 2_200;
 /// A bucket's representative value `2γ^i / (γ + 1)`, as [`Predictions`]
 /// computes it. Looked up: a render decodes thousands of summaries.
 fn representative(index: i32) -> f64 {
+    representative_in(representatives(), index)
+}
+
+/// The table [`representative`] looks up, from index `-TABLE_REACH` on.
+fn representatives() -> &'static [f64] {
     static TABLE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
+    TABLE.get_or_init(|| {
         (-TABLE_REACH..=TABLE_REACH)
             .map(compute_representative)
             .collect()
-    });
+    })
+}
+
+fn representative_in(table: &[f64], index: i32) -> f64 {
     index
         .checked_add(TABLE_REACH)
         .and_then(|slot| usize::try_from(slot).ok())
@@ -151,12 +159,8 @@ impl Predictions {
     fn of(summary: &TimerSummary) -> Predictions {
         let sketch = &summary.sketch;
         let mut sums = BucketSums::default();
-        for (index, count) in sketch.positive_buckets() {
-            sums.add(false, index, count);
-        }
-        for (index, count) in sketch.negative_buckets() {
-            sums.add(true, index, count);
-        }
+        sums.add_all(false, sketch.positive_buckets());
+        sums.add_all(true, sketch.negative_buckets());
         sums.predictions(sketch.zero_count())
     }
 }
@@ -178,20 +182,30 @@ struct BucketSums {
 }
 
 impl BucketSums {
-    fn add(&mut self, negative: bool, index: i32, count: u64) {
-        let value = representative(index);
-        if negative {
-            self.sum -= count as f64 * value;
-        } else {
-            self.sum += count as f64 * value;
+    /// Adds a store's non-empty buckets, by index: the sums kept in
+    /// registers and the table looked up once, since a render sums a
+    /// sketch's buckets for every point it reads.
+    fn add_all(&mut self, negative: bool, buckets: impl IntoIterator<Item = (i32, u64)>) {
+        let table = representatives();
+        // `s - x` is `s + (-x)` in IEEE arithmetic, bit for bit.
+        let sign = if negative { -1.0 } else { 1.0 };
+        let (mut sum, mut sum_of_squares) = (self.sum, self.sum_of_squares);
+        let mut range: Option<(i32, i32)> = None;
+        for (index, count) in buckets {
+            let value = representative_in(table, index);
+            sum += count as f64 * value * sign;
+            sum_of_squares += count as f64 * value * value;
+            range = Some(range.map_or((index, index), |(first, _)| (first, index)));
         }
-        self.sum_of_squares += count as f64 * value * value;
-        let range = if negative {
+        (self.sum, self.sum_of_squares) = (sum, sum_of_squares);
+        let held = if negative {
             &mut self.negative
         } else {
             &mut self.positive
         };
-        *range = Some(range.map_or((index, index), |(first, _)| (first, index)));
+        if let Some((first, last)) = range {
+            *held = Some(held.map_or((first, last), |(earlier, _)| (earlier, last)));
+        }
     }
 
     /// The lowest value is in the largest negative bucket, else zero, else
@@ -552,6 +566,35 @@ mod tests {
         assert_eq!(short.summaries().last(), Some(Err(CorruptSummaries)));
         // More points than the presence stream has bytes: refused at once.
         assert_eq!(Transposed::parse(&out, 4, Floats::Predicted), None);
+    }
+
+    /// Bytes the first release with predicted floats (00eb067) wrote for
+    /// these summaries: the predictions must come out the same bit for bit
+    /// in every later release, or stored values would read back wrong.
+    const RELEASED: &str = "060101010101010605000502040606010001000000159b5600e0c5c94c07444444444444e43fcb3ff4fe49162a0711ea2d819997713d07343333333333d33fba052b13eb50e0c5c94c07555555555555d53f0394c3630c03010000020002000003060009fc0176c40177a7046b060101030101011300b801f40f0af1059402f6018e01b0015a9c01010023fea2d99a060007408cb5781daff5430714cf8a4602bec93f96c398a90696fff394910b";
+
+    #[test]
+    fn summaries_written_by_the_first_release_with_predictions_read_and_write_the_same() {
+        let sets: [&[f64]; 6] = [
+            &[12.345, 12.5, 80.001, 0.0, -3.25],
+            &[],
+            &[1e-12, 5e9, 7.0, 7.0, 7.0],
+            &[0.1 + 0.2, 1.0 / 3.0],
+            &[-0.004, -120.75, -7.5, -7.5],
+            &[3.999, 250.123, 17.0, 0.333, 99.9, 1234.5678],
+        ];
+        let blobs: Vec<Vec<u8>> = sets.iter().map(|samples| summary(samples)).collect();
+        let released: Vec<u8> = (0..RELEASED.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&RELEASED[i..i + 2], 16).unwrap())
+            .collect();
+        assert_eq!(
+            untranspose(&released, blobs.len(), Floats::Predicted),
+            Some(blobs.clone())
+        );
+        let mut written = Vec::new();
+        assert!(transpose(&blobs, Floats::Predicted, &mut written));
+        assert_eq!(written, released);
     }
 
     #[test]
