@@ -96,6 +96,8 @@ pub enum ChunkError {
     Unsorted,
     #[error("every column must have one entry per timestamp")]
     Ragged,
+    #[error("chunk does not have a rollup's columns")]
+    NotRollup,
 }
 
 /// The decoded content of a chunk.

@@ -222,7 +222,7 @@ pub fn visit_rollup_columns(
     mut visit: impl FnMut(i64, Agg),
 ) -> Result<(), ChunkError> {
     let [n, sum, min, max, last] = columns.floats.as_slice() else {
-        return Err(ChunkError::Ragged);
+        return Err(ChunkError::NotRollup);
     };
     let len = columns.timestamps.len();
     if [n, sum, min, max, last]
