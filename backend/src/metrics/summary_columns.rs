@@ -23,7 +23,7 @@
 //! Pure: no I/O; malformed input is `None` or [`CorruptSummaries`], never
 //! a panic.
 
-use super::sketch::{Part, PartSink, PartSource};
+use super::sketch::{Part, PartSink, PartSource, Sketch};
 use super::TimerSummary;
 use crate::varint::{put_float_near, put_varint, Reader};
 
@@ -155,14 +155,6 @@ impl Predictions {
         max: 0.0,
         sum_of_squares: 0.0,
     };
-
-    fn of(summary: &TimerSummary) -> Predictions {
-        let sketch = &summary.sketch;
-        let mut sums = BucketSums::default();
-        sums.add_all(false, sketch.positive_buckets());
-        sums.add_all(true, sketch.negative_buckets());
-        sums.predictions(sketch.zero_count())
-    }
 }
 
 /// A summary's non-empty buckets, summed for its [`Predictions`] as they
@@ -182,6 +174,14 @@ struct BucketSums {
 }
 
 impl BucketSums {
+    /// A sketch's buckets, as the writer sums them.
+    fn of(sketch: &Sketch) -> BucketSums {
+        let mut sums = BucketSums::default();
+        sums.add_all(false, sketch.positive_buckets());
+        sums.add_all(true, sketch.negative_buckets());
+        sums
+    }
+
     /// Adds a store's non-empty buckets, by index: the sums kept in
     /// registers and the table looked up once, since a render sums a
     /// sketch's buckets for every point it reads.
@@ -191,11 +191,15 @@ impl BucketSums {
         let sign = if negative { -1.0 } else { 1.0 };
         let (mut sum, mut sum_of_squares) = (self.sum, self.sum_of_squares);
         let mut range: Option<(i32, i32)> = None;
+        let mut last = 0;
         for (index, count) in buckets {
             let value = representative_in(table, index);
             sum += count as f64 * value * sign;
             sum_of_squares += count as f64 * value * value;
-            range = Some(range.map_or((index, index), |(first, _)| (first, index)));
+            if range.is_none() {
+                range = Some((index, index));
+            }
+            last = index;
         }
         (self.sum, self.sum_of_squares) = (sum, sum_of_squares);
         let held = if negative {
@@ -203,7 +207,7 @@ impl BucketSums {
         } else {
             &mut self.positive
         };
-        if let Some((first, last)) = range {
+        if let Some((first, _)) = range {
             *held = Some(held.map_or((first, last), |(earlier, _)| (earlier, last)));
         }
     }
@@ -243,17 +247,10 @@ pub enum Floats {
 }
 
 impl Floats {
-    fn predictions(self, summary: &TimerSummary) -> Predictions {
+    /// What the floats of a summary with these buckets are written near.
+    fn predictions(self, sums: &BucketSums, zero_count: u64) -> Predictions {
         match self {
-            Floats::Predicted => Predictions::of(summary),
-            Floats::Whole => Predictions::NONE,
-        }
-    }
-
-    /// The same, from the buckets summed as the summary was read.
-    fn predictions_from(self, sums: &BucketSums, summary: &TimerSummary) -> Predictions {
-        match self {
-            Floats::Predicted => sums.predictions(summary.sketch.zero_count()),
+            Floats::Predicted => sums.predictions(zero_count),
             Floats::Whole => Predictions::NONE,
         }
     }
@@ -276,7 +273,10 @@ pub fn transpose(blobs: &[Vec<u8>], floats: Floats, out: &mut Vec<u8>) -> bool {
         }
         put_varint(&mut streams.0[0], 1);
         summary.write_parts(&mut streams);
-        let predicted = floats.predictions(&summary);
+        let predicted = floats.predictions(
+            &BucketSums::of(&summary.sketch),
+            summary.sketch.zero_count(),
+        );
         let sketch = &summary.sketch;
         put_float_near(
             &mut streams.0[stream_of(Part::Sum)],
@@ -402,7 +402,9 @@ impl Summaries<'_> {
                 let readers = &mut self.readers;
                 readers.sums = BucketSums::default();
                 let mut summary = TimerSummary::read_parts(readers)?;
-                let predicted = self.floats.predictions_from(&readers.sums, &summary);
+                let predicted = self
+                    .floats
+                    .predictions(&readers.sums, summary.sketch.zero_count());
                 let streams = &mut readers.streams;
                 let sum = streams[stream_of(Part::Sum)].float_near(predicted.sum)?;
                 let range = if summary.sketch.count() > 0 {
