@@ -23,6 +23,8 @@
 //!   them, read back into exceptions and frames.
 //! - `timestamp`: calendar arithmetic and RFC 3339, shared by the log
 //!   parsers; time is always Unix nanoseconds.
+//! - [`gzip`]: gzip request bodies (RFC 1952), every member, inflated in
+//!   one pass with the decoded size capped.
 //! - [`text`]: a sender's bytes as text, invalid UTF-8 replaced, with a
 //!   fast path for the valid text nearly every line is.
 //! - [`sentry`]: Sentry envelopes, events, auth and DSNs, and issue
@@ -37,6 +39,7 @@ pub mod carbon;
 pub mod error;
 pub mod esbulk;
 pub mod framing;
+pub mod gzip;
 pub mod jsonlog;
 pub mod loki;
 pub mod pickle;

@@ -6,7 +6,6 @@
 //! last hour. `q` is the query language of [`crate::logs::lang`].
 
 use std::convert::Infallible;
-use std::io::Read;
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -23,6 +22,7 @@ use partout_protocols::jsonlog::{self, FieldValue};
 use tokio::sync::broadcast;
 
 use super::auth::IngestCaller;
+use super::encoding::{decode_body, DecodeError};
 use super::error::ApiError;
 use super::params::{first, number, pairs};
 use super::AppState;
@@ -63,39 +63,15 @@ pub fn routes() -> Router<AppState> {
 }
 
 /// The request body, decompressed per `Content-Encoding` (gzip, deflate,
-/// zstd), bounded.
+/// br, zstd), bounded.
 pub fn decoded_body(headers: &HeaderMap, body: Bytes) -> Result<Vec<u8>, ApiError> {
-    let encoding = headers
-        .get(axum::http::header::CONTENT_ENCODING)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("identity")
-        .trim()
-        .to_ascii_lowercase();
-    let reader: Box<dyn Read> = match encoding.as_str() {
-        "" | "identity" => return Ok(body.to_vec()),
-        "gzip" | "x-gzip" => Box::new(flate2::read::MultiGzDecoder::new(&body[..])),
-        "deflate" => Box::new(flate2::read::ZlibDecoder::new(&body[..])),
-        "zstd" => Box::new(
-            zstd::stream::read::Decoder::new(&body[..])
-                .map_err(|error| ApiError::BadRequest(format!("bad zstd body: {error}")))?,
-        ),
-        other => {
-            return Err(ApiError::BadRequest(format!(
-                "unsupported Content-Encoding {other:?}: use gzip, deflate or zstd"
-            )))
+    let limit = usize::try_from(MAX_DECOMPRESSED).unwrap_or(usize::MAX);
+    decode_body(headers, &body, limit).map_err(|error| match error {
+        DecodeError::TooLarge { .. } => ApiError::PayloadTooLarge(error.to_string()),
+        DecodeError::Unsupported(_) | DecodeError::Corrupt { .. } => {
+            ApiError::BadRequest(error.to_string())
         }
-    };
-    let mut out = Vec::new();
-    reader
-        .take(MAX_DECOMPRESSED + 1)
-        .read_to_end(&mut out)
-        .map_err(|error| ApiError::BadRequest(format!("cannot decompress the body: {error}")))?;
-    if out.len() as u64 > MAX_DECOMPRESSED {
-        return Err(ApiError::PayloadTooLarge(format!(
-            "body larger than {MAX_DECOMPRESSED} bytes once decompressed"
-        )));
-    }
-    Ok(out)
+    })
 }
 
 /// The lines of an NDJSON body or of a JSON array body (each element one
