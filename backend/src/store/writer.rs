@@ -29,8 +29,11 @@ use super::StoreError;
 const QUEUE_CAPACITY: usize = 1024;
 /// Jobs committed together at most; bounds the latency one batch adds.
 const MAX_BATCH: usize = 512;
-/// Committed batches that may wait for the syncer before the writer waits.
-const UNSYNCED_BATCHES: usize = 64;
+/// Committed batches that may wait while the syncer flushes: one, so the
+/// writer runs the next batch during a flush, then waits for the disk
+/// instead of committing ever smaller batches (each commit rewrites the
+/// hot pages, an issue's row and the index tails, into the WAL again).
+const UNSYNCED_BATCHES: usize = 1;
 
 /// Runs a job inside the open transaction and returns what to do once the
 /// transaction's fate is known.
