@@ -229,6 +229,34 @@ fn wal_path(db: &Path) -> PathBuf {
     PathBuf::from(wal)
 }
 
+/// The WAL file the syncer flushes, opened once.
+struct WalFile {
+    path: PathBuf,
+    file: std::fs::File,
+}
+
+impl WalFile {
+    fn open(path: PathBuf) -> std::io::Result<WalFile> {
+        let file = std::fs::File::open(&path)?;
+        Ok(WalFile { path, file })
+    }
+
+    /// `fdatasync`s the WAL. SQLite keeps the file while a connection is
+    /// open and nothing here changes the journal mode, but should the file
+    /// ever be another one (removed and made again from outside), flushing
+    /// the old one would be a silent no-op: a stat per flush rules it out.
+    fn flush(&mut self) -> std::io::Result<()> {
+        use std::os::unix::fs::MetadataExt;
+        let current = std::fs::metadata(&self.path)?;
+        let open = self.file.metadata()?;
+        if (current.dev(), current.ino()) != (open.dev(), open.ino()) {
+            tracing::warn!(path = %self.path.display(), "the write-ahead log was replaced: reopened");
+            self.file = std::fs::File::open(&self.path)?;
+        }
+        self.file.sync_data()
+    }
+}
+
 /// Sets up the writer's connection and returns how its commits are made
 /// durable. WAL lets readers run beside the single writer. A job is
 /// answered only once its commit is on disk: in WAL mode the writer's
@@ -242,7 +270,7 @@ fn configure_writer_connection(conn: &Connection, path: &Path) -> rusqlite::Resu
     // Opening the WAL for a read makes SQLite create its file.
     conn.query_row("SELECT count(*) FROM sqlite_schema", [], |_| Ok(()))?;
     let wal = if mode.eq_ignore_ascii_case("wal") {
-        std::fs::File::open(wal_path(path))
+        WalFile::open(wal_path(path))
             .inspect_err(|err| {
                 tracing::warn!(error = %err, "cannot open the write-ahead log: SQLite syncs each commit itself");
             })
@@ -252,9 +280,9 @@ fn configure_writer_connection(conn: &Connection, path: &Path) -> rusqlite::Resu
         None
     };
     let flush: Flush = match wal {
-        Some(wal) => {
+        Some(mut wal) => {
             conn.pragma_update(None, "synchronous", "NORMAL")?;
-            Box::new(move || wal.sync_data())
+            Box::new(move || wal.flush())
         }
         None => {
             conn.pragma_update(None, "synchronous", "FULL")?;
@@ -352,6 +380,30 @@ mod tests {
         assert_eq!((mode.as_str(), synchronous), ("wal", 1), "WAL and NORMAL");
         assert!(wal_path(store.path()).exists());
         store.close().await.unwrap();
+    }
+
+    /// A WAL file replaced under the syncer is reopened, not flushed as the
+    /// old, unlinked one.
+    #[test]
+    fn a_replaced_wal_file_is_reopened() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x-wal");
+        std::fs::write(&path, b"first").unwrap();
+        let mut wal = WalFile::open(path.clone()).unwrap();
+        wal.flush().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(&path, b"second").unwrap();
+        wal.flush().unwrap();
+        assert_eq!(
+            wal.file.metadata().unwrap().ino(),
+            std::fs::metadata(&path).unwrap().ino()
+        );
+        std::fs::remove_file(&path).unwrap();
+        assert!(
+            wal.flush().is_err(),
+            "no WAL at all is an error, not a flush"
+        );
     }
 
     #[tokio::test]
