@@ -57,8 +57,7 @@ fn announced_size(input: &[u8]) -> usize {
     let size = input
         .len()
         .checked_sub(4)
-        .and_then(|start| input.get(start..))
-        .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
+        .and_then(|start| bytes_at(input, start))
         .map_or(0, u32::from_le_bytes);
     usize::try_from(size)
         .unwrap_or(0)
@@ -114,12 +113,7 @@ fn member<'a>(input: &'a [u8], out: &mut Vec<u8>, limit: usize) -> Result<&'a [u
     let (trailer, rest) = after
         .split_at_checked(TRAILER)
         .ok_or(GzipError::Truncated)?;
-    let word = |at: usize| {
-        trailer
-            .get(at..at + 4)
-            .and_then(|bytes| <[u8; 4]>::try_from(bytes).ok())
-            .map_or(0, u32::from_le_bytes)
-    };
+    let word = |at: usize| bytes_at(trailer, at).map_or(0, u32::from_le_bytes);
     let decoded = out.get(start..).unwrap_or_default();
     if crc32fast::hash(decoded) != word(0) {
         return Err(GzipError::Trailer("CRC32"));
@@ -129,6 +123,13 @@ fn member<'a>(input: &'a [u8], out: &mut Vec<u8>, limit: usize) -> Result<&'a [u
         return Err(GzipError::Trailer("size"));
     }
     Ok(rest)
+}
+
+/// The `N` bytes at `at`, for a little-endian field.
+fn bytes_at<const N: usize>(input: &[u8], at: usize) -> Option<[u8; N]> {
+    input
+        .get(at..at.checked_add(N)?)
+        .and_then(|bytes| bytes.try_into().ok())
 }
 
 /// The length of a member's header: the fixed ten bytes, then the optional
@@ -147,9 +148,7 @@ fn header_len(input: &[u8]) -> Result<usize, GzipError> {
     }
     let mut at = 10;
     if flags & FEXTRA != 0 {
-        let length = input
-            .get(at..at + 2)
-            .and_then(|bytes| <[u8; 2]>::try_from(bytes).ok())
+        let length = bytes_at(input, at)
             .map(u16::from_le_bytes)
             .ok_or(GzipError::Truncated)?;
         at += 2 + usize::from(length);
@@ -165,9 +164,7 @@ fn header_len(input: &[u8]) -> Result<usize, GzipError> {
         }
     }
     if flags & FHCRC != 0 {
-        let stored = input
-            .get(at..at + 2)
-            .and_then(|bytes| <[u8; 2]>::try_from(bytes).ok())
+        let stored = bytes_at(input, at)
             .map(u16::from_le_bytes)
             .ok_or(GzipError::Truncated)?;
         let header = input.get(..at).unwrap_or_default();
