@@ -133,13 +133,14 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
     // A file left by a crashed run must not send scripts to dead ports.
     let _ = std::fs::remove_file(&addrs_path);
 
+    let telemetry = Arc::new(Telemetry::new());
     let store = {
         let dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || Store::open(&dir))
+        let counters = telemetry.store_writer.clone();
+        tokio::task::spawn_blocking(move || Store::open_counted(&dir, counters))
             .await
             .map_err(|err| StoreError::Task(err.to_string()))??
     };
-    let telemetry = Arc::new(Telemetry::new());
     let tsdb = Tsdb::open(
         store.clone(),
         TsdbConfig {

@@ -84,6 +84,8 @@ pub struct Telemetry {
     pub rejected_items: Family<RejectLabels, Counter>,
     pub storage_bytes: Family<StorageFileLabels, Gauge>,
     pub store_write_queue: Gauge,
+    /// The store writer's commits and WAL flushes (`Store::open_counted`).
+    pub store_writer: crate::store::WriterCounters,
     pub uptime_seconds: Gauge,
     pub deploys_recorded: Counter,
     /// Web-app sign-ins by outcome.
@@ -175,6 +177,22 @@ impl Telemetry {
             "store_write_queue_depth",
             "Jobs waiting for the database writer thread",
             store_write_queue.clone(),
+        );
+        let store_writer = crate::store::WriterCounters::default();
+        registry.register(
+            "store_commits",
+            "Write transactions the database writer committed",
+            store_writer.commits.clone(),
+        );
+        registry.register(
+            "store_wal_flushes",
+            "Flushes (fdatasync) of the database's write-ahead log; each covers the commits made since the last, which are answered only after it",
+            store_writer.flushes.clone(),
+        );
+        registry.register(
+            "store_wal_flush_seconds",
+            "Time spent in those flushes",
+            store_writer.flush_seconds.clone(),
         );
         let uptime_seconds = Gauge::default();
         registry.register(
@@ -345,6 +363,7 @@ impl Telemetry {
             rejected_items,
             storage_bytes,
             store_write_queue,
+            store_writer,
             uptime_seconds,
             deploys_recorded,
             sign_ins,

@@ -92,6 +92,15 @@ fn metrics_exposes_request_counters_and_storage_sizes() {
         3.0
     );
     assert!(sample("partout_storage_bytes{file=\"sqlite\"}") > 0.0);
+    // Start-up writes (the default project, the bootstrap token) were
+    // committed and flushed; a flush covers one commit or more.
+    let commits = sample("partout_store_commits_total");
+    let flushes = sample("partout_store_wal_flushes_total");
+    assert!(
+        flushes >= 1.0 && flushes <= commits,
+        "{flushes} flushes, {commits} commits"
+    );
+    assert!(sample("partout_store_wal_flush_seconds_total") > 0.0);
     assert_eq!(sample("partout_build_info{"), 1.0);
     assert!(text.trim_end().ends_with("# EOF"));
 }

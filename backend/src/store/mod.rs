@@ -20,6 +20,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::{Connection, OpenFlags};
 
 pub use migrations::SCHEMA_VERSION;
+pub use writer::WriterCounters;
 use writer::{Flush, WriterHandle};
 
 /// File name of the database inside the data directory.
@@ -108,6 +109,12 @@ impl Store {
     /// migrations and starts the writer thread. Blocking: call it from
     /// `spawn_blocking` or before the runtime starts serving.
     pub fn open(data_dir: &Path) -> Result<Store, StoreError> {
+        Store::open_counted(data_dir, WriterCounters::default())
+    }
+
+    /// [`Store::open`], with the writer counting into `counters` (which
+    /// `/metrics` shows).
+    pub fn open_counted(data_dir: &Path, counters: WriterCounters) -> Result<Store, StoreError> {
         let path = data_dir.join(DB_FILE);
         let mut conn = Connection::open(&path).map_err(|source| StoreError::Open {
             path: path.clone(),
@@ -121,7 +128,7 @@ impl Store {
         migrations::migrate(&mut conn, &path)?;
         flush()
             .map_err(|err| StoreError::Task(format!("cannot sync {}: {err}", path.display())))?;
-        let writer = writer::spawn(conn, flush)?;
+        let writer = writer::spawn(conn, flush, counters)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path,

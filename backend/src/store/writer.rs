@@ -45,6 +45,16 @@ type Completion = Box<dyn FnOnce(Result<(), &str>) + Send>;
 /// nothing where SQLite syncs at each commit itself (see `Store::open`).
 pub type Flush = Box<dyn FnMut() -> std::io::Result<()> + Send>;
 
+/// What the writer and its syncer count, for `/metrics`: how many commits
+/// each flush covers, and how long the disk takes.
+#[derive(Clone, Default)]
+pub struct WriterCounters {
+    pub commits: prometheus_client::metrics::counter::Counter,
+    pub flushes: prometheus_client::metrics::counter::Counter,
+    pub flush_seconds:
+        prometheus_client::metrics::counter::Counter<f64, std::sync::atomic::AtomicU64>,
+}
+
 /// One committed (or failed) transaction's callers, waiting for a flush.
 struct Committed {
     completions: Vec<Completion>,
@@ -62,16 +72,28 @@ pub struct WriterHandle {
     sender: mpsc::Sender<Message>,
 }
 
-pub fn spawn(conn: Connection, flush: Flush) -> Result<WriterHandle, StoreError> {
+pub fn spawn(
+    conn: Connection,
+    flush: Flush,
+    counters: WriterCounters,
+) -> Result<WriterHandle, StoreError> {
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
     let (committed, to_sync) = std_mpsc::sync_channel(UNSYNCED_BATCHES);
+    let commits = counters.commits.clone();
     let syncer = std::thread::Builder::new()
         .name("partout-store-sync".into())
-        .spawn(move || sync_loop(to_sync, flush))
+        .spawn(move || sync_loop(to_sync, flush, &counters))
         .map_err(|err| StoreError::Task(format!("cannot start the syncer thread: {err}")))?;
     std::thread::Builder::new()
         .name("partout-store-writer".into())
-        .spawn(move || run(conn, receiver, Syncer { committed, syncer }))
+        .spawn(move || {
+            let syncer = Syncer {
+                committed,
+                syncer,
+                commits,
+            };
+            run(conn, receiver, syncer)
+        })
         .map_err(|err| StoreError::Task(format!("cannot start the writer thread: {err}")))?;
     Ok(WriterHandle { sender })
 }
@@ -80,10 +102,14 @@ pub fn spawn(conn: Connection, flush: Flush) -> Result<WriterHandle, StoreError>
 struct Syncer {
     committed: std_mpsc::SyncSender<Committed>,
     syncer: std::thread::JoinHandle<()>,
+    commits: prometheus_client::metrics::counter::Counter,
 }
 
 impl Syncer {
     fn hand_over(&self, batch: Committed) {
+        if batch.commit.is_ok() {
+            self.commits.inc();
+        }
         // The syncer ends only when this sender is dropped, so a failed send
         // means it panicked; the dropped completions tell their callers the
         // writer is gone.
@@ -216,13 +242,23 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Job>) -> Option<Committed> {
 
 /// The syncer thread: takes every batch committed so far, flushes once for
 /// all of them, answers their callers, and ends when the writer does.
-fn sync_loop(committed: std_mpsc::Receiver<Committed>, mut flush: Flush) {
+fn sync_loop(
+    committed: std_mpsc::Receiver<Committed>,
+    mut flush: Flush,
+    counters: &WriterCounters,
+) {
     let mut waiting: Vec<Committed> = Vec::new();
     while let Ok(first) = committed.recv() {
         waiting.push(first);
         waiting.extend(committed.try_iter());
         let flushed = if waiting.iter().any(|batch| batch.commit.is_ok()) {
-            flush().map_err(|err| {
+            let started = std::time::Instant::now();
+            let flushed = flush();
+            counters.flushes.inc();
+            counters
+                .flush_seconds
+                .inc_by(started.elapsed().as_secs_f64());
+            flushed.map_err(|err| {
                 tracing::error!(error = %err, "cannot sync the database's write-ahead log");
                 format!("commit not durable: cannot sync the write-ahead log: {err}")
             })
@@ -277,7 +313,8 @@ mod tests {
                 Ok(())
             })
         };
-        let writer = Arc::new(spawn(connection(&dir), flush).unwrap());
+        let counters = WriterCounters::default();
+        let writer = Arc::new(spawn(connection(&dir), flush, counters.clone()).unwrap());
         let mut callers = Vec::new();
         for value in 0..200_i64 {
             let (writer, started, finished) = (
@@ -307,6 +344,12 @@ mod tests {
             (1..200).contains(&flushes),
             "{flushes} flushes for 200 jobs: one flush covers several commits"
         );
+        assert_eq!(counters.flushes.get(), flushes, "every flush counted");
+        assert!(
+            counters.commits.get() >= flushes,
+            "a flush covers one commit or more"
+        );
+        assert!(counters.flush_seconds.get() >= 0.002 * flushes as f64);
         writer.close().await.unwrap();
         let rows: i64 = Connection::open(dir.path().join("t.sqlite"))
             .unwrap()
@@ -321,7 +364,7 @@ mod tests {
     async fn a_failed_flush_fails_the_jobs_it_covered() {
         let dir = tempfile::tempdir().unwrap();
         let flush: Flush = Box::new(|| Err(std::io::Error::from_raw_os_error(libc::ENOSPC)));
-        let writer = spawn(connection(&dir), flush).unwrap();
+        let writer = spawn(connection(&dir), flush, WriterCounters::default()).unwrap();
         let error = writer
             .submit(|conn| {
                 conn.execute("INSERT INTO t (x) VALUES (1)", [])?;
@@ -339,7 +382,7 @@ mod tests {
     async fn a_failed_job_reports_its_own_error_not_the_flush() {
         let dir = tempfile::tempdir().unwrap();
         let flush: Flush = Box::new(|| Err(std::io::Error::other("disk gone")));
-        let writer = spawn(connection(&dir), flush).unwrap();
+        let writer = spawn(connection(&dir), flush, WriterCounters::default()).unwrap();
         let error = writer
             .submit(|conn| -> Result<(), StoreError> {
                 conn.execute("INSERT INTO missing (x) VALUES (1)", [])?;
