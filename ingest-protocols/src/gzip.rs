@@ -88,24 +88,16 @@ fn member<'a>(input: &'a [u8], out: &mut Vec<u8>, limit: usize) -> Result<&'a [u
         let status = inflate
             .decompress_vec(pending, out, FlushDecompress::Finish)
             .map_err(|err| GzipError::Deflate(err.to_string()))?;
-        if status != Status::StreamEnd && (inflate.total_in(), inflate.total_out()) == before {
-            // Neither input read nor output written, with room for both:
-            // the stream stops before its end.
-            return Err(GzipError::Truncated);
-        }
         if out.len() > limit {
             return Err(GzipError::TooLarge { limit });
         }
-        match status {
-            Status::StreamEnd => break,
-            // Input left over means the output was full; none means the
-            // stream stops before its end.
-            Status::Ok | Status::BufError => {
-                let now = usize::try_from(inflate.total_in()).unwrap_or(usize::MAX);
-                if now >= data.len() && out.len() < out.capacity() {
-                    return Err(GzipError::Truncated);
-                }
-            }
+        if status == Status::StreamEnd {
+            break;
+        }
+        if (inflate.total_in(), inflate.total_out()) == before {
+            // Neither input read nor output written, with room for
+            // output: the input stops before the stream's end.
+            return Err(GzipError::Truncated);
         }
     }
     let consumed = usize::try_from(inflate.total_in()).unwrap_or(usize::MAX);
