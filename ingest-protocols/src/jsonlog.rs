@@ -28,6 +28,7 @@
 //! it becomes the message, with [`JsonLogLine::parse_error`] set.
 
 mod exception;
+mod fast_path;
 mod flatten;
 mod level;
 mod time;
@@ -121,9 +122,31 @@ const HOST_KEYS: &[&str] = &["host", "hostname", "host.name", "host.hostname"];
 pub fn parse_line(line: &[u8], limits: &JsonLogLimits) -> JsonLogLine {
     let text = crate::text::lossy(line);
     let invalid_utf8 = matches!(text, Cow::Owned(_));
-    let text = text
-        .trim_start_matches('\u{feff}')
-        .trim_matches(|character: char| character.is_whitespace() || character == '\0');
+    let text = trim(&text);
+    if let Some(parsed) = fast_path::parse(text, limits, invalid_utf8) {
+        return parsed;
+    }
+    parse_tree(text, limits, invalid_utf8)
+}
+
+/// [`parse_line`] without its fast path: every line through a
+/// `serde_json::Value`. The fast path must give what this gives; the
+/// fuzz target compares them.
+pub fn parse_line_general(line: &[u8], limits: &JsonLogLimits) -> JsonLogLine {
+    let text = crate::text::lossy(line);
+    let invalid_utf8 = matches!(text, Cow::Owned(_));
+    parse_tree(trim(&text), limits, invalid_utf8)
+}
+
+/// A line without its BOM, surrounding whitespace and NULs.
+fn trim(text: &str) -> &str {
+    text.trim_start_matches('\u{feff}')
+        .trim_matches(|character: char| character.is_whitespace() || character == '\0')
+}
+
+/// The general path: the line as a `serde_json::Value`, its well-known
+/// keys taken out, the rest flattened.
+fn parse_tree(text: &str, limits: &JsonLogLimits, invalid_utf8: bool) -> JsonLogLine {
     let object = match serde_json::from_str::<Value>(text) {
         Ok(Value::Object(object)) => object,
         Ok(_) => return unparsed(text, ParseError::NotJsonObject, invalid_utf8),

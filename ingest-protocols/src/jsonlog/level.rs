@@ -69,7 +69,7 @@ pub fn from_text(text: &str) -> Option<Level> {
 
 /// pino's and bunyan's numeric levels (10 trace to 60 fatal, custom levels
 /// in between round down); 0 to 7 are syslog severities, as GELF sends.
-fn from_number(number: u64) -> Option<Level> {
+pub(super) fn from_number(number: u64) -> Option<Level> {
     let level = match number {
         0..=2 => Level::Fatal,
         3 => Level::Error,

@@ -31,7 +31,7 @@ pub fn from_text(text: &str) -> Option<i64> {
     from_number(&number)
 }
 
-fn from_number(number: &Number) -> Option<i64> {
+pub(super) fn from_number(number: &Number) -> Option<i64> {
     if let Some(integer) = number.as_u64() {
         let nanos_per_unit = nanos_per_unit(integer as f64);
         return i64::try_from(integer).ok()?.checked_mul(nanos_per_unit);

@@ -85,6 +85,7 @@ pub fn run(partout: &Path, lines: u64) -> anyhow::Result<()> {
         },
     )?;
     spawn_watchdog(report.clone(), server.pid(), deadline);
+    parse_one_core(&report, &data);
 
     // 1. Ingest.
     let mut generated = Tally::default();
@@ -180,6 +181,44 @@ pub fn run(partout: &Path, lines: u64) -> anyhow::Result<()> {
     }
     report.print_summary();
     Ok(())
+}
+
+/// Lines of the JSON share parsed on one core, timed in this process: the
+/// normalizing part of the HTTP ingest cost, apart from indexing.
+fn parse_one_core(report: &Report, data: &Dataset) {
+    const SAMPLE_LINES: u64 = 200_000;
+    const ROUNDS: usize = 5;
+    let mut out = Vec::new();
+    let mut tally = Tally::default();
+    let step = (data.lines / SAMPLE_LINES).max(1);
+    let mut json_lines = Vec::new();
+    for index in (0..data.lines)
+        .step_by(step as usize)
+        .take(SAMPLE_LINES as usize)
+    {
+        out.clear();
+        data.write(index, &mut out, &mut tally);
+        if out.first() == Some(&b'{') {
+            json_lines.push(out.clone());
+        }
+    }
+    let limits = partout_protocols::jsonlog::JsonLogLimits::default();
+    let mut fields = 0usize;
+    let started = Instant::now();
+    for _ in 0..ROUNDS {
+        for line in &json_lines {
+            fields += partout_protocols::jsonlog::parse_line(line, &limits)
+                .fields
+                .len();
+        }
+    }
+    let parsed = json_lines.len() * ROUNDS;
+    let rate = parsed as f64 / started.elapsed().as_secs_f64();
+    report.figure(format!(
+        "JSON log parse, one core: {rate:.0} lines/s ({} lines of the JSON share x {ROUNDS} rounds, {:.1} fields a line) [no target]",
+        json_lines.len(),
+        fields as f64 / parsed.max(1) as f64
+    ));
 }
 
 /// How partout read the lines: every one should parse, keep its own
