@@ -28,7 +28,7 @@ use std::borrow::Cow;
 
 use serde_json::{Number, Value};
 
-use super::flatten::OVERFLOW_FIELD;
+use super::flatten::{number_field, OVERFLOW_FIELD};
 use super::{
     level, time, FieldValue, JsonLogLimits, JsonLogLine, Level, HOST_KEYS, LEVEL_KEYS,
     MESSAGE_KEYS, SERVICE_KEYS, TIMESTAMP_KEYS,
@@ -75,18 +75,7 @@ pub(super) fn parse(text: &str, limits: &JsonLogLimits, invalid_utf8: bool) -> O
         return None;
     }
 
-    let mut well_known = WellKnown::default();
-    for (index, leaf) in leaves.iter().enumerate() {
-        if let Some((kind, rank)) = well_known_key(&leaf.path) {
-            if let Some(slot) = well_known
-                .candidates
-                .get_mut(kind)
-                .and_then(|ranks| ranks.get_mut(rank))
-            {
-                *slot = Some(index);
-            }
-        }
-    }
+    let mut well_known = WellKnown::among(&leaves);
     let timestamp_unix_nanos = well_known.take(TIMESTAMP, &leaves, |value| match value {
         Scalar::Text(text) => time::from_text(text),
         Scalar::Number(number) => time::from_number(number),
@@ -99,6 +88,7 @@ pub(super) fn parse(text: &str, limits: &JsonLogLimits, invalid_utf8: bool) -> O
     });
     let service = well_known.take(SERVICE, &leaves, non_empty_text);
     let host = well_known.take(HOST, &leaves, non_empty_text);
+    // What was taken is not also a field.
     if well_known.taken.iter().any(Option::is_some) {
         let mut index = 0;
         leaves.retain(|_| {
@@ -157,15 +147,7 @@ impl Scalar<'_> {
         match self {
             Scalar::Null => FieldValue::Null,
             Scalar::Bool(flag) => FieldValue::Bool(flag),
-            Scalar::Number(number) => {
-                if let Some(integer) = number.as_i64() {
-                    FieldValue::Integer(integer)
-                } else if let Some(unsigned) = number.as_u64() {
-                    FieldValue::Unsigned(unsigned)
-                } else {
-                    FieldValue::Float(number.as_f64().unwrap_or(f64::NAN))
-                }
-            }
+            Scalar::Number(number) => number_field(&number),
             Scalar::Text(text) => FieldValue::Text(text.into_owned()),
             Scalar::Json(json) => FieldValue::Json(json),
         }
@@ -234,6 +216,23 @@ struct WellKnown {
 }
 
 impl WellKnown {
+    fn among(leaves: &[Leaf<'_>]) -> WellKnown {
+        let mut well_known = WellKnown::default();
+        for (index, leaf) in leaves.iter().enumerate() {
+            let Some((kind, rank)) = well_known_key(&leaf.path) else {
+                continue;
+            };
+            if let Some(slot) = well_known
+                .candidates
+                .get_mut(kind)
+                .and_then(|ranks| ranks.get_mut(rank))
+            {
+                *slot = Some(index);
+            }
+        }
+        well_known
+    }
+
     /// The first key of list `kind`, in rank order, whose value `convert`
     /// accepts: marked taken, so it is not also a field.
     fn take<T>(

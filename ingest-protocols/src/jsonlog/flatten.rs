@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
 use super::{FieldValue, JsonLogLimits};
 
@@ -97,18 +97,21 @@ fn field_value(value: Value) -> FieldValue {
     match value {
         Value::Null => FieldValue::Null,
         Value::Bool(flag) => FieldValue::Bool(flag),
-        Value::Number(number) => {
-            if let Some(integer) = number.as_i64() {
-                FieldValue::Integer(integer)
-            } else if let Some(unsigned) = number.as_u64() {
-                FieldValue::Unsigned(unsigned)
-            } else {
-                FieldValue::Float(number.as_f64().unwrap_or(f64::NAN))
-            }
-        }
+        Value::Number(number) => number_field(&number),
         Value::String(text) => FieldValue::Text(text),
         // Arrays and empty objects stay whole, as JSON text.
         other => FieldValue::Json(other.to_string()),
+    }
+}
+
+/// A number as a field: an integer while it fits, else a float.
+pub(super) fn number_field(number: &Number) -> FieldValue {
+    if let Some(integer) = number.as_i64() {
+        FieldValue::Integer(integer)
+    } else if let Some(unsigned) = number.as_u64() {
+        FieldValue::Unsigned(unsigned)
+    } else {
+        FieldValue::Float(number.as_f64().unwrap_or(f64::NAN))
     }
 }
 
