@@ -1,6 +1,7 @@
 //! Starting partout and reading its own counters.
 
 use std::collections::BTreeMap;
+use std::os::unix::process::CommandExt as _;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -88,6 +89,21 @@ impl Server {
         }
         let token = launch.bootstrap_token.as_deref().unwrap_or(DEFAULT_TOKEN);
         command.env("PARTOUT_BOOTSTRAP_TOKEN", token);
+        // The server dies with the load generator. A run stopped by a
+        // signal (Ctrl-C, a timeout) skips `Drop`, and used to leave
+        // partout running, holding its temporary data dir. The signal
+        // comes when the spawning thread ends: every bench launches its
+        // server from the main thread, which lives as long as the run.
+        // SAFETY: `prctl` is async-signal-safe, as code run between fork
+        // and exec must be, and touches nothing of the parent's.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
         let child = command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
