@@ -15,9 +15,12 @@
 //! - a duplicate name, or two leaves with one dotted path (the general
 //!   path keeps the copies in the overflow field);
 //! - a leaf past a cap, an empty name, a leaf named [`OVERFLOW_FIELD`];
-//! - an object or array under a well-known name (loguru's level and time
-//!   objects, `{"service": {"name": ...}}`, whose emptied parents the
-//!   general path removes), and loguru's `{"text", "record"}` wrapper;
+//! - an object at a level or timestamp key (loguru's `{"name": "INFO",
+//!   ...}`), which the general path reads whole, and loguru's `{"text",
+//!   "record"}` wrapper. An object elsewhere is only leaves: the general
+//!   path finds `service.name` in `{"service": {"name": ...}}` as this one
+//!   finds the leaf of that path, and removing it and the parents it
+//!   empties leaves what removing the leaf leaves;
 //! - any key where [`super::exception::detect`] looks for an exception;
 //! - nesting deeper than [`MAX_DEPTH`].
 //!
@@ -30,8 +33,7 @@ use serde_json::{Number, Value};
 
 use super::flatten::{number_field, OVERFLOW_FIELD};
 use super::{
-    level, time, FieldValue, JsonLogLimits, JsonLogLine, Level, HOST_KEYS, LEVEL_KEYS,
-    MESSAGE_KEYS, SERVICE_KEYS, TIMESTAMP_KEYS,
+    level, time, FieldValue, JsonLogLimits, JsonLogLine, Level, LEVEL_KEYS, TIMESTAMP_KEYS,
 };
 
 /// Deepest nesting read here, well inside serde_json's limit of 128, so
@@ -64,7 +66,7 @@ pub(super) fn parse(text: &str, limits: &JsonLogLimits, invalid_utf8: bool) -> O
     if scanner.at != text.len() {
         return None;
     }
-    if members.loguru_shape() || members.nested_well_known {
+    if members.loguru_shape() {
         return None;
     }
     leaves.sort_unstable_by(|left, right| left.path.cmp(&right.path));
@@ -104,6 +106,7 @@ pub(super) fn parse(text: &str, limits: &JsonLogLimits, invalid_utf8: bool) -> O
                 || path == OVERFLOW_FIELD
                 || EXCEPTION_PATHS.contains(&path)
                 || path.starts_with("exception.")
+                || is_under_an_object_read_whole(path)
         });
     if declined {
         return None;
@@ -259,8 +262,6 @@ struct Members {
     count: usize,
     text: bool,
     record: bool,
-    /// An object or array under a name the well-known keys start with.
-    nested_well_known: bool,
 }
 
 impl Members {
@@ -292,18 +293,16 @@ fn repeats_a_nested_name(
     })
 }
 
-/// The first part of every well-known key (`service` of `service.name`).
-fn is_well_known_head(name: &str) -> bool {
-    [
-        TIMESTAMP_KEYS,
-        LEVEL_KEYS,
-        MESSAGE_KEYS,
-        SERVICE_KEYS,
-        HOST_KEYS,
-    ]
-    .iter()
-    .flat_map(|keys| keys.iter())
-    .any(|key| key.split('.').next() == Some(name))
+/// Whether `path` is inside an object at a level or timestamp key, which
+/// the general path converts whole (loguru's level and time objects).
+/// Checked on the leaves left after the well-known keys were taken: a
+/// leaf under such a key was not taken, so the general path would have
+/// read the object instead.
+fn is_under_an_object_read_whole(path: &str) -> bool {
+    LEVEL_KEYS.iter().chain(TIMESTAMP_KEYS).any(|key| {
+        path.strip_prefix(key)
+            .is_some_and(|rest| rest.starts_with('.'))
+    })
 }
 
 struct Scanner<'a> {
@@ -366,9 +365,6 @@ impl<'a> Scanner<'a> {
                 members.count += 1;
                 members.text |= name == "text";
                 members.record |= name == "record";
-                if matches!(self.peek()?, b'{' | b'[') && is_well_known_head(&name) {
-                    members.nested_well_known = true;
-                }
             }
             let value = match self.peek()? {
                 b'{' => {
@@ -608,6 +604,7 @@ mod tests {
     use proptest::prelude::*;
     use proptest::test_runner::{Config, TestRunner};
 
+    use super::super::{HOST_KEYS, MESSAGE_KEYS, SERVICE_KEYS};
     use super::*;
 
     const LIMITS: JsonLogLimits = JsonLogLimits {
@@ -635,6 +632,8 @@ mod tests {
             r#"{"level":30,"time":1795346300123,"pid":7,"hostname":"web-1","req":{"method":"GET","url":"/a?b=1","headers":{"x-id":"7"}},"msg":"request completed","tags":["a",1,{"z":1,"y":[]}],"empty":{}}"#,
             r#" { "msg" : "caf\u00e9 \ud83d\ude00 \"quoted\"\n\/" , "n" : -12 , "big" : 18446744073709551615 , "f" : 1e3 , "nz" : -0 , "ok" : true , "none" : null } "#,
             r#"{"ts":1795346300.12,"severity":"WARNING","app":"  ","logger":"billing","error":"ReadTimeout"}"#,
+            r#"{"@timestamp":"2026-11-23T06:22:05Z","log.level":"warn","message":"m","service":{"name":"shop","version":"1.4"},"host":{"name":"web-1"},"ecs":{"version":"8.11"}}"#,
+            r#"{"log":{"level":"error","origin":{"file":"a.py"}},"msg":["a"],"service":{"name":"  "}}"#,
             r#"{}"#,
         ];
         for line in lines {
@@ -681,8 +680,11 @@ mod tests {
             (r#"{"exception":{"type":"E"}}"#, LIMITS),
             (r#"{"text":"x","record":{"message":"y"}}"#, LIMITS),
             (r#"{"level":{"name":"INFO","no":20}}"#, LIMITS),
-            (r#"{"service":{"name":"shop"}}"#, LIMITS),
-            (r#"{"msg":["a"]}"#, LIMITS),
+            (
+                r#"{"time":{"repr":"2026-11-22 12:18:20","timestamp":1795346300.1}}"#,
+                LIMITS,
+            ),
+            (r#"{"log":{"level":{"name":"WARN"}}}"#, LIMITS),
             (r#"{"msg":"\ud800"}"#, LIMITS),
             ("{\"msg\":\"tab\there\"}", LIMITS),
             (r#"{"a":1} x"#, LIMITS),
@@ -762,6 +764,10 @@ mod tests {
             "b.c",
             "status",
             "http.status",
+            "name",
+            "hostname",
+            "repr",
+            "no",
         ]);
         prop_oneof![
             3 => known.prop_map(str::to_owned),
@@ -946,6 +952,49 @@ mod tests {
     fn wherever_the_fast_path_answers_it_agrees_with_the_general_path() {
         let answered = differential(3000, line());
         // The test means little if the fast path declines nearly all.
+        assert!(
+            answered > 300,
+            "the fast path answered only {answered} of 3000"
+        );
+    }
+
+    /// Objects at and under the well-known keys, densely: ECS's
+    /// `service.name`, loguru's level and time objects, `log.level`.
+    #[test]
+    fn nested_well_known_keys_agree() {
+        fn key() -> impl Strategy<Value = String> {
+            prop::sample::select(vec![
+                "service",
+                "host",
+                "log",
+                "level",
+                "time",
+                "timestamp",
+                "name",
+                "hostname",
+                "repr",
+                "msg",
+                "service.name",
+                "log.level",
+                "origin",
+            ])
+            .prop_map(str::to_owned)
+        }
+        let value = leaf().prop_recursive(3, 16, 3, |inner| {
+            prop::collection::vec((key(), inner), 0..3).prop_map(Json::Object)
+        });
+        let strategy = (prop::collection::vec((key(), value), 0..5), any::<bool>()).prop_map(
+            |(members, spaced)| {
+                let mut text = String::new();
+                let style = Style {
+                    ascii: false,
+                    spaced,
+                };
+                render(&Json::Object(members), style, &mut text);
+                (text, LIMITS)
+            },
+        );
+        let answered = differential(3000, strategy);
         assert!(
             answered > 300,
             "the fast path answered only {answered} of 3000"
