@@ -106,7 +106,6 @@ pub(super) fn parse(text: &str, limits: &JsonLogLimits, invalid_utf8: bool) -> O
                 || path == OVERFLOW_FIELD
                 || EXCEPTION_PATHS.contains(&path)
                 || path.starts_with("exception.")
-                || is_under_an_object_read_whole(path)
         });
     if declined {
         return None;
@@ -293,16 +292,12 @@ fn repeats_a_nested_name(
     })
 }
 
-/// Whether `path` is inside an object at a level or timestamp key, which
-/// the general path converts whole (loguru's level and time objects).
-/// Checked on the leaves left after the well-known keys were taken: a
-/// leaf under such a key was not taken, so the general path would have
-/// read the object instead.
-fn is_under_an_object_read_whole(path: &str) -> bool {
-    LEVEL_KEYS.iter().chain(TIMESTAMP_KEYS).any(|key| {
-        path.strip_prefix(key)
-            .is_some_and(|rest| rest.starts_with('.'))
-    })
+/// Whether an object at `path` is one the general path converts whole:
+/// one at a level or timestamp key (loguru's level and time objects).
+/// No well-known key lies under these, so such an object's leaves would
+/// stay fields here while the general path takes it: declined.
+fn is_read_whole(path: &str) -> bool {
+    LEVEL_KEYS.contains(&path) || TIMESTAMP_KEYS.contains(&path)
 }
 
 struct Scanner<'a> {
@@ -373,7 +368,7 @@ impl<'a> Scanner<'a> {
                     if self.peek()? == b'}' {
                         self.at += 1;
                         Some(Scalar::Json("{}".to_owned()))
-                    } else if depth >= MAX_DEPTH {
+                    } else if depth >= MAX_DEPTH || is_read_whole(&path) {
                         return None;
                     } else {
                         // Its leaves go under its path; it is none itself.
