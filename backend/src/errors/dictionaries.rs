@@ -47,7 +47,9 @@ pub struct Dictionary {
 }
 
 impl Dictionary {
-    fn new(issue_id: i64, raw: Vec<u8>) -> Option<Dictionary> {
+    /// A dictionary of `raw` (an event's stored JSON) for `issue_id`; none
+    /// when zstd cannot prepare it.
+    pub fn new(issue_id: i64, raw: Vec<u8>) -> Option<Dictionary> {
         let prepared = zstd::zstd_safe::CDict::try_create(&raw, LEVEL)?;
         Some(Dictionary {
             issue_id,

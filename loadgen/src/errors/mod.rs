@@ -5,7 +5,9 @@
 //!    the per-project event limit (`errors.events_per_minute = 0`), and
 //!    read the default project's DSN key from `GET /api/v1/projects`.
 //! 2. Make every envelope first (gzip included), so the clock measures
-//!    partout and HTTP, not the generator.
+//!    partout and HTTP, not the generator. Then time the handler's
+//!    stages in this process on one core (`stages.rs`), while partout
+//!    idles.
 //! 3. Send them over [`DEFAULT_CONNECTIONS`] keep-alive connections; each
 //!    200 means the event is committed (partout answers only after its
 //!    writer's commit). Ingest runs from the first POST until the issue
@@ -19,10 +21,12 @@
 //! - `templates.rs`: the bugs (exception chains and stacks)
 //! - `generate.rs`: events and envelopes from them
 //! - `send.rs`: the senders; `check.rs`: the API reads, RSS and disk
+//! - `stages.rs`: the handler's stages timed in process, on one core
 
 mod check;
 mod generate;
 mod send;
+mod stages;
 mod templates;
 
 use std::collections::BTreeMap;
@@ -123,6 +127,10 @@ pub fn run(partout: &Path, options: &Options) -> anyhow::Result<()> {
         raw_bytes as f64 / bodies.len().max(1) as f64,
     );
 
+    // Timed while partout sits idle: the line shares no core with it.
+    let stages = stages::one_core(&bodies);
+    println!("  {stages}");
+
     let pid = server.pid();
     let cpu_before = (cpu_seconds(&pid.to_string()), cpu_seconds("self"));
     let threads = ThreadSampler::start(pid);
@@ -142,7 +150,7 @@ pub fn run(partout: &Path, options: &Options) -> anyhow::Result<()> {
     let cpu = cpu_line(pid, cpu_before, threads, secs);
     let rss = check::peak_rss_bytes(pid);
 
-    let mut summary = Vec::new();
+    let mut summary = vec![stages];
     let rate = sent.accepted as f64 / secs;
     let verdict = |met: bool| if met { "met" } else { "MISSED" };
     summary.push(format!(
@@ -256,7 +264,7 @@ fn cpu_line(
     )
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
