@@ -11,9 +11,10 @@
 //! is cut back to the last whole record, which is exactly what was
 //! acknowledged, since acknowledgement waits for the sync.
 //!
-//! After the index commits, the current file is closed and every older
-//! one deleted ([`Journal::release`]): the journal only ever holds what
-//! arrived since the last commit.
+//! After the index commits, the current file is closed and every file
+//! whose lines the commit holds is deleted ([`Journal::release`]): the
+//! journal only holds what arrived since the last commit, and the lines
+//! journaled meanwhile, which the index has not seen yet.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -29,9 +30,14 @@ const HEADER: usize = 8;
 pub struct Journal {
     dir: PathBuf,
     file: File,
-    /// Files before the current one, oldest first.
-    older: Vec<PathBuf>,
+    /// Files before the current one, oldest first, each with the
+    /// sequence number of its first line (its name): a file holds the
+    /// lines up to the next file's first.
+    older: Vec<(u64, PathBuf)>,
     current: PathBuf,
+    current_first: u64,
+    /// The sequence number after the last line appended.
+    appended_next: u64,
     buffer: Vec<u8>,
 }
 
@@ -71,8 +77,10 @@ impl Journal {
         let journal = Journal {
             dir: dir.to_owned(),
             file,
-            older: files.into_iter().map(|(_, path)| path).collect(),
+            older: files,
             current,
+            current_first: next_seq,
+            appended_next: next_seq,
             buffer: Vec::new(),
         };
         Ok((journal, replay))
@@ -115,6 +123,7 @@ impl Journal {
             }
             return Err(error);
         }
+        self.appended_next = first_seq.saturating_add(lines.len() as u64);
         Ok(())
     }
 
@@ -122,21 +131,42 @@ impl Journal {
     /// release), in order: to index again after a failed commit.
     pub fn unreleased(&self) -> io::Result<Vec<(u64, RawLog)>> {
         let mut lines = Vec::new();
-        for path in self.older.iter().chain(std::iter::once(&self.current)) {
+        let older = self.older.iter().map(|(_, path)| path);
+        for path in older.chain(std::iter::once(&self.current)) {
             read_file(path, &mut lines)?;
         }
         Ok(lines)
     }
 
-    /// Everything appended so far is committed in the index: start a new
-    /// file for lines from `next_seq` on and delete the others.
-    pub fn release(&mut self, next_seq: u64) -> io::Result<()> {
-        let next = self.dir.join(file_name(next_seq));
-        if next != self.current {
+    /// Every line before `committed` is committed in the index: start a
+    /// new file for the lines to come and delete every file that holds
+    /// only committed lines. Lines appended after those the commit holds
+    /// (the journal runs ahead of the index) keep their file until a
+    /// later release.
+    pub fn release(&mut self, committed: u64) -> io::Result<()> {
+        if self.appended_next > self.current_first {
+            let next = self.dir.join(file_name(self.appended_next));
             self.file = OpenOptions::new().create(true).append(true).open(&next)?;
-            self.older.push(std::mem::replace(&mut self.current, next));
+            let done = std::mem::replace(&mut self.current, next);
+            self.older.push((self.current_first, done));
+            self.current_first = self.appended_next;
         }
-        for path in self.older.drain(..) {
+        // A file's lines end where the next file's begin.
+        let mut ends = self
+            .older
+            .iter()
+            .skip(1)
+            .map(|(first, _)| *first)
+            .chain(std::iter::once(self.current_first));
+        let deletable = self
+            .older
+            .iter()
+            .take_while(|_| ends.next().is_some_and(|end| end <= committed))
+            .count();
+        if deletable == 0 {
+            return Ok(());
+        }
+        for (_, path) in self.older.drain(..deletable) {
             match fs::remove_file(&path) {
                 Ok(()) => {}
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {}
@@ -146,10 +176,16 @@ impl Journal {
         sync_dir(&self.dir)
     }
 
+    /// The sequence number the next appended line takes, as the files
+    /// on disk tell it.
+    pub fn next_seq(&self) -> u64 {
+        self.appended_next
+    }
+
     /// Bytes in the journal's files.
     pub fn disk_bytes(&self) -> u64 {
         std::iter::once(&self.current)
-            .chain(&self.older)
+            .chain(self.older.iter().map(|(_, path)| path))
             .filter_map(|path| fs::metadata(path).ok())
             .map(|meta| meta.len())
             .sum()
@@ -267,6 +303,38 @@ mod tests {
 
         let (_, replay) = Journal::open(dir.path()).unwrap();
         assert_eq!(texts(&replay), vec![(4, "e".into())]);
+    }
+
+    #[test]
+    fn a_release_keeps_the_files_of_lines_past_the_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let (mut journal, _) = Journal::open(dir.path()).unwrap();
+        journal.append(0, &[line("a"), line("b")]).unwrap();
+        journal.append(2, &[line("c")]).unwrap();
+        // The index committed a and b; c was journaled meanwhile.
+        journal.release(2).unwrap();
+        journal.append(3, &[line("d")]).unwrap();
+        drop(journal);
+        let (mut journal, replay) = Journal::open(dir.path()).unwrap();
+        let all = vec![
+            (0, "a".into()),
+            (1, "b".into()),
+            (2, "c".into()),
+            (3, "d".into()),
+        ];
+        assert_eq!(texts(&replay), all, "c's file holds a and b too");
+        assert_eq!(journal.next_seq(), 4);
+
+        // Now c is committed, d not yet.
+        journal.release(3).unwrap();
+        drop(journal);
+        let (mut journal, replay) = Journal::open(dir.path()).unwrap();
+        assert_eq!(texts(&replay), vec![(3, "d".into())]);
+        journal.release(4).unwrap();
+        assert_eq!(journal.unreleased().unwrap().len(), 0);
+        drop(journal);
+        let (_, replay) = Journal::open(dir.path()).unwrap();
+        assert!(replay.lines.is_empty());
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //! indexes, search, and the live tail.
 //!
 //! ```text
-//! listeners / HTTP --RawLog--> [bounded queue] --> writer thread
-//!     journal append + fdatasync --> ack --> normalize --> index (day partition)
+//! listeners / HTTP --RawLog--> [bounded queue] --> journal thread
+//!     journal append + fdatasync --> ack --> [bounded queue] --> index thread
+//!     normalize --> index (day partition)
 //!     every commit interval: commit (searchable) --> release journal
 //! search: query --> partitions overlapping the range, newest first
 //! ```
@@ -16,7 +17,8 @@
 //! - [`schema`]: the tantivy schema, tokenizers, record into document;
 //!   [`tokenizer`]: the words tokenizer (UUIDs kept whole)
 //! - [`partition`]: one UTC day's index
-//! - [`writer`]: the writer thread
+//! - [`journaler`]: the journal thread, which acknowledges
+//! - [`writer`]: the index thread, which indexes and commits
 //! - [`lang`]: the query language (pure), [`search`]: its evaluation
 //! - [`day`]: UTC day numbers and RFC 3339 text
 //!
@@ -27,6 +29,7 @@
 
 pub mod day;
 pub mod journal;
+pub mod journaler;
 pub mod lang;
 pub mod partition;
 pub mod raw;
@@ -47,11 +50,12 @@ use std::time::{Duration, Instant};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use self::journal::Journal;
+use self::journaler::{Ahead, Journaler, Message};
 use self::partition::{PartitionReader, WriterBudget};
 use self::raw::RawLog;
 use self::record::{LogRecord, NormalizeConfig};
 use self::schema::LogSchema;
-use self::writer::{Message, PartitionMap, Writer};
+use self::writer::{PartitionMap, Writer};
 use crate::telemetry::Telemetry;
 
 /// Unix nanoseconds now; injected so tests control retention.
@@ -202,16 +206,20 @@ pub struct LogStore {
     telemetry: Arc<Telemetry>,
 }
 
-/// The writer thread, for the shutdown drain.
+/// The writer's two threads, for the shutdown drain.
 pub struct WriterThread {
-    handle: std::thread::JoinHandle<()>,
+    journal: std::thread::JoinHandle<()>,
+    index: std::thread::JoinHandle<()>,
 }
 
 impl WriterThread {
     /// Waits (blocking) until the writer has committed and exited; it does
     /// once every [`LogStore`] handle is dropped.
     pub fn join(self) {
-        if self.handle.join().is_err() {
+        if self.journal.join().is_err() {
+            tracing::error!("the log journal thread panicked");
+        }
+        if self.index.join().is_err() {
             tracing::error!("the log writer thread panicked");
         }
     }
@@ -244,14 +252,16 @@ impl LogStore {
             .max()
             .map_or(0, |seq| seq + 1);
         let replayed_next = replay.lines.last().map_or(0, |(seq, _)| seq + 1);
+        let next_seq = committed.max(replayed_next).max(journal.next_seq());
+        let journal = Arc::new(std::sync::Mutex::new(journal));
         let mut writer = Writer {
             config: Arc::clone(&config),
             shared: Arc::clone(&shared),
             telemetry: Arc::clone(&telemetry),
             clock,
-            journal,
+            journal: Arc::clone(&journal),
             partitions,
-            next_seq: committed.max(replayed_next),
+            next_seq,
             last_commit: Instant::now(),
             last_retention: Instant::now(),
             unindexed: false,
@@ -268,9 +278,23 @@ impl LogStore {
         }
         let queue_messages = (config.queue_lines / MAX_BATCH_LINES).max(16);
         let (sender, receiver) = mpsc::channel(queue_messages);
-        let handle = std::thread::Builder::new()
+        // Unbounded in rounds: `Ahead` bounds it in bytes.
+        let (to_index, rounds) = std::sync::mpsc::channel();
+        let ahead = Arc::new(Ahead::default());
+        let journaler = Journaler {
+            journal,
+            shared: Arc::clone(&shared),
+            telemetry: Arc::clone(&telemetry),
+            next_seq: writer.next_seq,
+            ahead: Arc::clone(&ahead),
+        };
+        let index = std::thread::Builder::new()
             .name("log-writer".into())
-            .spawn(move || writer.run(receiver))
+            .spawn(move || writer.run(rounds, ahead))
+            .map_err(|e| open_error(&e))?;
+        let journal = std::thread::Builder::new()
+            .name("log-journal".into())
+            .spawn(move || journaler.run(receiver, to_index))
             .map_err(|e| open_error(&e))?;
         spawn_ticker(sender.downgrade(), config.commit_interval);
         Ok((
@@ -280,7 +304,7 @@ impl LogStore {
                 config,
                 telemetry,
             },
-            WriterThread { handle },
+            WriterThread { journal, index },
         ))
     }
 

@@ -1,52 +1,47 @@
-//! The log writer thread: the only owner of the journal and of the index
-//! writers.
+//! The index thread: the back half of the log writer, and the only owner
+//! of the index writers.
 //!
-//! Per round: take what is queued (up to a bound), number it, append it to
-//! the journal with one `fdatasync` for the whole group, acknowledge, then
-//! index it. Every commit interval, commit the partitions that changed
-//! (searchable from then on), release the journal, close idle writers,
-//! and now and then apply retention.
+//! Per round, as the journal thread ([`super::journaler`]) hands them over:
+//! normalize each journaled line and index it. Every commit interval,
+//! commit the partitions that changed (searchable from then on), release
+//! the journal up to what the commit holds, close idle writers, and now
+//! and then apply retention.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::mpsc as std_mpsc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
 
 use super::journal::Journal;
+use super::journaler::{Ahead, CloseOnDrop};
 use super::partition::{Partition, PartitionReader};
 use super::raw::RawLog;
 use super::record::{normalize, LogRecord};
-use super::LogError;
 use super::{day, Clock, ExceptionLine, LogConfig, Shared, TailLine};
-use crate::telemetry::{ReasonLabels, StoreLabels, Telemetry};
+use crate::telemetry::{ReasonLabels, Telemetry};
 
-/// Most lines written to the journal in one group.
-const MAX_GROUP_LINES: usize = 16_384;
-/// Most bytes (roughly) written to the journal in one group.
-const MAX_GROUP_BYTES: usize = 16 * 1024 * 1024;
 /// Commit rounds a partition's writer may sit unused before it is closed
 /// (the current day's stays open).
 const IDLE_ROUNDS_BEFORE_CLOSE: u32 = 30;
 /// How often retention runs.
 const RETENTION_EVERY: Duration = Duration::from_secs(60);
 
-/// What the writer thread is asked to do.
-pub enum Message {
-    /// Lines to store; `ack` hears once they are durable.
-    Lines {
-        lines: Vec<RawLog>,
-        ack: Option<oneshot::Sender<Result<(), LogError>>>,
-    },
-    /// Time to commit, if the interval has passed.
-    Tick,
-    /// Commit now, then answer (tests, shutdown, benchmarks).
-    Commit(oneshot::Sender<()>),
-    /// Apply retention now, then answer.
-    Retention(oneshot::Sender<()>),
-    /// From now on, hand indexed lines at level error or above that carry
-    /// an exception to this queue ([`super::LogStore::forward_exceptions`]).
-    ForwardExceptions(mpsc::Sender<ExceptionLine>),
+/// One journaled group and what else its round asks for.
+#[derive(Default)]
+pub struct Round {
+    /// The sequence number of the first line.
+    pub first_seq: u64,
+    /// Lines on disk in the journal, acknowledged, in order.
+    pub lines: Vec<RawLog>,
+    /// Their weight, counted in [`super::journaler::Ahead`] until indexed.
+    pub bytes: usize,
+    pub commit_now: bool,
+    pub retention_now: bool,
+    /// Answered once the round's commit and retention are done.
+    pub replies: Vec<oneshot::Sender<()>>,
+    pub forward_exceptions: Option<mpsc::Sender<ExceptionLine>>,
 }
 
 pub struct Writer {
@@ -54,8 +49,10 @@ pub struct Writer {
     pub shared: Arc<Shared>,
     pub telemetry: Arc<Telemetry>,
     pub clock: Clock,
-    pub journal: Journal,
+    /// Shared with the journal thread, which appends; this thread releases.
+    pub journal: Arc<Mutex<Journal>>,
     pub partitions: BTreeMap<i64, Partition>,
+    /// The sequence number after the last line handed to [`Writer::index`].
     pub next_seq: u64,
     pub last_commit: Instant,
     pub last_retention: Instant,
@@ -69,53 +66,28 @@ pub struct Writer {
 }
 
 impl Writer {
-    /// Runs until every sender is gone, then commits and returns.
-    pub fn run(mut self, mut receiver: mpsc::Receiver<Message>) {
-        let mut replies = Vec::new();
-        while let Some(first) = receiver.blocking_recv() {
-            let mut lines = Vec::new();
-            let mut acks = Vec::new();
-            let mut bytes = 0usize;
-            let mut commit_now = false;
-            let mut retention_now = false;
-            let mut next = Some(first);
-            while let Some(message) = next.take() {
-                match message {
-                    Message::Lines {
-                        lines: mut batch,
-                        ack,
-                    } => {
-                        bytes += batch.iter().map(RawLog::weight).sum::<usize>();
-                        lines.append(&mut batch);
-                        acks.extend(ack);
-                    }
-                    // Ticks come once per commit interval: committing on
-                    // each (cheap when nothing is pending) keeps a line's
-                    // wait for search within one interval.
-                    Message::Tick => commit_now = true,
-                    Message::Commit(reply) => {
-                        commit_now = true;
-                        replies.push(reply);
-                    }
-                    Message::Retention(reply) => {
-                        retention_now = true;
-                        replies.push(reply);
-                    }
-                    Message::ForwardExceptions(sender) => self.exceptions = Some(sender),
-                }
-                if lines.len() < MAX_GROUP_LINES && bytes < MAX_GROUP_BYTES {
-                    next = receiver.try_recv().ok();
-                }
+    /// Runs until the journal thread is gone, then commits and returns.
+    pub fn run(mut self, rounds: std_mpsc::Receiver<Round>, ahead: Arc<Ahead>) {
+        let ahead = CloseOnDrop(ahead);
+        while let Ok(round) = rounds.recv() {
+            if let Some(sender) = round.forward_exceptions {
+                self.exceptions = Some(sender);
             }
-            self.shared.dequeued(lines.len(), &self.telemetry);
-            self.write_group(lines, acks);
-            if commit_now || self.last_commit.elapsed() >= self.config.commit_interval {
+            let count = round.lines.len() as u64;
+            for (offset, raw) in round.lines.into_iter().enumerate() {
+                self.index(round.first_seq + offset as u64, raw);
+            }
+            ahead.0.release(round.bytes);
+            if count > 0 {
+                self.next_seq = round.first_seq + count;
+            }
+            if round.commit_now || self.last_commit.elapsed() >= self.config.commit_interval {
                 self.commit();
             }
-            if retention_now || self.last_retention.elapsed() >= RETENTION_EVERY {
+            if round.retention_now || self.last_retention.elapsed() >= RETENTION_EVERY {
                 self.apply_retention();
             }
-            for reply in replies.drain(..) {
+            for reply in round.replies {
                 let _ = reply.send(());
             }
         }
@@ -124,50 +96,6 @@ impl Writer {
             if let Err(error) = partition.close_writer() {
                 tracing::error!(%error, "closing a log partition writer failed");
             }
-        }
-    }
-
-    fn write_group(
-        &mut self,
-        lines: Vec<RawLog>,
-        acks: Vec<oneshot::Sender<Result<(), LogError>>>,
-    ) {
-        if lines.is_empty() {
-            for ack in acks {
-                let _ = ack.send(Ok(()));
-            }
-            return;
-        }
-        let first_seq = self.next_seq;
-        if let Err(error) = self.journal.append(first_seq, &lines) {
-            // Nothing of the group is acknowledged or indexed: the senders
-            // hear the failure and keep their lines.
-            tracing::error!(%error, "log journal write failed; the batch is refused");
-            let disk_full = crate::store::is_disk_full(&error);
-            if disk_full {
-                self.telemetry
-                    .storage_write_failures
-                    .get_or_create(&StoreLabels {
-                        store: "logs_journal".to_owned(),
-                    })
-                    .inc();
-            }
-            for ack in acks {
-                let _ = ack.send(Err(if disk_full {
-                    LogError::DiskFull(error.to_string())
-                } else {
-                    LogError::Journal(format!("log journal write failed: {error}"))
-                }));
-            }
-            return;
-        }
-        for ack in acks {
-            let _ = ack.send(Ok(()));
-        }
-        self.next_seq += lines.len() as u64;
-        self.telemetry.log_lines_written.inc_by(lines.len() as u64);
-        for (offset, raw) in lines.into_iter().enumerate() {
-            self.index(first_seq + offset as u64, raw);
         }
     }
 
@@ -267,14 +195,18 @@ impl Writer {
                 }
             }
         }
+        let Ok(mut journal) = self.journal.lock() else {
+            tracing::error!("the log journal's lock is poisoned; it is not released");
+            return;
+        };
         if all_committed && !self.unindexed {
-            if let Err(error) = self.journal.release(self.next_seq) {
+            if let Err(error) = journal.release(self.next_seq) {
                 tracing::error!(%error, "releasing the log journal failed");
             }
         }
         self.telemetry
             .log_journal_bytes
-            .set(i64::try_from(self.journal.disk_bytes()).unwrap_or(i64::MAX));
+            .set(i64::try_from(journal.disk_bytes()).unwrap_or(i64::MAX));
     }
 
     /// After a failed commit, what a partition held uncommitted may be
@@ -282,8 +214,17 @@ impl Writer {
     /// record lines as stored that are not: drop every uncommitted line,
     /// and index again from the journal whatever no partition committed.
     fn recover(&mut self) {
-        let lines = match self.journal.unreleased() {
-            Ok(lines) => lines,
+        let unreleased = match self.journal.lock() {
+            Ok(journal) => journal.unreleased(),
+            Err(_) => Err(std::io::Error::other("the journal's lock is poisoned")),
+        };
+        // Lines journaled since the last round this thread saw are on
+        // their way to it: they are indexed when they arrive.
+        let lines = match unreleased {
+            Ok(mut lines) => {
+                lines.retain(|(seq, _)| *seq < self.next_seq);
+                lines
+            }
             Err(error) => {
                 tracing::error!(%error, "cannot read the log journal back; retrying at the next commit");
                 return;

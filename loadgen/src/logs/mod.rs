@@ -269,6 +269,17 @@ fn print_ingest(
         sent.bytes as f64 / 1e6,
         verdict(rate >= INGEST_TARGET_LINES_PER_SEC)
     ));
+    if !sent.answer_ms.is_empty() {
+        // How long a shipper waits for its 2xx while partout is busy:
+        // what its concurrency, and so its rate, follows.
+        report.figure(format!(
+            "HTTP NDJSON answers (POST to 2xx) while ingesting: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} requests) [no target]",
+            percentile(&sent.answer_ms, 0.5),
+            percentile(&sent.answer_ms, 0.99),
+            percentile(&sent.answer_ms, 1.0),
+            sent.answer_ms.len()
+        ));
+    }
     println!("  {}", cpu.finish(pid, secs));
 }
 

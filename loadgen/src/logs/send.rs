@@ -46,6 +46,9 @@ pub struct Sent {
     pub generated: Tally,
     pub first_byte: Instant,
     pub last_byte: Instant,
+    /// HTTP: each request's time to its answer, ms, sorted; empty for
+    /// syslog, which has no answers.
+    pub answer_ms: Vec<f64>,
 }
 
 /// Generates `transport`'s lines in a background thread, packed into
@@ -168,6 +171,7 @@ fn drive<C>(
         generated,
         first_byte,
         last_byte,
+        answer_ms: Vec::new(),
     })
 }
 
@@ -202,7 +206,8 @@ pub fn http_json(
 ) -> anyhow::Result<Sent> {
     let url = server.url("/api/v1/logs")?;
     let authorization = format!("Bearer {token}");
-    drive(
+    let answer_ms = Mutex::new(Vec::new());
+    let mut sent = drive(
         data,
         Transport::Json,
         deadline,
@@ -215,6 +220,7 @@ pub fn http_json(
         },
         |client, body| {
             let lines = body.iter().filter(|&&b| b == b'\n').count() as u64;
+            let started = Instant::now();
             let response = client
                 .post(&url)
                 .header("Authorization", &authorization)
@@ -224,6 +230,9 @@ pub fn http_json(
                 .context("POST /api/v1/logs")?;
             let status = response.status();
             let text = response.text()?;
+            if let Ok(mut times) = answer_ms.lock() {
+                times.push(started.elapsed().as_secs_f64() * 1e3);
+            }
             if !status.is_success() {
                 bail!("POST /api/v1/logs answered {status}: {text}");
             }
@@ -235,7 +244,10 @@ pub fn http_json(
             }
             Ok(accepted)
         },
-    )
+    )?;
+    sent.answer_ms = answer_ms.into_inner().unwrap_or_default();
+    sent.answer_ms.sort_by(f64::total_cmp);
+    Ok(sent)
 }
 
 /// How many lines in `[from, until)` partout can search now, per the
