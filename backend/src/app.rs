@@ -291,7 +291,7 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
     };
 
     let ready = Arc::new(AtomicBool::new(false));
-    let state = AppState {
+    let state = AppState::new(crate::http::AppStateInner {
         store: store.clone(),
         tsdb,
         logs: logs.clone(),
@@ -322,7 +322,7 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
                     .as_deref()
                     .is_some_and(|url| url.starts_with("https://")),
         }),
-    };
+    });
     warn_exposed(&settings, &listeners);
     let log_errors_task = tokio::spawn(crate::errors::log_errors::run(
         crate::errors::log_errors::LogErrors {

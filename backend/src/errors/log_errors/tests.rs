@@ -224,7 +224,7 @@ async fn over_the_rate_limit_lines_are_stored_and_counted_not_recorded() {
         .await
         .unwrap();
     let mut state = state;
-    state.errors.events_per_minute = 1;
+    state.unshared_mut().errors.events_per_minute = 1;
     let (sender, receiver) = queue();
     state.logs.forward_exceptions(sender).await.unwrap();
     let task = tokio::spawn(run(

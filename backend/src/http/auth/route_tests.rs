@@ -206,7 +206,7 @@ async fn anonymous_callers_get_401_everywhere_but_the_open_routes() {
 #[tokio::test]
 async fn opened_ingestion_and_metrics_take_anonymous_callers_and_nothing_else() {
     use crate::access::policy::{IngestApi, OpenRoutes};
-    let (mut state, _dir) = test_support::state().await;
+    let (mut state, _dir) = test_support::state_inner().await;
     state.access = crate::access::Access::new(crate::access::AccessConfig {
         open: OpenRoutes {
             ingest: [IngestApi::Logs].into_iter().collect(),
@@ -214,7 +214,7 @@ async fn opened_ingestion_and_metrics_take_anonymous_callers_and_nothing_else() 
         },
         secure_cookies: false,
     });
-    let app = router(state);
+    let app = router(crate::http::AppState::new(state));
     let send = |method: Method, path: &str, body: &'static str| {
         let request = Request::builder()
             .method(method)

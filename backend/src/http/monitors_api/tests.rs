@@ -255,9 +255,9 @@ async fn python_sdk_attachments_are_stored_and_served_as_downloads() {
 #[tokio::test]
 async fn oversized_attachments_are_skipped_and_the_envelope_kept() {
     let (mut state, _dir) = test_support::state().await;
-    state.errors.attachments.max_bytes = 16;
+    state.unshared_mut().errors.attachments.max_bytes = 16;
     // An attachment over the envelope's own item limit is skipped there.
-    state.errors.envelope.max_item_bytes = 1024;
+    state.unshared_mut().errors.envelope.max_item_bytes = 1024;
     let (_, key) = state
         .store
         .write(|conn| projects::ensure_default(conn, 1))

@@ -363,8 +363,8 @@ async fn oversized_bodies_and_events_are_413() {
         .unwrap();
     let key = key.unwrap().public_key;
     let mut state = state;
-    state.errors.envelope.max_envelope_bytes = 4096;
-    state.errors.envelope.max_item_bytes = 1024;
+    state.unshared_mut().errors.envelope.max_envelope_bytes = 4096;
+    state.unshared_mut().errors.envelope.max_item_bytes = 1024;
     let app = router(state);
     let big_event = json!({"message": "x".repeat(2000)});
     let answer = call(
