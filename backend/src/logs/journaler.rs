@@ -11,8 +11,8 @@
 //! The hand-over queue is bounded by bytes ([`MAX_AHEAD_BYTES`]), so the
 //! journal runs at most that far ahead of the index; then this thread
 //! waits, the queue to it fills, and senders wait in turn. The bound holds
-//! a commit's worth of lines: a queue of two groups, tried first, filled
-//! during every commit, and the answers' p99 did not move.
+//! more than a commit's worth of lines: with a queue of two groups, tried
+//! first, the answers' p99 stayed where it was.
 
 use std::sync::mpsc as std_mpsc;
 use std::sync::{Arc, Condvar, Mutex};
