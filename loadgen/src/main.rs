@@ -37,11 +37,36 @@ use anyhow::{bail, Context as _};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// What `--help` prints, and what a wrong command line is shown.
+const USAGE: &str = "\
+usage: partout-loadgen <command> [options]
+
+commands:
+  metrics --partout <binary> [--scale X]
+      StatsD over UDP and TCP, carbon over TCP, /render latency
+  logs --partout <binary> [--lines N]
+      syslog TCP and HTTP NDJSON ingest, disk, search latency
+  logs --sample N
+      print N lines of the logs data set
+  errors --partout <binary> [--events N] [--issues N] [--connections N]
+      Sentry envelopes: events/s end to end, latency, RSS, disk
+  errors [--events N] [--issues N] --sample N
+      print N of the generated events
+  storage [--series N] [--keep DIR]
+      the metrics store in process: bytes per point, timer reads
+
+Each benchmark starts its own partout on 127.0.0.1 in a temporary data dir.
+`cargo xtask bench <metrics|logs|errors|storage>` builds both in release mode first.";
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(command) = args.first() else {
-        bail!("usage: partout-loadgen metrics|logs|errors --partout <path to partout> | storage");
+        bail!("{USAGE}");
     };
+    if matches!(command.as_str(), "-h" | "--help" | "help") {
+        println!("{USAGE}");
+        return Ok(());
+    }
     let value = |flag: &str| {
         args.iter()
             .position(|a| a == flag)
@@ -109,6 +134,6 @@ fn main() -> anyhow::Result<()> {
             }
             storage::run(series, value("--keep").map(PathBuf::from))
         }
-        other => bail!("unknown command {other}"),
+        other => bail!("unknown command {other}\n\n{USAGE}"),
     }
 }
