@@ -12,7 +12,8 @@ use partout_model::access::{
     UserInfo, UserUpdate,
 };
 use partout_model::api::{
-    ErrorBody, LogContext, LogHistogram, LogLine, LogSearch, LogTopValues, Status,
+    Deploy, ErrorBody, LogContext, LogHistogram, LogLine, LogSearch, LogTopValues, MetricPoints,
+    MetricSeries, Quantiles, Status,
 };
 use partout_model::errors::{EventList, IssueDetail, IssueList, IssueUpdate, Project};
 use serde::de::DeserializeOwned;
@@ -128,6 +129,105 @@ pub async fn log_context(id: &str, before: usize, after: usize) -> Result<LogCon
         &[("id", id), ("before", &before), ("after", &after)],
     );
     get_json(&path).await
+}
+
+/// One stored series, as the metrics API names it: its stored name and
+/// its tags (`k:v`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SeriesScope {
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+    /// The API's `from` and `until` texts (`-24h`, `now`, Unix seconds).
+    pub from: String,
+    pub until: String,
+}
+
+impl SeriesScope {
+    /// `name`, `from`, `until` and one `tag=k:v` per tag.
+    fn pairs(&self) -> Vec<(String, String)> {
+        let mut pairs = vec![
+            ("name".to_owned(), self.name.clone()),
+            ("from".to_owned(), self.from.clone()),
+            ("until".to_owned(), self.until.clone()),
+        ];
+        pairs.extend(
+            self.tags
+                .iter()
+                .map(|(key, value)| ("tag".to_owned(), format!("{key}:{value}"))),
+        );
+        pairs
+    }
+}
+
+/// `path?query` of owned pairs.
+fn path_with(path: &str, pairs: &[(String, String)]) -> String {
+    let borrowed: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(key, value)| (key.as_str(), value.as_str()))
+        .collect();
+    query_string::with_query(path, &borrowed)
+}
+
+/// `GET /api/v1/metrics/series`: up to `limit` series found by what a
+/// person typed: a Graphite glob when it has one of `*?[{`, else the
+/// names containing the text (empty: every series).
+pub async fn metric_series(text: &str, limit: usize) -> Result<Vec<MetricSeries>, ApiError> {
+    let limit = limit.to_string();
+    let key = if text.contains(['*', '?', '[', '{']) {
+        "match"
+    } else {
+        "contains"
+    };
+    // Written out, not through `query_string`, which leaves empty values
+    // out: an empty `contains` (every series) must reach the server, which
+    // reads no filter at all as the glob `*`.
+    let path = format!(
+        "/api/v1/metrics/series?{key}={}&limit={limit}",
+        query_string::encode(text)
+    );
+    get_json(&path).await
+}
+
+/// `GET /api/v1/metrics/series?match=<name>`: the series stored under
+/// exactly `name`, one per set of tags.
+pub async fn metric_series_named(name: &str) -> Result<Vec<MetricSeries>, ApiError> {
+    get_json(&query_string::with_query(
+        "/api/v1/metrics/series",
+        &[("match", name)],
+    ))
+    .await
+}
+
+/// `GET /api/v1/metrics/points`: one series' points, a point per `step`
+/// seconds, each merged with `consolidation` (`avg`, `sum`, `p99` ...).
+pub async fn metric_points(
+    scope: &SeriesScope,
+    step: i64,
+    consolidation: &str,
+) -> Result<MetricPoints, ApiError> {
+    let mut pairs = scope.pairs();
+    pairs.push(("step".to_owned(), step.to_string()));
+    pairs.push(("consolidation".to_owned(), consolidation.to_owned()));
+    get_json(&path_with("/api/v1/metrics/points", &pairs)).await
+}
+
+/// `GET /api/v1/metrics/quantiles`: a timer's quantiles `qs` over the
+/// whole range, from its merged sketches.
+pub async fn metric_quantiles(scope: &SeriesScope, qs: &str) -> Result<Quantiles, ApiError> {
+    let mut pairs = scope.pairs();
+    pairs.push(("q".to_owned(), qs.to_owned()));
+    get_json(&path_with("/api/v1/metrics/quantiles", &pairs)).await
+}
+
+/// `GET /api/v1/deploys`: up to 100 deploys in `[from_ms, until_ms)`,
+/// newest first.
+pub async fn deploys_between(from_ms: i64, until_ms: i64) -> Result<Vec<Deploy>, ApiError> {
+    let (from, until) = (from_ms.to_string(), until_ms.to_string());
+    get_json(&query_string::with_query(
+        "/api/v1/deploys",
+        &[("from", &from), ("until", &until), ("limit", "100")],
+    ))
+    .await
 }
 
 /// Which issues an issue list is about, as `GET /api/v1/issues` reads

@@ -11,11 +11,13 @@
 
 mod api;
 mod app;
+mod clock;
 mod components;
 mod format;
 mod pages;
 mod query_string;
 mod session;
+mod time_axis;
 mod url_nav;
 
 fn main() {

@@ -237,6 +237,19 @@ fn statsd_over_udp_and_tcp_reads_back_exactly() {
         .unwrap()
         .iter()
         .any(|n| n == "stats.timers.e2e.latency.upper_99"));
+    // A text finds names containing it, across nodes; a limit cuts.
+    let by_text = get_json(&partout, "/api/v1/metrics/series?contains=E2E.LAT");
+    assert_eq!(by_text, Value::Array(found.clone()));
+    let one = get_json(&partout, "/api/v1/metrics/series?contains=e2e&limit=1");
+    assert_eq!(one.as_array().map(Vec::len), Some(1));
+    let both = http()
+        .get(format!(
+            "{}/api/v1/metrics/series?match=*&contains=e2e",
+            partout.url()
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(both.status(), 400);
 
     // The bad line was counted, the rest accepted.
     let metrics = metrics_text(&partout).unwrap();

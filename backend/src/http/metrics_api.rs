@@ -11,7 +11,8 @@ use super::params::{first, pairs};
 use super::AppState;
 use crate::query::graphite::time::{parse_offset, parse_time};
 use crate::query::metrics::{
-    points, quantiles, search, Consolidation, MetricsQueryError, PointsRequest, QuantilesRequest,
+    points, quantiles, search, Consolidation, MetricsQueryError, NameFilter, PointsRequest,
+    QuantilesRequest, MAX_SEARCH_RESULTS,
 };
 
 pub fn routes() -> Router<AppState> {
@@ -44,15 +45,36 @@ impl From<MetricsQueryError> for ApiError {
     }
 }
 
-/// `GET /api/v1/metrics/series?match=stats.timers.*.*&tag=env:prod`
+/// `GET /api/v1/metrics/series?match=stats.timers.*.*&tag=env:prod`, or
+/// `?contains=checkout` (names containing the text); `limit` caps the
+/// answer.
 async fn series_handler(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<MetricSeries>>, ApiError> {
     let pairs = pairs(query);
-    let pattern = first(&pairs, "match").unwrap_or("*").to_owned();
+    let filter = match (first(&pairs, "match"), first(&pairs, "contains")) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::BadRequest(
+                "give match (a glob) or contains (a text), not both".into(),
+            ))
+        }
+        (None, Some(text)) => NameFilter::Contains(text.to_owned()),
+        (Some(pattern), None) => NameFilter::Glob(pattern.to_owned()),
+        (None, None) => NameFilter::Glob("*".to_owned()),
+    };
+    let limit = match first(&pairs, "limit") {
+        None => MAX_SEARCH_RESULTS,
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n > 0)
+            .ok_or_else(|| {
+                ApiError::BadRequest(format!("bad limit {text:?}: a whole number from 1"))
+            })?,
+    };
     let tags = tags(&pairs)?;
-    let found = search(&state.tsdb.catalog(), &pattern, &tags)?;
+    let found = search(&state.tsdb.catalog(), &filter, &tags, limit)?;
     Ok(Json(found))
 }
 

@@ -30,25 +30,47 @@ pub enum MetricsQueryError {
     Store(#[from] StoreError),
 }
 
-/// Series whose name matches the Graphite glob `pattern` and that carry
-/// every `tags` pair, sorted by name.
+/// Which names a series search keeps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameFilter {
+    /// A Graphite glob over the whole name: `*` stays within one node.
+    Glob(String),
+    /// Names containing this text anywhere, case-insensitively: what a
+    /// person types in a search box (`checkout` finds
+    /// `stats.timers.web.checkout`). Empty keeps every name.
+    Contains(String),
+}
+
+/// Series whose name passes `filter` and that carry every `tags` pair,
+/// sorted by name; at most `limit` (and [`MAX_SEARCH_RESULTS`]).
 pub fn search(
     catalog: &[Series],
-    pattern: &str,
+    filter: &NameFilter,
     tags: &[(String, String)],
+    limit: usize,
 ) -> Result<Vec<MetricSeries>, MetricsQueryError> {
-    let matcher: Regex = glob_regex(pattern)
-        .map_err(|e| MetricsQueryError::BadRequest(format!("bad pattern: {e}")))?;
+    let matches: Box<dyn Fn(&str) -> bool> = match filter {
+        NameFilter::Glob(pattern) => {
+            let matcher: Regex = glob_regex(pattern)
+                .map_err(|e| MetricsQueryError::BadRequest(format!("bad pattern: {e}")))?;
+            Box::new(move |name| matcher.is_match(name))
+        }
+        NameFilter::Contains(text) => {
+            let text = text.to_lowercase();
+            Box::new(move |name| name.to_lowercase().contains(&text))
+        }
+    };
+    let limit = limit.min(MAX_SEARCH_RESULTS);
     let mut found = Vec::new();
     for series in catalog {
+        if found.len() >= limit {
+            break;
+        }
         let has_tags = tags
             .iter()
             .all(|(k, v)| series.key.tags.iter().any(|(sk, sv)| sk == k && sv == v));
-        if has_tags && matcher.is_match(&series.key.name) {
+        if has_tags && matches(&series.key.name) {
             found.push(describe(series));
-            if found.len() >= MAX_SEARCH_RESULTS {
-                break;
-            }
         }
     }
     Ok(found)
@@ -314,6 +336,50 @@ mod tests {
     use crate::store::Store;
     use crate::tsdb::point::RawValue;
     use crate::tsdb::{test_config, Row};
+
+    fn named(names: &[&str]) -> Vec<Series> {
+        names
+            .iter()
+            .zip(1..)
+            .map(|(name, id)| Series {
+                id,
+                key: SeriesKey::new((*name).into(), [("dc".into(), "eu".into())]),
+                kind: SeriesKind::Gauge,
+            })
+            .collect()
+    }
+
+    fn names(found: &[MetricSeries]) -> Vec<&str> {
+        found.iter().map(|series| series.name.as_str()).collect()
+    }
+
+    /// A glob keeps Graphite's rule (`*` within one node); a text finds
+    /// names containing it anywhere, whatever its case; a limit cuts.
+    #[test]
+    fn series_are_found_by_glob_or_by_text_up_to_a_limit() {
+        let catalog = named(&[
+            "servers.web1.load",
+            "servers.web2.load",
+            "stats.timers.web.Checkout",
+        ]);
+        let glob = |pattern: &str| NameFilter::Glob(pattern.into());
+        let text = |text: &str| NameFilter::Contains(text.into());
+        let found = |filter, limit| search(&catalog, &filter, &[], limit).unwrap();
+        assert!(found(glob("*"), 10).is_empty(), "* is one node");
+        assert_eq!(
+            names(&found(glob("servers.*.load"), 10)),
+            ["servers.web1.load", "servers.web2.load"]
+        );
+        assert_eq!(
+            names(&found(text("checkout"), 10)),
+            ["stats.timers.web.Checkout"]
+        );
+        assert_eq!(names(&found(text("WEB"), 10)).len(), 3);
+        assert_eq!(names(&found(text(""), 2)).len(), 2, "the limit");
+        assert_eq!(names(&found(text(""), 0)).len(), 0);
+        let tagged = [("dc".to_owned(), "us".to_owned())];
+        assert!(search(&catalog, &text(""), &tagged, 10).unwrap().is_empty());
+    }
 
     /// Two intervals with very different latencies: the range's p99 must be
     /// the p99 of all samples (from merged sketches), not a mix of the two

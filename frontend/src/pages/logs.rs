@@ -14,13 +14,11 @@
 //!   the lines around it.
 //! - `facets`: the top services, hosts and levels, click to filter.
 //! - `tail`: the live tail, a bounded buffer of new lines.
-//! - `clock`: instants in the browser's time zone.
 //!
 //! Invariant: the URL holds the view (see `url_state`); every change is a
 //! navigation, and what is fetched follows from the URL alone.
 
 mod chart_layout;
-mod clock;
 mod facets;
 mod histogram;
 mod line_view;
@@ -35,6 +33,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::api::{self, LogScope};
+use crate::clock;
 use time_range::TimeRange;
 use url_state::LogsView;
 

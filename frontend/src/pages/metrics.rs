@@ -1,14 +1,75 @@
+//! `/ui/metrics`: find a series by name and chart it over a range, with
+//! the deploys of that range on the chart, so "did the deploy at 14:02
+//! slow the API down?" is one look; a timer also gets its percentiles over
+//! the whole range from merged sketches ("the worst 0.01%").
+//!
+//! # Layout
+//! - `url_state`: the search, series, range and consolidation as read
+//!   from and written to the URL (pure).
+//! - `plot`: points into SVG geometry, value ticks, deploy positions
+//!   (pure).
+//! - `series_list`: the name search (a text or a glob) and the series it
+//!   finds.
+//! - `chart`: the chosen series' chart, its controls and deploys.
+//! - `quantiles`: a timer's percentiles over the whole range.
+//!
+//! Invariant: the URL holds the view; every change is a navigation, and
+//! what is fetched follows from the URL alone.
+
+mod chart;
+mod plot;
+mod quantiles;
+mod series_list;
+mod url_state;
+
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
-use crate::components::upcoming::Upcoming;
+use crate::url_nav::UrlNav;
+use url_state::MetricsView;
 
-/// `/ui/metrics`: will chart the metrics this server has received; a placeholder until then.
+/// The page. Stable hooks for browser tests: `#metric-search` (the name
+/// glob box), `#series-list` (its links are `a.series` with `data-name`),
+/// `[data-testid=metric-chart]` (lines are `path.line`, lone points
+/// `circle.dot`, deploys `line.deploy`), `[data-range=<from>]`,
+/// `[data-by=<consolidation>]`, `#metric-summary`, `#metric-deploys`,
+/// `#metric-quantiles` (rows `tr[data-q]`) and `#metric-error`.
 #[component]
 pub fn Metrics() -> impl IntoView {
+    let params = use_query_map();
+    let view = Memo::new(move |_| {
+        params.with(|params| {
+            MetricsView::from_params(
+                |key| params.get(key),
+                |key| params.get_all(key).unwrap_or_default(),
+            )
+        })
+    });
+    let nav = MetricsNav::new(view);
+    let chart = move || {
+        let view = view.get();
+        match view.chosen.clone() {
+            Some(chosen) => view! { <chart::SeriesChart view chosen nav /> }.into_any(),
+            None => view! {
+                <p class="muted metrics-hint">
+                    "Pick a series on the left to chart it. Search by any part of its name ("
+                    <code>"checkout"</code>"), or with Graphite's globs ("
+                    <code>"stats.timers.api.*"</code>", "<code>"servers.{web1,web2}.load"</code>")."
+                </p>
+            }
+            .into_any(),
+        }
+    };
     view! {
-        <Upcoming
-            title="Metrics"
-            arrives="Charts of the StatsD and Carbon metrics sent to this server arrive with the metrics feature."
-        />
+        <div class="metrics-page">
+            <h1>"Metrics"</h1>
+            <div class="metrics-body">
+                <series_list::SeriesList nav />
+                <div class="metrics-main">{chart}</div>
+            </div>
+        </div>
     }
 }
+
+/// Reads and changes the page's view.
+pub type MetricsNav = UrlNav<MetricsView>;

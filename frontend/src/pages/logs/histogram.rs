@@ -9,8 +9,9 @@ use wasm_bindgen::JsCast;
 
 use super::chart_layout::{layout, ChartLayout, HEIGHT, WIDTH};
 use super::time_range::TimeRange;
-use super::{clock, LogsNav};
+use super::LogsNav;
 use crate::api::ApiError;
+use crate::clock;
 use crate::format;
 
 /// A press and release closer than this (in fractions of the chart's

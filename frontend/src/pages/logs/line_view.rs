@@ -6,8 +6,9 @@ use partout_model::api::{LogContext, LogFieldValue, LogLine};
 
 use super::query_edit::{exists_clause, field_clause, missing_clause};
 use super::time_range::TimeRange;
-use super::{clock, LogsNav, Problem};
+use super::{LogsNav, Problem};
 use crate::api;
+use crate::clock;
 
 /// Lines asked for on each side of a line's context.
 const CONTEXT_LINES: usize = 10;

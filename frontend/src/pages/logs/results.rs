@@ -6,8 +6,9 @@ use leptos::task::spawn_local;
 use partout_model::api::{LogHistogram, LogLine};
 
 use super::line_view::LogRow;
-use super::{clock, LogsNav, Problem};
+use super::{LogsNav, Problem};
 use crate::api::{self, ApiError, LogScope};
+use crate::clock;
 use crate::format;
 
 /// Lines per request.

@@ -6,7 +6,8 @@ use leptos::html;
 use leptos::prelude::*;
 
 use super::time_range::{TimeRange, PRESETS};
-use super::{clock, LogsNav};
+use super::LogsNav;
+use crate::clock;
 
 /// Example shown in the empty query box: the most common question.
 const QUERY_PLACEHOLDER: &str = "service:api level:error timeout";

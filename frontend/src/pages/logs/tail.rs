@@ -8,8 +8,9 @@ use leptos::prelude::*;
 use partout_model::api::LogLine;
 
 use super::line_view::LogRow;
-use super::{clock, LogsNav, Problem};
+use super::{LogsNav, Problem};
 use crate::api::{self, ApiError, LogTail, TailEvent};
+use crate::clock;
 use crate::format;
 
 /// Most lines the live view keeps; older ones are dropped (and counted).

@@ -1,7 +1,8 @@
 //! Instants as the person reading them expects: in the browser's time
 //! zone. The browser's `Date` does the calendar and time-zone work, so no
 //! zone database ships in the wasm; that also means these only work in
-//! the browser (the pure UTC side is in `super::time_range`).
+//! the browser (the logs page keeps its pure UTC side in
+//! `pages::logs::time_range`).
 
 use js_sys::Date;
 use wasm_bindgen::JsValue;

@@ -1,0 +1,113 @@
+//! The name search and the series it finds, each a link that charts it.
+
+use leptos::ev::SubmitEvent;
+use leptos::html;
+use leptos::prelude::*;
+use partout_model::api::MetricSeries;
+
+use super::url_state::Chosen;
+use super::MetricsNav;
+use crate::api;
+use crate::url_nav::UrlView as _;
+
+/// Series listed at most: more would only be scrolled past; a narrower
+/// search finds the rest.
+const MAX_LISTED: usize = 200;
+
+/// The search box and its results.
+#[component]
+pub fn SeriesList(nav: MetricsNav) -> impl IntoView {
+    let input: NodeRef<html::Input> = NodeRef::new();
+    let pattern = Memo::new(move |_| nav.view().with(|view| view.pattern.clone()));
+    let found = LocalResource::new(move || {
+        let pattern = pattern.get();
+        async move { api::metric_series(&pattern, MAX_LISTED).await }
+    });
+    let on_submit = move |event: SubmitEvent| {
+        event.prevent_default();
+        if let Some(input) = input.get() {
+            let next = nav
+                .view()
+                .get_untracked()
+                .with_pattern(input.value().trim().to_owned());
+            nav.go(&next);
+        }
+    };
+    let results = move || match found.get() {
+        None => view! { <p class="muted">"Searching…"</p> }.into_any(),
+        Some(Err(error)) => {
+            view! { <p class="card error" role="alert">{error.to_string()}</p> }.into_any()
+        }
+        Some(Ok(series)) if series.is_empty() => {
+            view! { <p class="muted" id="series-none">"No series match."</p> }.into_any()
+        }
+        Some(Ok(series)) => {
+            let count = if series.len() >= MAX_LISTED {
+                format!("The first {MAX_LISTED} series: narrow the search for more")
+            } else {
+                format!("{} series", series.len())
+            };
+            let items = series
+                .into_iter()
+                .map(|series| view! { <SeriesLink series nav /> })
+                .collect_view();
+            view! {
+                <p class="muted series-count">{count}</p>
+                <ul id="series-list">{items}</ul>
+            }
+            .into_any()
+        }
+    };
+    view! {
+        <aside class="series-panel card">
+            <form class="series-search" role="search" on:submit=on_submit>
+                <input
+                    id="metric-search"
+                    type="search"
+                    node_ref=input
+                    prop:value=pattern
+                    placeholder="checkout, or a glob: servers.*.load"
+                    aria-label="Series name: a text or a glob"
+                    spellcheck="false"
+                    autocomplete="off"
+                />
+                <button type="submit">"Find"</button>
+            </form>
+            {results}
+        </aside>
+    }
+}
+
+/// One series: its name, kind and tags, a link to its chart.
+#[component]
+fn SeriesLink(series: MetricSeries, nav: MetricsNav) -> impl IntoView {
+    let chosen = Chosen {
+        name: series.name.clone(),
+        tags: series.tags.clone().into_iter().collect(),
+    };
+    let active = {
+        let chosen = chosen.clone();
+        move || {
+            nav.view()
+                .with(|view| view.chosen.as_ref() == Some(&chosen))
+        }
+    };
+    let href = move || {
+        nav.view()
+            .with(|view| view.with_chosen(chosen.clone()).href())
+    };
+    let tags = series
+        .tags
+        .iter()
+        .map(|(key, value)| view! { <span class="tag">{format!("{key}={value}")}</span> })
+        .collect_view();
+    view! {
+        <li>
+            <a class="series" class:active=active href=href data-name=series.name.clone()>
+                <span class="series-name">{series.name.clone()}</span>
+                <span class=format!("kind kind-{}", series.kind)>{series.kind.clone()}</span>
+                {tags}
+            </a>
+        </li>
+    }
+}

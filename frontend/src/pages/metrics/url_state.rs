@@ -1,0 +1,306 @@
+//! What the metrics page shows, as read from and written to its URL, so a
+//! link reproduces the view:
+//! `/ui/metrics?match=servers.*&name=servers.web1.load&from=-6h&by=max`.
+//! Pure, so it is tested on the host.
+//!
+//! Invariant: as on the logs page, the URL is the only place the view
+//! lives; the page navigates to change it.
+
+use crate::query_string;
+use crate::url_nav::UrlView;
+
+/// The page's client route.
+pub const PATH: &str = "/ui/metrics";
+
+/// A quick choice of range, ending now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preset {
+    /// What the button says, and the URL's `from`.
+    pub from: &'static str,
+    pub label: &'static str,
+    /// The range's length.
+    pub seconds: i64,
+}
+
+const HOUR: i64 = 3_600;
+const DAY: i64 = 24 * HOUR;
+
+/// The ranges offered, shortest first: raw points up to a day, then the
+/// rollups' resolutions.
+pub static PRESETS: [Preset; 5] = [
+    Preset {
+        from: "-1h",
+        label: "1h",
+        seconds: HOUR,
+    },
+    Preset {
+        from: "-6h",
+        label: "6h",
+        seconds: 6 * HOUR,
+    },
+    Preset {
+        from: "-24h",
+        label: "24h",
+        seconds: DAY,
+    },
+    Preset {
+        from: "-7d",
+        label: "7d",
+        seconds: 7 * DAY,
+    },
+    Preset {
+        from: "-30d",
+        label: "30d",
+        seconds: 30 * DAY,
+    },
+];
+
+/// The range when the URL names none (or one not offered).
+pub const DEFAULT_PRESET: Preset = PRESETS[2];
+
+/// The series the page charts: its stored name and tags.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Chosen {
+    pub name: String,
+    pub tags: Vec<(String, String)>,
+}
+
+/// The search, the chosen series, the range and the consolidation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsView {
+    /// The glob series names are searched with, as typed (empty: all).
+    pub pattern: String,
+    pub chosen: Option<Chosen>,
+    pub range: Preset,
+    /// How each point merges its bucket (`avg`, `sum`, `p99` ...); `None`
+    /// takes the kind's default ([`default_consolidation`]).
+    pub consolidation: Option<String>,
+}
+
+impl Default for MetricsView {
+    fn default() -> MetricsView {
+        MetricsView {
+            pattern: String::new(),
+            chosen: None,
+            range: DEFAULT_PRESET,
+            consolidation: None,
+        }
+    }
+}
+
+impl MetricsView {
+    /// The view of a URL's parameters: `match`, `name`, each `tag=k:v`,
+    /// `from` and `by`. `all` gives every value of a repeated parameter.
+    pub fn from_params(
+        param: impl Fn(&str) -> Option<String>,
+        all: impl Fn(&str) -> Vec<String>,
+    ) -> MetricsView {
+        let text = |key: &str| {
+            param(key)
+                .map(|value| value.trim().to_owned())
+                .filter(|value| !value.is_empty())
+        };
+        let chosen = text("name").map(|name| Chosen {
+            name,
+            tags: all("tag")
+                .iter()
+                .filter_map(|tag| tag.split_once(':'))
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .collect(),
+        });
+        let range = text("from")
+            .and_then(|from| PRESETS.iter().copied().find(|preset| preset.from == from))
+            .unwrap_or(DEFAULT_PRESET);
+        MetricsView {
+            pattern: text("match").unwrap_or_default(),
+            chosen,
+            range,
+            consolidation: text("by"),
+        }
+    }
+
+    /// This view searching for `pattern`; the chart stays.
+    pub fn with_pattern(&self, pattern: String) -> MetricsView {
+        MetricsView {
+            pattern,
+            ..self.clone()
+        }
+    }
+
+    /// This view charting `chosen`, merged the way its kind is by default.
+    pub fn with_chosen(&self, chosen: Chosen) -> MetricsView {
+        MetricsView {
+            chosen: Some(chosen),
+            consolidation: None,
+            ..self.clone()
+        }
+    }
+
+    pub fn with_range(&self, range: Preset) -> MetricsView {
+        MetricsView {
+            range,
+            ..self.clone()
+        }
+    }
+
+    pub fn with_consolidation(&self, consolidation: String) -> MetricsView {
+        MetricsView {
+            consolidation: Some(consolidation),
+            ..self.clone()
+        }
+    }
+}
+
+impl UrlView for MetricsView {
+    /// The page's URL for this view, leaving out what is default.
+    fn href(&self) -> String {
+        let tags: Vec<String> = self
+            .chosen
+            .iter()
+            .flat_map(|chosen| chosen.tags.iter())
+            .map(|(key, value)| format!("{key}:{value}"))
+            .collect();
+        let mut pairs: Vec<(&str, &str)> = vec![("match", self.pattern.as_str())];
+        if let Some(chosen) = &self.chosen {
+            pairs.push(("name", chosen.name.as_str()));
+        }
+        pairs.extend(tags.iter().map(|tag| ("tag", tag.as_str())));
+        if self.range != DEFAULT_PRESET {
+            pairs.push(("from", self.range.from));
+        }
+        pairs.push(("by", self.consolidation.as_deref().unwrap_or_default()));
+        query_string::with_query(PATH, &pairs)
+    }
+}
+
+/// The consolidations offered for a kind of series, the default first:
+/// a counter's points add up, a timer is read by its percentiles.
+pub fn consolidations(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "counter" => &["sum", "avg", "max", "min"],
+        "timer" => &["p99", "p50", "p90", "p99.9", "avg", "max", "min", "count"],
+        _ => &["avg", "max", "min", "last"],
+    }
+}
+
+/// How a kind of series is merged when the URL does not say.
+pub fn default_consolidation(kind: &str) -> &'static str {
+    consolidations(kind).first().copied().unwrap_or("avg")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+
+    fn view_of(pairs: &[(&str, &str)]) -> MetricsView {
+        let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (key, value) in pairs {
+            map.entry((*key).to_owned())
+                .or_default()
+                .push((*value).to_owned());
+        }
+        MetricsView::from_params(
+            |key| map.get(key).and_then(|values| values.first().cloned()),
+            |key| map.get(key).cloned().unwrap_or_default(),
+        )
+    }
+
+    #[test]
+    fn defaults_make_the_plain_link() {
+        let view = view_of(&[]);
+        assert_eq!(view, MetricsView::default());
+        assert_eq!(view.href(), "/ui/metrics");
+    }
+
+    #[test]
+    fn the_link_holds_search_series_tags_range_and_consolidation() {
+        let view = view_of(&[
+            ("match", " api.* "),
+            ("name", "api.latency"),
+            ("tag", "env:prod"),
+            ("tag", "region:eu:west"),
+            ("tag", "no colon"),
+            ("from", "-7d"),
+            ("by", "p99.9"),
+        ]);
+        assert_eq!(view.pattern, "api.*");
+        assert_eq!(
+            view.chosen,
+            Some(Chosen {
+                name: "api.latency".into(),
+                tags: vec![
+                    ("env".into(), "prod".into()),
+                    ("region".into(), "eu:west".into())
+                ],
+            })
+        );
+        assert_eq!(view.range.seconds, 7 * DAY);
+        assert_eq!(view.consolidation.as_deref(), Some("p99.9"));
+        assert_eq!(
+            view.href(),
+            "/ui/metrics?match=api.%2A&name=api.latency&tag=env%3Aprod&tag=region%3Aeu%3Awest&from=-7d&by=p99.9"
+        );
+        assert_eq!(view_of_href(&view.href()), view, "the link reads back");
+    }
+
+    #[test]
+    fn choosing_a_series_resets_the_consolidation_and_keeps_the_rest() {
+        let view = view_of(&[("match", "a.*"), ("from", "-1h"), ("by", "max")]);
+        let chosen = view.with_chosen(Chosen {
+            name: "a.b".into(),
+            tags: Vec::new(),
+        });
+        assert_eq!(chosen.consolidation, None);
+        assert_eq!(chosen.pattern, "a.*");
+        assert_eq!(chosen.range.from, "-1h");
+        assert_eq!(chosen.href(), "/ui/metrics?match=a.%2A&name=a.b&from=-1h");
+    }
+
+    #[test]
+    fn an_unknown_range_reads_as_the_default() {
+        assert_eq!(view_of(&[("from", "-3y")]).range, DEFAULT_PRESET);
+    }
+
+    #[test]
+    fn each_kind_defaults_to_its_first_consolidation() {
+        assert_eq!(default_consolidation("counter"), "sum");
+        assert_eq!(default_consolidation("timer"), "p99");
+        assert_eq!(default_consolidation("gauge"), "avg");
+        assert_eq!(default_consolidation("set"), "avg");
+    }
+
+    /// Parses an href the way the router hands its query to the page.
+    fn view_of_href(href: &str) -> MetricsView {
+        let query = href.split_once('?').map_or("", |(_, query)| query);
+        let pairs: Vec<(String, String)> = query
+            .split('&')
+            .filter(|pair| !pair.is_empty())
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(key, value)| (decode(key), decode(value)))
+            .collect();
+        let borrowed: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(key, value)| (key.as_str(), value.as_str()))
+            .collect();
+        view_of(&borrowed)
+    }
+
+    fn decode(text: &str) -> String {
+        let bytes = text.as_bytes();
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < bytes.len() {
+            if bytes[at] == b'%' && at + 2 < bytes.len() {
+                let hex = std::str::from_utf8(&bytes[at + 1..at + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                at += 3;
+            } else {
+                out.push(bytes[at]);
+                at += 1;
+            }
+        }
+        String::from_utf8(out).unwrap()
+    }
+}

@@ -1,0 +1,239 @@
+//! The metrics page in a real browser: carbon points and StatsD timings
+//! sent to the real binary, and a deploy posted through the API, are
+//! found by name, charted with the deploy marked, and a timer's
+//! percentiles read, in headless Chromium. Screenshots go to
+//! `<target>/e2e-output/browser_metrics`.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use partout_e2e::webdriver::Browser;
+use partout_e2e::{http, output_dir, Partout};
+use serde_json::{json, Value};
+
+const TOKEN: &str = partout_e2e::E2E_TOKEN;
+const RENDER_TIMEOUT: Duration = Duration::from_secs(30);
+const ENTER: &str = "\u{E007}";
+/// Timings the StatsD timer gets: 1 to 1000 ms, once each.
+const TIMINGS: u32 = 1000;
+
+fn now_s() -> i64 {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    i64::try_from(since_epoch.as_secs()).unwrap()
+}
+
+/// An hour of a load average every 10 s: 0.5 before the deploy half an
+/// hour ago, 1.5 after it (web1); a steady 0.25 (web2).
+fn send_carbon(partout: &Partout, now: i64, deploy: i64) {
+    let mut text = String::new();
+    for at in (now - 3_600..now).step_by(10) {
+        let web1 = if at < deploy { 0.5 } else { 1.5 };
+        text.push_str(&format!("servers.web1.load {web1} {at}\n"));
+        text.push_str(&format!("servers.web2.load 0.25 {at}\n"));
+    }
+    let mut stream = TcpStream::connect(&partout.addrs["carbon_tcp"]).unwrap();
+    stream.write_all(text.as_bytes()).unwrap();
+}
+
+fn send_timings(partout: &Partout) {
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let lines: Vec<String> = (1..=TIMINGS)
+        .map(|ms| format!("web.checkout:{ms}|ms"))
+        .collect();
+    for chunk in lines.chunks(50) {
+        socket
+            .send_to(chunk.join("\n").as_bytes(), &partout.addrs["statsd_udp"])
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+fn post_deploy(partout: &Partout, at_ms: i64) {
+    let response = http()
+        .post(format!("{}/api/v1/deploys", partout.url()))
+        .bearer_auth(TOKEN)
+        .json(&json!({
+            "service": "api", "version": "1.4.2", "environment": "prod",
+            "deployed_by": "ci", "deployed_at_ms": at_ms
+        }))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 201, "{:?}", response.text());
+}
+
+fn api(partout: &Partout, path_and_query: &str) -> Value {
+    let response = http()
+        .get(format!("{}{path_and_query}", partout.url()))
+        .bearer_auth(TOKEN)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path_and_query}");
+    response.json().unwrap()
+}
+
+/// Waits until the API lists the timer and answers all its samples; its
+/// stored name.
+fn wait_for_timer(partout: &Partout) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let series = api(partout, "/api/v1/metrics/series?contains=");
+        let timer = series.as_array().unwrap().iter().find_map(|series| {
+            (series["kind"] == "timer").then(|| series["name"].as_str().unwrap().to_owned())
+        });
+        if let Some(name) = timer {
+            let quantiles = api(
+                partout,
+                &format!("/api/v1/metrics/quantiles?name={name}&from=-1h"),
+            );
+            if quantiles["count"] == TIMINGS {
+                return name;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the timer never arrived whole\n{}",
+            partout.log()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Whether the current URL has `pair` in its query.
+fn url_has(browser: &Browser, pair: &str) -> bool {
+    browser.current_url().contains(pair)
+}
+
+#[test]
+fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
+    let out = output_dir("browser_metrics");
+    let partout = Partout::start_with(
+        None,
+        &[
+            "--bootstrap-token",
+            TOKEN,
+            "--metrics-flush-interval-secs",
+            "1",
+        ],
+    );
+    let now = now_s();
+    let deploy = now - 1_800;
+    send_carbon(&partout, now, deploy);
+    send_timings(&partout);
+    post_deploy(&partout, deploy * 1000);
+    let timer = wait_for_timer(&partout);
+
+    let browser = Browser::start().unwrap();
+    browser
+        .sign_in(
+            &format!("{}/ui/metrics?match=servers.*.load&from=-1h", partout.url()),
+            "admin",
+            partout_e2e::ADMIN_PASSWORD,
+        )
+        .unwrap();
+    browser.wait_until(
+        "both servers are listed",
+        "return document.querySelectorAll('#series-list a.series').length === 2",
+        &out,
+    );
+    let names = browser.execute(
+        "return [...document.querySelectorAll('#series-list a.series')].map(a => a.dataset.name)",
+    );
+    assert_eq!(names, json!(["servers.web1.load", "servers.web2.load"]));
+
+    // Chart web1 over the last hour: 10-second points, the step at the
+    // deploy, the deploy marked and listed.
+    let web1 = browser
+        .find("#series-list a.series[data-name='servers.web1.load']")
+        .unwrap();
+    browser.click(&web1);
+    let summary = browser
+        .wait_for_text("#metric-summary", "avg per 10 s", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(summary.contains("min 0.5"), "{summary}");
+    assert!(summary.contains("max 1.5"), "{summary}");
+    assert!(summary.contains("last 1.5"), "{summary}");
+    let points: u64 = summary
+        .split(" · ")
+        .find_map(|part| part.strip_suffix(" points"))
+        .and_then(|count| count.parse().ok())
+        .unwrap_or_else(|| panic!("no point count in {summary:?}"));
+    assert!((355..=361).contains(&points), "{summary}");
+    browser.wait_until(
+        "the line and the deploy are drawn",
+        "return document.querySelectorAll('[data-testid=metric-chart] path.line').length >= 1
+             && document.querySelectorAll('[data-testid=metric-chart] line.deploy').length === 1",
+        &out,
+    );
+    // The marker sits half way across an hour-long chart.
+    let marker_x = browser.execute(
+        "return Number(document.querySelector('[data-testid=metric-chart] line.deploy').getAttribute('x1'))",
+    );
+    let marker_x = marker_x.as_f64().unwrap();
+    assert!(
+        (480.0..=520.0).contains(&marker_x),
+        "deploy at x {marker_x}"
+    );
+    let deploys = browser
+        .wait_for_text("#metric-deploys", "api 1.4.2", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(deploys.contains("by ci"), "{deploys}");
+    assert!(url_has(&browser, "name=servers.web1.load"));
+    browser.screenshot(&out.join("1-web1-last-hour.png"));
+
+    // Max per bucket over a day: the link holds the choice.
+    let max = browser.find("[data-by=max]").unwrap();
+    browser.click(&max);
+    browser
+        .wait_for_text("#metric-summary", "max per 10 s", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(url_has(&browser, "by=max"));
+    let day = browser.find("[data-range='-24h']").unwrap();
+    browser.click(&day);
+    let summary = browser
+        .wait_for_text("#metric-summary", "max per 5 min", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(
+        summary.contains("max 1.5") && summary.contains("min 0.5"),
+        "{summary}"
+    );
+
+    // Find the timer by name and read its percentiles over the range.
+    let search = browser.find("#metric-search").unwrap();
+    browser.clear(&search);
+    // Part of the name is enough: no glob, across its dots.
+    browser.send_keys(&search, &format!("checkout{ENTER}"));
+    browser.wait_until(
+        "the timer is found",
+        "return document.querySelectorAll('#series-list a.series').length === 1",
+        &out,
+    );
+    let timer_link = browser
+        .find(&format!("#series-list a.series[data-name='{timer}']"))
+        .unwrap();
+    browser.click(&timer_link);
+    browser
+        .wait_for_text("#metric-summary", "p99 per 5 min", RENDER_TIMEOUT)
+        .unwrap();
+    let caption = browser
+        .wait_for_text("#metric-quantiles", "1,000 samples", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(caption.contains("within 1%"), "{caption}");
+    let quantile = |q: &str| -> f64 {
+        let text = browser.execute(&format!(
+            "return document.querySelector('#metric-quantiles tr[data-q=\"{q}\"] td.value').textContent"
+        ));
+        text.as_str().unwrap().parse().unwrap()
+    };
+    // The exact percentiles of 1..=1000 ms, within the sketch's 1% (and
+    // the two-digit rounding of the page).
+    for (q, exact) in [("0.5", 500.0), ("0.99", 990.0), ("0.999", 999.0)] {
+        let shown = quantile(q);
+        assert!(
+            (shown - exact).abs() <= exact * 0.012,
+            "p{q}: {shown} against {exact}"
+        );
+    }
+    browser.screenshot(&out.join("2-timer-percentiles.png"));
+}
