@@ -219,6 +219,20 @@ pub async fn metric_quantiles(scope: &SeriesScope, qs: &str) -> Result<Quantiles
     get_json(&path_with("/api/v1/metrics/quantiles", &pairs)).await
 }
 
+/// `GET /api/v1/deploys`: the newest 100 deploys of `service` in
+/// `environment` (an empty text: any).
+pub async fn deploys(service: &str, environment: &str) -> Result<Vec<Deploy>, ApiError> {
+    get_json(&query_string::with_query(
+        "/api/v1/deploys",
+        &[
+            ("service", service),
+            ("environment", environment),
+            ("limit", "100"),
+        ],
+    ))
+    .await
+}
+
 /// `GET /api/v1/deploys`: up to 100 deploys in `[from_ms, until_ms)`,
 /// newest first.
 pub async fn deploys_between(from_ms: i64, until_ms: i64) -> Result<Vec<Deploy>, ApiError> {

@@ -1,7 +1,8 @@
 //! The metrics page in a real browser: carbon points and StatsD timings
 //! sent to the real binary, and a deploy posted through the API, are
 //! found by name, charted with the deploy marked, and a timer's
-//! percentiles read, in headless Chromium. Screenshots go to
+//! percentiles read; the deploy is listed on the deploys page and leads to
+//! its logs, in headless Chromium. Screenshots go to
 //! `<target>/e2e-output/browser_metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -236,4 +237,38 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
         );
     }
     browser.screenshot(&out.join("2-timer-percentiles.png"));
+
+    // The deploys page lists it, filters, and leads to its logs.
+    browser.goto(&format!("{}/ui/deploys", partout.url()));
+    let row = browser
+        .wait_for_text(
+            "#deploy-list tr.deploy[data-service=api]",
+            "1.4.2",
+            RENDER_TIMEOUT,
+        )
+        .unwrap();
+    assert!(row.contains("prod") && row.contains("ci"), "{row}");
+    assert!(
+        row.contains("30 min ago") || row.contains("31 min ago"),
+        "{row}"
+    );
+    browser.screenshot(&out.join("3-deploys.png"));
+    let environment = browser.find("#deploy-environment").unwrap();
+    browser.send_keys(&environment, &format!("staging{ENTER}"));
+    browser
+        .wait_for_text("#deploys-none", "No deploys", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(url_has(&browser, "environment=staging"));
+    browser.goto(&format!("{}/ui/deploys?environment=prod", partout.url()));
+    browser
+        .wait_for_text("#deploy-list", "1.4.2", RENDER_TIMEOUT)
+        .unwrap();
+    let logs = browser.find("#deploy-list a.deploy-logs").unwrap();
+    browser.click(&logs);
+    browser.wait_until(
+        "the logs page opens on the service around the deploy",
+        "return location.pathname === '/ui/logs' && location.search.includes('q=service%3Aapi')
+             && location.search.includes('until=')",
+        &out,
+    );
 }

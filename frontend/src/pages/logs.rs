@@ -35,6 +35,7 @@ use leptos_router::hooks::use_query_map;
 use crate::api::{self, LogScope};
 use crate::clock;
 use time_range::TimeRange;
+pub use url_state::link;
 use url_state::LogsView;
 
 use crate::url_nav::UrlNav;

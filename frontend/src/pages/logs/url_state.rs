@@ -57,6 +57,16 @@ impl LogsView {
     }
 }
 
+/// The logs page showing `query`'s lines from `from_ms` to `until_ms`:
+/// how other pages link here (a deploy's lines around it).
+pub fn link(query: &str, from_ms: i64, until_ms: i64) -> String {
+    LogsView {
+        query: query.to_owned(),
+        range: TimeRange::between(from_ms, until_ms),
+    }
+    .href_text()
+}
+
 impl UrlView for LogsView {
     fn href(&self) -> String {
         self.href_text()
@@ -101,5 +111,13 @@ mod tests {
             "/ui/logs?q=service%3Aapi%20level%3Aerror&from=1970-01-01T00%3A00%3A00Z&until=1970-01-01T00%3A01%3A00Z"
         );
         assert_eq!(fixed.with_query(String::new()).query, "");
+    }
+
+    #[test]
+    fn other_pages_link_to_a_query_over_two_instants() {
+        assert_eq!(
+            link("service:api", 0, 60_000),
+            "/ui/logs?q=service%3Aapi&from=1970-01-01T00%3A00%3A00Z&until=1970-01-01T00%3A01%3A00Z"
+        );
     }
 }
