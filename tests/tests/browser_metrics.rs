@@ -271,4 +271,38 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
              && location.search.includes('until=')",
         &out,
     );
+
+    // The overview puts the day's deploys, errors and log lines together.
+    let lines = "{\"msg\":\"payment failed\",\"level\":\"error\",\"service\":\"api\"}\n\
+                 {\"msg\":\"served\",\"level\":\"info\",\"service\":\"api\"}\n";
+    let response = http()
+        .post(format!("{}/api/v1/logs", partout.url()))
+        .bearer_auth(TOKEN)
+        .body(lines)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    // The overview counts them from the histogram, which sees a line once
+    // its commit is searchable.
+    while api(&partout, "/api/v1/logs/histogram?from=-24h")["total"] != 2 {
+        assert!(Instant::now() < deadline, "lines never searchable");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    browser.goto(&format!("{}/", partout.url()));
+    let deploys = browser
+        .wait_for_text("#last-day-deploys", "api 1.4.2", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(deploys.contains("(prod)"), "{deploys}");
+    let logs = browser
+        .wait_for_text("#last-day-logs", "2 lines", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(
+        logs.contains("1 error ·") && logs.contains("0 warnings"),
+        "{logs}"
+    );
+    browser
+        .wait_for_text("#last-day-issues", "No errors seen.", RENDER_TIMEOUT)
+        .unwrap();
+    browser.screenshot(&out.join("4-overview.png"));
 }

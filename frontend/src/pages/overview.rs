@@ -1,3 +1,5 @@
+mod last_day;
+
 use leptos::prelude::*;
 use partout_model::api::Status;
 
@@ -17,6 +19,7 @@ pub fn Overview() -> impl IntoView {
 
     view! {
         <h1>"Overview"</h1>
+        <last_day::LastDay />
         // `Transition` keeps the previous status on screen while a refresh is
         // in flight, instead of flashing the loading text.
         <Transition fallback=|| view! { <p class="muted">"Loading the server status…"</p> }>
