@@ -200,7 +200,10 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
         "{summary}"
     );
 
-    // Find the timer by name and read its percentiles over the range.
+    // Find the timer by name and read its percentiles over the range. A
+    // new search leaves the chart as it is (the same element, not redrawn).
+    browser
+        .execute("document.querySelector('[data-testid=metric-chart] svg').dataset.kept = 'yes'");
     let search = browser.find("#metric-search").unwrap();
     browser.clear(&search);
     // Part of the name is enough: no glob, across its dots.
@@ -209,6 +212,13 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
         "the timer is found",
         "return document.querySelectorAll('#series-list a.series').length === 1",
         &out,
+    );
+    assert_eq!(
+        browser.execute(
+            "return document.querySelector('[data-testid=metric-chart] svg')?.dataset.kept ?? null"
+        ),
+        json!("yes"),
+        "the chart was drawn again for a new search"
     );
     let timer_link = browser
         .find(&format!("#series-list a.series[data-name='{timer}']"))

@@ -46,8 +46,14 @@ pub fn Metrics() -> impl IntoView {
         })
     });
     let nav = MetricsNav::new(view);
+    // What the chart depends on: a new search leaves it as it is.
+    let charted = Memo::new(move |_| {
+        view.with(|view| (view.chosen.clone(), view.range, view.consolidation.clone()))
+    });
     let chart = move || {
-        let view = view.get();
+        // Read, not only tracked: a memo recomputes when it is read.
+        let (_, _, _) = charted.get();
+        let view = view.get_untracked();
         match view.chosen.clone() {
             Some(chosen) => view! { <chart::SeriesChart view chosen nav /> }.into_any(),
             None => view! {

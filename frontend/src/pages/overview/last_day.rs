@@ -49,7 +49,10 @@ pub fn LastDay() -> impl IntoView {
         let scope = LogScope {
             query: String::new(),
             from: "-24h".to_owned(),
-            until: "now".to_owned(),
+            // Left out, the server ends the range at this millisecond;
+            // `now` would end it at the start of this second, and leave
+            // out what arrived since.
+            until: String::new(),
         };
         api::log_histogram(&scope).await
     });
