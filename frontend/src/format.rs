@@ -63,10 +63,15 @@ pub fn count(n: u64) -> String {
 
 /// `1 line`, `12,345 lines`.
 pub fn lines(n: u64) -> String {
+    counted(n, "line", "lines")
+}
+
+/// `n` of a thing, the noun agreeing: `1 error`, `2,000 errors`.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
     if n == 1 {
-        "1 line".to_owned()
+        format!("1 {one}")
     } else {
-        format!("{} lines", count(n))
+        format!("{} {many}", count(n))
     }
 }
 
@@ -101,6 +106,9 @@ mod tests {
         assert_eq!(count(12_345_678), "12,345,678");
         assert_eq!(lines(1), "1 line");
         assert_eq!(lines(1_500), "1,500 lines");
+        assert_eq!(lines(0), "0 lines");
+        assert_eq!(counted(1, "error", "errors"), "1 error");
+        assert_eq!(counted(1_200, "warning", "warnings"), "1,200 warnings");
     }
 
     #[test]

@@ -10,8 +10,8 @@ use super::quantiles::QuantileTable;
 use super::url_state::{consolidations, default_consolidation, Chosen, MetricsView, PRESETS};
 use super::MetricsNav;
 use crate::api::{self, ApiError, SeriesScope};
-use crate::clock;
 use crate::url_nav::UrlView as _;
+use crate::{clock, format};
 
 /// Most time labels under the chart.
 const TICKS: usize = 8;
@@ -264,11 +264,11 @@ fn summary_text(chart: &Plot, data: &ChartData) -> String {
     format!(
         "{} per {step} · {} · min {} · max {} · last {}",
         data.by,
-        if chart.count == 1 {
-            "1 point".to_owned()
-        } else {
-            format!("{} points", chart.count)
-        },
+        format::counted(
+            u64::try_from(chart.count).unwrap_or(u64::MAX),
+            "point",
+            "points"
+        ),
         value(chart.min),
         value(chart.max),
         value(chart.last)

@@ -145,22 +145,13 @@ fn log_summary(counts: Severities) -> impl IntoView {
         <p>{format::lines(counts.total)}</p>
         <p>
             <a href="/ui/logs?q=level%3Aerror&from=-24h">
-                {counted(counts.errors, "error", "errors")}
+                {format::counted(counts.errors, "error", "errors")}
             </a>
             " · "
             <a href="/ui/logs?q=level%3Awarn&from=-24h">
-                {counted(counts.warnings, "warning", "warnings")}
+                {format::counted(counts.warnings, "warning", "warnings")}
             </a>
         </p>
-    }
-}
-
-/// `1 error`, `2 errors`.
-fn counted(n: u64, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{} {many}", format::count(n))
     }
 }
 
@@ -171,13 +162,6 @@ mod tests {
     use partout_model::api::LogHistogramBucket;
 
     use super::*;
-
-    #[test]
-    fn counts_agree_with_their_noun() {
-        assert_eq!(counted(1, "error", "errors"), "1 error");
-        assert_eq!(counted(0, "error", "errors"), "0 errors");
-        assert_eq!(counted(1200, "warning", "warnings"), "1,200 warnings");
-    }
 
     #[test]
     fn a_day_of_lines_adds_up_by_severity() {
