@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, OptionalExtension};
 
+use super::traces::StackTraces;
 use crate::store::{Store, StoreError};
 
 /// zstd level events are compressed at against a dictionary: level 3
@@ -44,6 +45,10 @@ pub struct Dictionary {
     /// The dictionary's content: an event's stored JSON.
     raw: Vec<u8>,
     prepared: zstd::zstd_safe::CDict<'static>,
+    /// The digest of the stack traces of the event `raw` holds, when it
+    /// has frames: a later event of the issue with the same digest is
+    /// stored without them ([`super::traces`]).
+    traces_digest: Option<u128>,
 }
 
 impl Dictionary {
@@ -51,11 +56,27 @@ impl Dictionary {
     /// when zstd cannot prepare it.
     pub fn new(issue_id: i64, raw: Vec<u8>) -> Option<Dictionary> {
         let prepared = zstd::zstd_safe::CDict::try_create(&raw, LEVEL)?;
+        let traces_digest = serde_json::from_slice(&raw)
+            .ok()
+            .and_then(|event| super::traces::digest(&event));
         Some(Dictionary {
             issue_id,
             raw,
             prepared,
+            traces_digest,
         })
+    }
+
+    /// Whether an event whose traces have `digest` carries exactly this
+    /// dictionary's stack traces, and so may be stored without them.
+    pub fn has_traces(&self, digest: Option<u128>) -> bool {
+        digest.is_some() && digest == self.traces_digest
+    }
+
+    /// The dictionary event's stack traces, when it has frames: for the
+    /// rare event that shared them but is stored under another issue.
+    pub fn traces(&self) -> Option<StackTraces> {
+        traces_of_content(&self.raw)
     }
 
     /// A dictionary of `raw` for `issue_id`, outside the store.
@@ -211,6 +232,14 @@ fn evict_least_used(entries: &mut Entries, room: usize) {
             entries.by_project.remove(&project);
         }
     }
+}
+
+/// The stack traces of the event a dictionary's content holds, when it
+/// has frames; `None` for content that is not an event's JSON.
+pub fn traces_of_content(raw: &[u8]) -> Option<StackTraces> {
+    let mut event: partout_protocols::sentry::event::Event = serde_json::from_slice(raw).ok()?;
+    super::traces::digest(&event)?;
+    Some(StackTraces::take(&mut event))
 }
 
 /// The issue id and dictionary content of an issue, by grouping key.

@@ -5,8 +5,9 @@
 //! the parser crate defines, so reading it back needs no second schema.
 //! An issue's events are compressed against its dictionary (its first
 //! stored event, [`super::dictionaries`]) once it has one: a 30 KB
-//! Python event then takes about 300 bytes instead of 3.7 KB. The
-//! `body_kind` column says how a body was made.
+//! Python event then takes about 300 bytes instead of 3.7 KB. An event
+//! whose stack traces equal its dictionary's is stored without them
+//! ([`super::traces`]). The `body_kind` column says how a body was made.
 
 use std::sync::Arc;
 
@@ -14,6 +15,7 @@ use partout_protocols::sentry::event::Event;
 use rusqlite::{Connection, OptionalExtension, Row};
 
 use super::dictionaries::{self, Dictionary};
+use super::traces::StackTraces;
 use crate::store::StoreError;
 
 /// zstd level of a body compressed alone: it may become its issue's
@@ -34,6 +36,9 @@ pub const KIND_ALONE: i64 = 0;
 pub const KIND_AGAINST_ISSUE: i64 = 1;
 /// `body_kind`: the body is empty; the event is its issue's dictionary.
 pub const KIND_IS_DICTIONARY: i64 = 2;
+/// `body_kind`: the body is compressed against the issue's dictionary and
+/// leaves out the stack traces, which are the dictionary event's.
+pub const KIND_SHARED_TRACES: i64 = 3;
 
 /// An event's body as prepared for the writer, which decides how it is
 /// stored ([`super::record`]).
@@ -43,10 +48,12 @@ pub enum EncodedBody {
     /// issue takes unless it has one.
     Offered(Vec<u8>),
     /// Compressed against the dictionary of the issue its grouping key
-    /// named when it was prepared.
+    /// named when it was prepared; without the stack traces when
+    /// `shared_traces`, as they are the dictionary's.
     AgainstIssue {
         dictionary: Arc<Dictionary>,
         bytes: Vec<u8>,
+        shared_traces: bool,
     },
 }
 
@@ -64,15 +71,96 @@ impl EncodedBody {
             EncodedBody::Offered(bytes) => {
                 crate::zstd_context::decompress(bytes, MAX_DECODED_BYTES)
             }
-            EncodedBody::AgainstIssue { dictionary, bytes } => {
-                dictionary.decompress(bytes, MAX_DECODED_BYTES)
+            EncodedBody::AgainstIssue {
+                dictionary,
+                bytes,
+                shared_traces: false,
+            } => dictionary.decompress(bytes, MAX_DECODED_BYTES),
+            EncodedBody::AgainstIssue {
+                dictionary,
+                bytes,
+                shared_traces: true,
+            } => {
+                let json = dictionary.decompress(bytes, MAX_DECODED_BYTES)?;
+                let mut event: Event =
+                    serde_json::from_slice(&json).map_err(std::io::Error::other)?;
+                with_traces(&mut event, dictionary.traces().as_ref())?;
+                serde_json::to_vec(&event).map_err(std::io::Error::other)
             }
         }
     }
 }
 
-/// The body of a normalized event, against `dictionary` when there is one.
-pub fn encode(event: &Event, dictionary: Option<Arc<Dictionary>>) -> std::io::Result<EncodedBody> {
+/// Puts `traces` back into an event stored without them.
+fn with_traces(event: &mut Event, traces: Option<&StackTraces>) -> std::io::Result<()> {
+    let traces = traces.ok_or_else(|| {
+        std::io::Error::other("the event shares stack traces its issue's dictionary lacks")
+    })?;
+    if traces.clone().put(event) {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(
+            "the event's exception chain does not match its issue's dictionary",
+        ))
+    }
+}
+
+/// An issue's dictionary content as reads use it: the stack traces are
+/// parsed out of it once, when an event that shares them is read.
+pub struct DictionaryContent {
+    raw: Vec<u8>,
+    traces: std::cell::OnceCell<Option<StackTraces>>,
+}
+
+impl DictionaryContent {
+    pub fn new(raw: Vec<u8>) -> DictionaryContent {
+        DictionaryContent {
+            raw,
+            traces: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn traces(&self) -> Option<&StackTraces> {
+        self.traces
+            .get_or_init(|| dictionaries::traces_of_content(&self.raw))
+            .as_ref()
+    }
+}
+
+/// The body of a normalized event, against `dictionary` when there is
+/// one, and without its stack traces when they are the dictionary's
+/// (taken out while it is serialized, then put back: `event` is left as
+/// it came).
+pub fn encode(
+    event: &mut Event,
+    dictionary: Option<Arc<Dictionary>>,
+) -> std::io::Result<EncodedBody> {
+    let shared = dictionary
+        .as_ref()
+        .is_some_and(|dictionary| dictionary.has_traces(super::traces::digest(event)));
+    if !shared {
+        return encode_whole(event, dictionary);
+    }
+    let traces = StackTraces::take(event);
+    let body = encode_whole(event, dictionary).map(|body| match body {
+        EncodedBody::AgainstIssue {
+            dictionary, bytes, ..
+        } => EncodedBody::AgainstIssue {
+            dictionary,
+            bytes,
+            shared_traces: true,
+        },
+        offered @ EncodedBody::Offered(_) => offered,
+    });
+    traces.put(event);
+    body
+}
+
+/// The body of `event` as it is, against `dictionary` when there is one.
+fn encode_whole(
+    event: &Event,
+    dictionary: Option<Arc<Dictionary>>,
+) -> std::io::Result<EncodedBody> {
     thread_local! {
         // The JSON is written into a buffer kept for the next event: a
         // fresh one grows through every doubling up to 40 KB, copying.
@@ -86,6 +174,7 @@ pub fn encode(event: &Event, dictionary: Option<Arc<Dictionary>>) -> std::io::Re
             Some(dictionary) => EncodedBody::AgainstIssue {
                 bytes: dictionary.compress(&json)?,
                 dictionary,
+                shared_traces: false,
             },
             None => EncodedBody::Offered(compress_alone(&json)?),
         };
@@ -102,21 +191,29 @@ pub fn compress_alone(json: &[u8]) -> std::io::Result<Vec<u8>> {
     crate::zstd_context::compress(ZSTD_LEVEL, json)
 }
 
-/// A stored body back into the event; `dictionary` is the content of its
-/// issue's dictionary, needed unless the body was compressed alone.
-pub fn decode(kind: i64, body: &[u8], dictionary: Option<&[u8]>) -> std::io::Result<Event> {
+/// A stored body back into the event; `dictionary` is its issue's
+/// dictionary, needed unless the body was compressed alone.
+pub fn decode(
+    kind: i64,
+    body: &[u8],
+    dictionary: Option<&DictionaryContent>,
+) -> std::io::Result<Event> {
     let missing = || std::io::Error::other("the issue's dictionary is missing");
     let json = match kind {
         KIND_ALONE => crate::zstd_context::decompress(body, MAX_DECODED_BYTES)?,
-        KIND_AGAINST_ISSUE => crate::zstd_context::decompress_with(
-            dictionary.ok_or_else(missing)?,
+        KIND_AGAINST_ISSUE | KIND_SHARED_TRACES => crate::zstd_context::decompress_with(
+            &dictionary.ok_or_else(missing)?.raw,
             body,
             MAX_DECODED_BYTES,
         )?,
-        KIND_IS_DICTIONARY => dictionary.ok_or_else(missing)?.to_vec(),
+        KIND_IS_DICTIONARY => dictionary.ok_or_else(missing)?.raw.clone(),
         other => return Err(std::io::Error::other(format!("unknown body kind {other}"))),
     };
-    serde_json::from_slice(&json).map_err(std::io::Error::other)
+    let mut event: Event = serde_json::from_slice(&json).map_err(std::io::Error::other)?;
+    if kind == KIND_SHARED_TRACES {
+        with_traces(&mut event, dictionary.and_then(DictionaryContent::traces))?;
+    }
+    Ok(event)
 }
 
 /// One stored event with its row data.
@@ -163,18 +260,19 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
 
 /// Rows into events, reading each issue's dictionary once.
 fn decode_rows(conn: &Connection, rows: Vec<RawRow>) -> Result<Vec<StoredEvent>, StoreError> {
-    let mut dictionary: Option<(i64, Option<Vec<u8>>)> = None;
+    let mut dictionary: Option<(i64, Option<DictionaryContent>)> = None;
     rows.into_iter()
         .map(|row| {
             let content = if row.kind == KIND_ALONE {
                 None
             } else {
                 if dictionary.as_ref().map(|(issue, _)| *issue) != Some(row.issue_id) {
-                    dictionary = Some((row.issue_id, dictionaries::content(conn, row.issue_id)?));
+                    let content = dictionaries::content(conn, row.issue_id)?;
+                    dictionary = Some((row.issue_id, content.map(DictionaryContent::new)));
                 }
                 dictionary
                     .as_ref()
-                    .and_then(|(_, content)| content.as_deref())
+                    .and_then(|(_, content)| content.as_ref())
             };
             let event = decode(row.kind, &row.body, content).map_err(|error| {
                 StoreError::Task(format!("cannot read stored event {}: {error}", row.id))
@@ -257,7 +355,7 @@ mod tests {
             br#"{"message":"disk full","tags":{"a":"1"},"extra":{"n":[1,2,3]},
             "exception":{"values":[{"type":"E","stacktrace":{"frames":[{"function":"f","lineno":3}]}}]}}"#,
         );
-        let EncodedBody::Offered(body) = encode(&event, None).unwrap() else {
+        let EncodedBody::Offered(body) = encode(&mut event.clone(), None).unwrap() else {
             panic!("without a dictionary a body is offered as one");
         };
         assert_eq!(decode(KIND_ALONE, &body, None).unwrap(), event);
@@ -270,7 +368,7 @@ mod tests {
             ..event
         };
         let json = serde_json::to_vec(&big).unwrap();
-        assert!(encode(&big, None).unwrap().compressed_len() * 4 < json.len());
+        assert!(encode(&mut big.clone(), None).unwrap().compressed_len() * 4 < json.len());
     }
 
     #[test]
@@ -289,11 +387,17 @@ mod tests {
             )
         };
         let first = event(payload("'sku-1'").as_bytes());
-        let second = event(payload("'sku-2'").as_bytes());
+        // Another line number: the traces differ, and are stored.
+        let second = event(
+            payload("'sku-2'")
+                .replace(r#""lineno":7"#, r#""lineno":8"#)
+                .as_bytes(),
+        );
         let first_json = serde_json::to_vec(&first).unwrap();
+        let content = DictionaryContent::new(first_json.clone());
         let dictionary = Arc::new(Dictionary::for_tests(3, first_json.clone()));
-        let against = encode(&second, Some(Arc::clone(&dictionary))).unwrap();
-        let alone = encode(&second, None).unwrap();
+        let against = encode(&mut second.clone(), Some(Arc::clone(&dictionary))).unwrap();
+        let alone = encode(&mut second.clone(), None).unwrap();
         assert!(
             against.compressed_len() * 4 < alone.compressed_len(),
             "{} against {} alone",
@@ -303,22 +407,72 @@ mod tests {
         let EncodedBody::AgainstIssue {
             bytes,
             dictionary: used,
+            shared_traces: false,
         } = &against
         else {
-            panic!("a dictionary given is used");
+            panic!("a dictionary given is used, and other traces are stored");
         };
         assert_eq!(used.issue_id, 3);
         assert_eq!(
-            decode(KIND_AGAINST_ISSUE, bytes, Some(&first_json)).unwrap(),
+            decode(KIND_AGAINST_ISSUE, bytes, Some(&content)).unwrap(),
             second
         );
         assert!(decode(KIND_AGAINST_ISSUE, bytes, None).is_err());
         assert_eq!(
-            decode(KIND_IS_DICTIONARY, &[], Some(&first_json)).unwrap(),
+            decode(KIND_IS_DICTIONARY, &[], Some(&content)).unwrap(),
             first
         );
         assert_eq!(
             serde_json::from_slice::<Event>(&against.json().unwrap()).unwrap(),
+            second
+        );
+    }
+
+    #[test]
+    fn an_event_with_its_dictionarys_traces_is_stored_without_them() {
+        let frames: Vec<String> = (0..30)
+            .map(|n| {
+                format!(
+                    r#"{{"function":"handler_{n}","module":"shop.views","lineno":{n},"context_line":"    return compute_total(order, discount={n})","pre_context":["def f():","    x = {n}"],"post_context":["    y = 2"]}}"#
+                )
+            })
+            .collect();
+        let payload = |value: &str| {
+            format!(
+                r#"{{"exception":{{"values":[{{"type":"KeyError","value":"{value}","stacktrace":{{"frames":[{}]}}}}]}}}}"#,
+                frames.join(",")
+            )
+        };
+        let first = event(payload("'sku-1'").as_bytes());
+        let second = event(payload("'sku-2'").as_bytes());
+        let first_json = serde_json::to_vec(&first).unwrap();
+        let content = DictionaryContent::new(first_json.clone());
+        let dictionary = Arc::new(Dictionary::for_tests(3, first_json.clone()));
+        let mut encoded = second.clone();
+        let shared = encode(&mut encoded, Some(Arc::clone(&dictionary))).unwrap();
+        assert_eq!(encoded, second, "the event is left as it came");
+        let EncodedBody::AgainstIssue {
+            bytes,
+            shared_traces: true,
+            ..
+        } = &shared
+        else {
+            panic!("the same traces are shared: {shared:?}");
+        };
+        // The body holds no frame at all: no function name is in it.
+        let json = dictionary.decompress(bytes, MAX_DECODED_BYTES).unwrap();
+        assert!(!String::from_utf8_lossy(&json).contains("handler_"));
+        assert_eq!(
+            decode(KIND_SHARED_TRACES, bytes, Some(&content)).unwrap(),
+            second
+        );
+        assert!(decode(KIND_SHARED_TRACES, bytes, None).is_err());
+        // A dictionary without those traces cannot complete it.
+        let message = DictionaryContent::new(br#"{"level":"error","platform":"python"}"#.to_vec());
+        assert!(decode(KIND_SHARED_TRACES, bytes, Some(&message)).is_err());
+        // Stored under another issue, the body is rebuilt whole.
+        assert_eq!(
+            serde_json::from_slice::<Event>(&shared.json().unwrap()).unwrap(),
             second
         );
     }

@@ -75,6 +75,7 @@ pub mod record;
 pub mod sentry_logs;
 pub mod sessions;
 pub mod status;
+pub mod traces;
 pub mod transactions;
 pub mod view;
 

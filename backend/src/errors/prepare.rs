@@ -145,7 +145,7 @@ pub fn prepare_against(
     let grouping = group_event(&event);
     let identity = event.user.as_ref().and_then(|user| user.identity());
     let tags = issue_tags(&event, identity.as_deref());
-    let body = events::encode(&event, dictionaries(&grouping.key))?;
+    let body = events::encode(&mut event, dictionaries(&grouping.key))?;
     let first_in_app_frame = super::notify::message::first_in_app_frame(&event);
     Ok(NewEvent {
         event_id,

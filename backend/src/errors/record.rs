@@ -167,8 +167,17 @@ fn stored_body<'a>(
                 (events::KIND_ALONE, Cow::Borrowed(bytes.as_slice()))
             }
         }
-        EncodedBody::AgainstIssue { dictionary, bytes } if dictionary.issue_id == issue_id => {
-            (events::KIND_AGAINST_ISSUE, Cow::Borrowed(bytes.as_slice()))
+        EncodedBody::AgainstIssue {
+            dictionary,
+            bytes,
+            shared_traces,
+        } if dictionary.issue_id == issue_id => {
+            let kind = if *shared_traces {
+                events::KIND_SHARED_TRACES
+            } else {
+                events::KIND_AGAINST_ISSUE
+            };
+            (kind, Cow::Borrowed(bytes.as_slice()))
         }
         EncodedBody::AgainstIssue { .. } => {
             let alone = body.json().and_then(|json| events::compress_alone(&json));
@@ -706,5 +715,45 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(other[0].event.exceptions, normalized(5).exceptions);
+
+        // An event that failed exactly where the first did (same frames)
+        // is stored without its frames and reads back whole; so does one
+        // prepared against this issue's dictionary but stored under
+        // another issue.
+        let same_place = |id: u32| {
+            let mut event = normalized(id);
+            event.exceptions[0].stacktrace = normalized(1).exceptions[0].stacktrace.clone();
+            event
+        };
+        let lookup = |key: &str| cache.lookup(&store, 1, key).unwrap();
+        let sixth = prepare_against(same_place(6), T0, None, None, &lookup).unwrap();
+        assert!(matches!(
+            sixth.body,
+            EncodedBody::AgainstIssue {
+                shared_traces: true,
+                ..
+            }
+        ));
+        assert_eq!(record(&store, sixth, 100).await.issue_id, issue_id);
+        let stored = kinds(&store, issue_id).await;
+        assert_eq!(stored.last().unwrap().0, events::KIND_SHARED_TRACES);
+        let mut moved = prepare_against(same_place(7), T0, None, None, &lookup).unwrap();
+        moved.grouping.key = "1".repeat(32);
+        let moved_issue = record(&store, moved, 100).await.issue_id;
+        assert_eq!(kinds(&store, moved_issue).await[0].0, events::KIND_ALONE);
+        for (issue, id) in [(issue_id, 6), (moved_issue, 7)] {
+            let latest = store
+                .read(move |c| events::latest(c, issue))
+                .await
+                .unwrap()
+                .unwrap();
+            assert_eq!(latest.event.exceptions, same_place(id).exceptions);
+            assert!(!latest.event.exceptions[0]
+                .stacktrace
+                .as_ref()
+                .unwrap()
+                .frames
+                .is_empty());
+        }
     }
 }

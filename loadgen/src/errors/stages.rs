@@ -6,9 +6,12 @@
 //! The stages are partout's own functions, called as its Sentry endpoint
 //! calls them: gunzip, parse and normalize the envelope, then prepare
 //! (group, pick tags, serialize the stored body and compress it against
-//! the issue's dictionary). The first round gives every issue its
-//! dictionary, as the first event of an issue does in partout; the
-//! figures are the rounds after it, when every event has one.
+//! the issue's dictionary; an event whose stack traces are its
+//! dictionary's is stored without them). For scale, the line also gives
+//! what serializing a whole event's JSON alone takes. The first round
+//! gives every issue its dictionary, as the first event of an issue does
+//! in partout; the figures are the rounds after it, when every event has
+//! one.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -41,7 +44,7 @@ pub fn one_core(bodies: &[Vec<u8>]) -> String {
         Ok(spent) if spent.events > 0 => {
             let per = |total: Duration| total.as_secs_f64() * 1e6 / f64::from(spent.events);
             format!(
-                "handler stages, in process on one core: gunzip {:.1} µs, parse and normalize {:.1} µs, prepare {:.1} µs (of which the stored JSON {:.1} µs); {:.1} µs an event in all ({} events: {} rounds over {} envelopes) [no target]",
+                "handler stages, in process on one core: gunzip {:.1} µs, parse and normalize {:.1} µs, prepare {:.1} µs (a whole event's JSON alone: {:.1} µs); {:.1} µs an event in all ({} events: {} rounds over {} envelopes) [no target]",
                 per(spent.gunzip),
                 per(spent.parse),
                 per(spent.prepare),
