@@ -371,21 +371,24 @@ mod tests {
         assert!(encode(&mut big.clone(), None).unwrap().compressed_len() * 4 < json.len());
     }
 
-    #[test]
-    fn an_issue_event_is_compressed_against_the_first_one() {
+    /// A `KeyError` event of 30 frames with source context, its value
+    /// `value`: events of one issue.
+    fn payload(value: &str) -> String {
         let frames: Vec<String> = (0..30)
             .map(|n| {
                 format!(
-                    r#"{{"function":"handler_{n}","module":"shop.views","lineno":{n},"context_line":"    return compute_total(order, discount={n})","pre_context":["def f():","    x = 1"],"post_context":["    y = 2"]}}"#
+                    r#"{{"function":"handler_{n}","module":"shop.views","lineno":{n},"context_line":"    return compute_total(order, discount={n})","pre_context":["def f():","    x = {n}"],"post_context":["    y = 2"]}}"#
                 )
             })
             .collect();
-        let payload = |value: &str| {
-            format!(
-                r#"{{"exception":{{"values":[{{"type":"KeyError","value":"{value}","stacktrace":{{"frames":[{}]}}}}]}}}}"#,
-                frames.join(",")
-            )
-        };
+        format!(
+            r#"{{"exception":{{"values":[{{"type":"KeyError","value":"{value}","stacktrace":{{"frames":[{}]}}}}]}}}}"#,
+            frames.join(",")
+        )
+    }
+
+    #[test]
+    fn an_issue_event_is_compressed_against_the_first_one() {
         let first = event(payload("'sku-1'").as_bytes());
         // Another line number: the traces differ, and are stored.
         let second = event(
@@ -430,19 +433,6 @@ mod tests {
 
     #[test]
     fn an_event_with_its_dictionarys_traces_is_stored_without_them() {
-        let frames: Vec<String> = (0..30)
-            .map(|n| {
-                format!(
-                    r#"{{"function":"handler_{n}","module":"shop.views","lineno":{n},"context_line":"    return compute_total(order, discount={n})","pre_context":["def f():","    x = {n}"],"post_context":["    y = 2"]}}"#
-                )
-            })
-            .collect();
-        let payload = |value: &str| {
-            format!(
-                r#"{{"exception":{{"values":[{{"type":"KeyError","value":"{value}","stacktrace":{{"frames":[{}]}}}}]}}}}"#,
-                frames.join(",")
-            )
-        };
         let first = event(payload("'sku-1'").as_bytes());
         let second = event(payload("'sku-2'").as_bytes());
         let first_json = serde_json::to_vec(&first).unwrap();
