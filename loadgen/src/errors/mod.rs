@@ -46,8 +46,8 @@ pub const DEFAULT_EVENTS: u64 = 100_000;
 /// hundreds of SDK processes, each sending on its own connection, one
 /// event at a time; with few connections the rate measures how long one
 /// request waits for its commit and `fdatasync`, not what partout can
-/// take (8 connections: about 4,000 events/s with a third of a core
-/// idle).
+/// take (8 connections: about 4,000 events/s with a quarter to a third
+/// of a core idle).
 pub const DEFAULT_CONNECTIONS: usize = 64;
 pub use self::generate::DEFAULT_ISSUES;
 /// The whole run's limit.
