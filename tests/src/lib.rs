@@ -325,3 +325,58 @@ pub fn tag_values(detail: &serde_json::Value, key: &str) -> Vec<(String, u64)> {
         })
         .collect()
 }
+
+/// `unix_micros` as RFC 3339 in UTC with six decimals
+/// (`2026-11-22T10:00:00.123456Z`): a test's event times must follow the
+/// clock, since searches look back a bounded range from now.
+pub fn rfc3339_micros(unix_micros: i64) -> String {
+    let secs = unix_micros.div_euclid(1_000_000);
+    let micros = unix_micros.rem_euclid(1_000_000);
+    let days = secs.div_euclid(86_400);
+    let of_day = secs.rem_euclid(86_400);
+    // Days since 1970-01-01 to a civil date, in 400-year eras that begin
+    // on 0000-03-01 (leap days fall at the end of each era's years).
+    let shifted = days + 719_468;
+    let era = shifted.div_euclid(146_097);
+    let of_era = shifted.rem_euclid(146_097);
+    let year_of_era = (of_era - of_era / 1460 + of_era / 36_524 - of_era / 146_096) / 365;
+    let day_of_year = of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{micros:06}Z",
+        of_day / 3600,
+        of_day % 3600 / 60,
+        of_day % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rfc3339_micros;
+
+    #[test]
+    fn rfc3339_micros_gives_known_instants() {
+        assert_eq!(rfc3339_micros(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(
+            rfc3339_micros(1_795_341_600_123_456),
+            "2026-11-22T10:00:00.123456Z"
+        );
+        // 2024-02-29, a leap day, and the second before 2000-03-01.
+        assert_eq!(
+            rfc3339_micros(1_709_164_800_000_001),
+            "2024-02-29T00:00:00.000001Z"
+        );
+        assert_eq!(
+            rfc3339_micros(951_868_799_000_000),
+            "2000-02-29T23:59:59.000000Z"
+        );
+        assert_eq!(rfc3339_micros(-1), "1969-12-31T23:59:59.999999Z");
+    }
+}
