@@ -241,8 +241,20 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // For a look at what the run left on disk (tantivy's files,
+        // `sqlite3` on the database) after the figures are printed.
+        if std::env::var_os(KEEP_DATA_ENV).is_some() {
+            self.data_dir.disable_cleanup(true);
+            eprintln!(
+                "{KEEP_DATA_ENV}: data dir kept at {}",
+                self.data_dir.path().display()
+            );
+        }
     }
 }
+
+/// Set (to anything) to keep every started partout's data dir.
+pub const KEEP_DATA_ENV: &str = "PARTOUT_LOADGEN_KEEP_DATA";
 
 /// CPU seconds (user and system) process `pid` (or `"self"`) has used so
 /// far, from `/proc`; `None` where that cannot be read.
