@@ -1,7 +1,8 @@
 //! The metrics page in a real browser: carbon points and StatsD timings
 //! sent to the real binary, and a deploy posted through the API, are
 //! found by name, charted with the deploy marked, and a timer's
-//! percentiles read; the deploy is listed on the deploys page and leads to
+//! percentiles read, and a refreshing chart picks up a new point; the
+//! deploy is listed on the deploys page and leads to
 //! its logs, in headless Chromium. Screenshots go to
 //! `<target>/e2e-output/browser_metrics`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -247,6 +248,35 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
         );
     }
     browser.screenshot(&out.join("2-timer-percentiles.png"));
+
+    // Refreshing on its own: a point sent after the chart is drawn shows
+    // up without a reload, and the link keeps the interval.
+    browser.goto(&format!(
+        "{}/ui/metrics?name=servers.web1.load&from=-1h",
+        partout.url()
+    ));
+    browser
+        .wait_for_text("#metric-summary", "max 1.5", RENDER_TIMEOUT)
+        .unwrap();
+    let every_5s = browser.find("[data-refresh='5s']").unwrap();
+    browser.click(&every_5s);
+    browser.wait_until(
+        "the link holds the interval",
+        "return location.search.includes('refresh=5s')
+             && document.querySelector('[data-refresh=\"5s\"]').getAttribute('aria-pressed') === 'true'",
+        &out,
+    );
+    let mut stream = TcpStream::connect(&partout.addrs["carbon_tcp"]).unwrap();
+    stream
+        .write_all(format!("servers.web1.load 9 {}\n", now_s()).as_bytes())
+        .unwrap();
+    drop(stream);
+    let summary = browser
+        .wait_for_text("#metric-summary", "max 9", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(summary.contains("last 9"), "{summary}");
+    assert!(url_has(&browser, "name=servers.web1.load"));
+    browser.screenshot(&out.join("3-refreshed.png"));
 
     // The deploys page lists it, filters, and leads to its logs.
     browser.goto(&format!("{}/ui/deploys", partout.url()));

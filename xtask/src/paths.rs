@@ -4,11 +4,17 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
 
-/// The workspace root. xtask is only ever run from its own checkout, so the
-/// path baked in at compile time is the right one.
+/// The workspace root: where `cargo run` says xtask's manifest is, else
+/// the path baked in at compile time. Checkouts that share a target
+/// directory share the `xtask` binary too, and cargo does not always copy
+/// its own build over another checkout's, so the baked-in path can name
+/// another checkout (or one since deleted).
 pub fn workspace_root() -> PathBuf {
-    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest_dir.parent().unwrap_or(manifest_dir).to_path_buf()
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
+        .parent()
+        .map_or_else(|| manifest_dir.clone(), Path::to_path_buf)
 }
 
 /// Cargo's target directory: `CARGO_TARGET_DIR` when set (CI may point it at

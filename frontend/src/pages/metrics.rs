@@ -4,8 +4,8 @@
 //! the whole range from merged sketches ("the worst 0.01%").
 //!
 //! # Layout
-//! - `url_state`: the search, series, range and consolidation as read
-//!   from and written to the URL (pure).
+//! - `url_state`: the search, series, range, consolidation and refresh
+//!   interval as read from and written to the URL (pure).
 //! - `plot`: points into SVG geometry, value ticks, deploy positions
 //!   (pure).
 //! - `series_list`: the name search (a text or a glob) and the series it
@@ -32,7 +32,8 @@ use url_state::MetricsView;
 /// glob box), `#series-list` (its links are `a.series` with `data-name`),
 /// `[data-testid=metric-chart]` (lines are `path.line`, lone points
 /// `circle.dot`, deploys `line.deploy`), `[data-range=<from>]`,
-/// `[data-by=<consolidation>]`, `#metric-summary`, `#metric-deploys`,
+/// `[data-by=<consolidation>]`, `[data-refresh=<5s|10s|30s|1m|5m|off>]`,
+/// `#metric-summary`, `#metric-deploys`,
 /// `#metric-quantiles` (rows `tr[data-q]`) and `#metric-error`.
 #[component]
 pub fn Metrics() -> impl IntoView {
@@ -48,11 +49,18 @@ pub fn Metrics() -> impl IntoView {
     let nav = MetricsNav::new(view);
     // What the chart depends on: a new search leaves it as it is.
     let charted = Memo::new(move |_| {
-        view.with(|view| (view.chosen.clone(), view.range, view.consolidation.clone()))
+        view.with(|view| {
+            (
+                view.chosen.clone(),
+                view.range,
+                view.consolidation.clone(),
+                view.refresh,
+            )
+        })
     });
     let chart = move || {
         // Read, not only tracked: a memo recomputes when it is read.
-        let (_, _, _) = charted.get();
+        let (_, _, _, _) = charted.get();
         let view = view.get_untracked();
         match view.chosen.clone() {
             Some(chosen) => view! { <chart::SeriesChart view chosen nav /> }.into_any(),

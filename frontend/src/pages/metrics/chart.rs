@@ -2,14 +2,19 @@
 //! deploys of the range as markers and a list, the range and the
 //! consolidation to pick, and a summary line.
 
+use std::time::Duration;
+
 use leptos::prelude::*;
 use partout_model::api::{Deploy, MetricPoints, Quantiles};
 
 use super::plot::{self, plot, value_text, Plot, HEIGHT, WIDTH};
 use super::quantiles::QuantileTable;
-use super::url_state::{consolidations, default_consolidation, Chosen, MetricsView, PRESETS};
+use super::url_state::{
+    consolidations, default_consolidation, Chosen, MetricsView, PRESETS, REFRESHES,
+};
 use super::MetricsNav;
 use crate::api::{self, ApiError, SeriesScope};
+use crate::components::refresh;
 use crate::url_nav::UrlView as _;
 use crate::{clock, format};
 
@@ -86,9 +91,18 @@ async fn fetch(view: MetricsView, chosen: Chosen) -> Result<ChartData, ApiError>
 /// The chart card of the chosen series.
 #[component]
 pub fn SeriesChart(view: MetricsView, chosen: Chosen, nav: MetricsNav) -> impl IntoView {
+    let tick = refresh::ticks(
+        view.refresh
+            .map(|refresh| Duration::from_secs(refresh.seconds.into())),
+    );
+    // Each tick fetches again, ending at the new "now"; the chart on
+    // screen stays until the new one is in.
     let data = LocalResource::new({
         let (view, chosen) = (view.clone(), chosen.clone());
-        move || fetch(view.clone(), chosen.clone())
+        move || {
+            tick.track();
+            fetch(view.clone(), chosen.clone())
+        }
     });
     let title = chosen.name.clone();
     let tags = chosen
@@ -108,6 +122,19 @@ pub fn SeriesChart(view: MetricsView, chosen: Chosen, nav: MetricsNav) -> impl I
             }
         })
         .collect_view();
+    let refreshes = std::iter::once(None)
+        .chain(REFRESHES.iter().copied().map(Some))
+        .map(|refresh| {
+            let next = view.with_refresh(refresh);
+            let label = refresh.map_or("off", |refresh| refresh.every);
+            let pressed = (refresh == view.refresh).to_string();
+            view! {
+                <a class="range-button" href=next.href() data-refresh=label aria-pressed=pressed>
+                    {label}
+                </a>
+            }
+        })
+        .collect_view();
     let body = move || match data.get() {
         None => view! { <p class="muted chart-placeholder">"Loading points…"</p> }.into_any(),
         Some(Err(error)) => view! {
@@ -122,7 +149,15 @@ pub fn SeriesChart(view: MetricsView, chosen: Chosen, nav: MetricsNav) -> impl I
         <section class="card metric-chart" data-testid="metric-chart" aria-label="The series over time">
             <div class="chart-head">
                 <span class="chart-title" id="metric-title">{title}" "{tags}</span>
-                <span class="control-group">{ranges}</span>
+                <span class="chart-actions">
+                    <span class="control-group">{ranges}</span>
+                    <span class="refresh-control">
+                        <span class="muted">"Refresh"</span>
+                        <span class="control-group" id="metric-refresh" aria-label="Refresh every">
+                            {refreshes}
+                        </span>
+                    </span>
+                </span>
             </div>
             {body}
         </section>

@@ -1,6 +1,6 @@
 //! What the metrics page shows, as read from and written to its URL, so a
 //! link reproduces the view:
-//! `/ui/metrics?match=servers.*&name=servers.web1.load&from=-6h&by=max`.
+//! `/ui/metrics?match=servers.*&name=servers.web1.load&from=-6h&by=max&refresh=30s`.
 //! Pure, so it is tested on the host.
 //!
 //! Invariant: as on the logs page, the URL is the only place the view
@@ -58,6 +58,39 @@ pub static PRESETS: [Preset; 5] = [
 /// The range when the URL names none (or one not offered).
 pub const DEFAULT_PRESET: Preset = PRESETS[2];
 
+/// How often the chart reads its series again on its own, as a wall
+/// screen or a watched deploy needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refresh {
+    /// What the button says, and the URL's `refresh`.
+    pub every: &'static str,
+    pub seconds: u32,
+}
+
+/// The intervals offered, shortest first; no `refresh` in the URL is off.
+pub static REFRESHES: [Refresh; 5] = [
+    Refresh {
+        every: "5s",
+        seconds: 5,
+    },
+    Refresh {
+        every: "10s",
+        seconds: 10,
+    },
+    Refresh {
+        every: "30s",
+        seconds: 30,
+    },
+    Refresh {
+        every: "1m",
+        seconds: 60,
+    },
+    Refresh {
+        every: "5m",
+        seconds: 300,
+    },
+];
+
 /// The series the page charts: its stored name and tags.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Chosen {
@@ -75,6 +108,8 @@ pub struct MetricsView {
     /// How each point merges its bucket (`avg`, `sum`, `p99` ...); `None`
     /// takes the kind's default ([`default_consolidation`]).
     pub consolidation: Option<String>,
+    /// `None`: the chart is read once.
+    pub refresh: Option<Refresh>,
 }
 
 impl Default for MetricsView {
@@ -84,13 +119,14 @@ impl Default for MetricsView {
             chosen: None,
             range: DEFAULT_PRESET,
             consolidation: None,
+            refresh: None,
         }
     }
 }
 
 impl MetricsView {
     /// The view of a URL's parameters: `match`, `name`, each `tag=k:v`,
-    /// `from` and `by`. `all` gives every value of a repeated parameter.
+    /// `from`, `by` and `refresh`. `all` gives every value of a repeated parameter.
     pub fn from_params(
         param: impl Fn(&str) -> Option<String>,
         all: impl Fn(&str) -> Vec<String>,
@@ -116,6 +152,8 @@ impl MetricsView {
             chosen,
             range,
             consolidation: text("by"),
+            refresh: text("refresh")
+                .and_then(|every| REFRESHES.iter().copied().find(|r| r.every == every)),
         }
     }
 
@@ -149,6 +187,13 @@ impl MetricsView {
             ..self.clone()
         }
     }
+
+    pub fn with_refresh(&self, refresh: Option<Refresh>) -> MetricsView {
+        MetricsView {
+            refresh,
+            ..self.clone()
+        }
+    }
 }
 
 impl UrlView for MetricsView {
@@ -169,6 +214,9 @@ impl UrlView for MetricsView {
             pairs.push(("from", self.range.from));
         }
         pairs.push(("by", self.consolidation.as_deref().unwrap_or_default()));
+        if let Some(refresh) = self.refresh {
+            pairs.push(("refresh", refresh.every));
+        }
         query_string::with_query(PATH, &pairs)
     }
 }
@@ -224,6 +272,7 @@ mod tests {
             ("tag", "no colon"),
             ("from", "-7d"),
             ("by", "p99.9"),
+            ("refresh", "30s"),
         ]);
         assert_eq!(view.pattern, "api.*");
         assert_eq!(
@@ -238,9 +287,10 @@ mod tests {
         );
         assert_eq!(view.range.seconds, 7 * DAY);
         assert_eq!(view.consolidation.as_deref(), Some("p99.9"));
+        assert_eq!(view.refresh.map(|r| r.seconds), Some(30));
         assert_eq!(
             view.href(),
-            "/ui/metrics?match=api.%2A&name=api.latency&tag=env%3Aprod&tag=region%3Aeu%3Awest&from=-7d&by=p99.9"
+            "/ui/metrics?match=api.%2A&name=api.latency&tag=env%3Aprod&tag=region%3Aeu%3Awest&from=-7d&by=p99.9&refresh=30s"
         );
         assert_eq!(view_of_href(&view.href()), view, "the link reads back");
     }
@@ -256,6 +306,25 @@ mod tests {
         assert_eq!(chosen.pattern, "a.*");
         assert_eq!(chosen.range.from, "-1h");
         assert_eq!(chosen.href(), "/ui/metrics?match=a.%2A&name=a.b&from=-1h");
+    }
+
+    #[test]
+    fn refresh_is_off_unless_the_link_names_an_offered_interval() {
+        assert_eq!(view_of(&[]).refresh, None);
+        assert_eq!(view_of(&[("refresh", "7s")]).refresh, None);
+        assert_eq!(
+            view_of(&[("refresh", "1m")]).refresh.map(|r| r.seconds),
+            Some(60)
+        );
+        let view = view_of(&[("name", "a.b"), ("refresh", "5s")]);
+        let other_range = view.with_range(PRESETS[0]);
+        assert_eq!(
+            other_range.refresh, view.refresh,
+            "a new range keeps refreshing"
+        );
+        let off = view.with_refresh(None);
+        assert_eq!(off.href(), "/ui/metrics?name=a.b");
+        assert_eq!(view_of_href(&view.href()), view, "the link reads back");
     }
 
     #[test]
