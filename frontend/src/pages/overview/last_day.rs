@@ -1,15 +1,21 @@
 //! The last 24 hours on one card: the deploys, the error issues seen and
 //! the log lines by severity, side by side, so "what changed?" starts
-//! here and each part leads to its page.
+//! here and each part leads to its page. It reads itself again every
+//! minute, so a screen left on the overview stays current.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
 use partout_model::api::{Deploy, LogHistogram};
 use partout_model::errors::Issue;
 
 use crate::api::{self, IssueQuery, LogScope};
+use crate::components::refresh;
 use crate::{clock, format};
 
 const DAY_MS: i64 = 24 * 3_600_000;
+/// How often the card reads its day again.
+const REFRESH: Duration = Duration::from_secs(60);
 /// Rows each column lists at most.
 const ROWS: usize = 5;
 
@@ -41,20 +47,33 @@ pub fn severities(histogram: &LogHistogram) -> Severities {
 /// `#last-day-issues`, `#last-day-logs`.
 #[component]
 pub fn LastDay() -> impl IntoView {
-    let now = clock::now_ms();
-    let from = now - DAY_MS;
-    let deploys = LocalResource::new(move || api::deploys_between(from, now + 1));
-    let issues = LocalResource::new(|| async { api::issues(&IssueQuery::default(), 20, 0).await });
-    let logs = LocalResource::new(|| async {
-        let scope = LogScope {
-            query: String::new(),
-            from: "-24h".to_owned(),
-            // Left out, the server ends the range at this millisecond;
-            // `now` would end it at the start of this second, and leave
-            // out what arrived since.
-            until: String::new(),
-        };
-        api::log_histogram(&scope).await
+    let tick = refresh::ticks(Some(REFRESH));
+    // The day ends at each tick's "now"; every column reads it again then.
+    let now = Memo::new(move |_| {
+        tick.track();
+        clock::now_ms()
+    });
+    let deploys = LocalResource::new(move || {
+        let now = now.get();
+        api::deploys_between(now - DAY_MS, now + 1)
+    });
+    let issues = LocalResource::new(move || {
+        tick.track();
+        async { api::issues(&IssueQuery::default(), 20, 0).await }
+    });
+    let logs = LocalResource::new(move || {
+        tick.track();
+        async {
+            let scope = LogScope {
+                query: String::new(),
+                from: "-24h".to_owned(),
+                // Left out, the server ends the range at this millisecond;
+                // `now` would end it at the start of this second, and leave
+                // out what arrived since.
+                until: String::new(),
+            };
+            api::log_histogram(&scope).await
+        }
     });
     view! {
         <section class="card last-day" id="last-day" aria-label="The last 24 hours">
@@ -63,14 +82,17 @@ pub fn LastDay() -> impl IntoView {
                 <div id="last-day-deploys">
                     <h3><a href="/ui/deploys">"Deploys"</a></h3>
                     {move || deploys.get().map(|answer| match answer {
-                        Ok(deploys) => deploy_rows(&deploys, now).into_any(),
+                        Ok(deploys) => deploy_rows(&deploys, now.get_untracked()).into_any(),
                         Err(error) => view! { <p class="muted">{error.to_string()}</p> }.into_any(),
                     })}
                 </div>
                 <div id="last-day-issues">
                     <h3><a href="/ui/errors">"Errors"</a></h3>
                     {move || issues.get().map(|answer| match answer {
-                        Ok(list) => issue_rows(&list.issues, from, now).into_any(),
+                        Ok(list) => {
+                            let now = now.get_untracked();
+                            issue_rows(&list.issues, now - DAY_MS, now).into_any()
+                        }
                         Err(error) => view! { <p class="muted">{error.to_string()}</p> }.into_any(),
                     })}
                 </div>
