@@ -100,21 +100,17 @@ pub fn Deploys() -> impl IntoView {
     view! {
         <h1>"Deploys"</h1>
         <form class="deploy-filter" on:submit=on_submit>
-            <input
-                id="deploy-service"
-                type="search"
+            <FilterBox
+                name="service"
+                label="Service"
                 node_ref=service_input
-                prop:value=move || filter.get().0
-                placeholder="service"
-                aria-label="Service"
+                value=Signal::derive(move || filter.get().0)
             />
-            <input
-                id="deploy-environment"
-                type="search"
+            <FilterBox
+                name="environment"
+                label="Environment"
                 node_ref=environment_input
-                prop:value=move || filter.get().1
-                placeholder="environment"
-                aria-label="Environment"
+                value=Signal::derive(move || filter.get().1)
             />
             <button type="submit">"Filter"</button>
         </form>
@@ -162,5 +158,25 @@ fn deploy_row(deploy: Deploy, now_ms: i64) -> impl IntoView {
                 </a>
             </td>
         </tr>
+    }
+}
+
+/// One box of the filter form (`#deploy-<name>`), showing the URL's value.
+#[component]
+fn FilterBox(
+    name: &'static str,
+    label: &'static str,
+    node_ref: NodeRef<html::Input>,
+    value: Signal<String>,
+) -> impl IntoView {
+    view! {
+        <input
+            id=format!("deploy-{name}")
+            type="search"
+            node_ref=node_ref
+            prop:value=move || value.get()
+            placeholder=name
+            aria-label=label
+        />
     }
 }
