@@ -60,15 +60,54 @@ fn a_client_that_never_finishes_its_headers_is_cut_off() {
     partout.stop();
 }
 
+/// Opens a connection and has one request served on it, so that it holds
+/// one of the server's connection slots, idle and kept alive. `None` when
+/// the server closed it instead, as it does when every slot is taken.
+fn served_connection(addr: &str) -> Option<TcpStream> {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: partout\r\n\r\n")
+        .ok()?;
+    let mut head = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+    Some(stream)
+}
+
 #[test]
 fn connections_past_the_cap_are_closed_and_counted() {
     let (partout, _temp) = with_config("[http]\nmax_connections = 3\n");
-    let idle: Vec<TcpStream> = (0..3)
-        .map(|_| TcpStream::connect(&partout.addrs["http"]).unwrap())
-        .collect();
-    // Give the server time to take the three.
-    std::thread::sleep(Duration::from_millis(300));
-    let mut extra = TcpStream::connect(&partout.addrs["http"]).unwrap();
+    let addr = &partout.addrs["http"];
+    // The readiness check's connection, closed by the client, holds a
+    // slot until the server has seen it close: a connection refused
+    // meanwhile is counted and tried again.
+    let mut refused_before = 0;
+    let mut idle = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while idle.len() < 3 {
+        match served_connection(addr) {
+            Some(stream) => idle.push(stream),
+            None => {
+                refused_before += 1;
+                assert!(Instant::now() < deadline, "three connections never served");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    let mut extra = TcpStream::connect(addr).unwrap();
     let _ = extra.write_all(b"GET /healthz HTTP/1.1\r\nHost: partout\r\n\r\n");
     let closed = closed_within(&mut extra, Duration::from_secs(5));
     assert!(closed.is_some(), "a fourth connection was served");
@@ -80,10 +119,11 @@ fn connections_past_the_cap_are_closed_and_counted() {
         .unwrap()
         .text()
         .unwrap();
-    assert!(
-        metrics.contains("partout_http_connections_refused_total 1"),
-        "{metrics}"
+    let expected = format!(
+        "partout_http_connections_refused_total {}",
+        refused_before + 1
     );
+    assert!(metrics.contains(&expected), "{expected} in\n{metrics}");
     partout.stop();
 }
 

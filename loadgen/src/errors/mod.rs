@@ -187,6 +187,7 @@ pub fn run(partout: &Path, options: &Options) -> anyhow::Result<()> {
         percentile(lat, 1.0)
     ));
     summary.push(cpu);
+    summary.push(writer_batching(&server, sent.accepted));
     summary.push(match rss {
         Some(bytes) => format!("partout peak RSS (VmHWM): {:.0} MB", bytes as f64 / 1e6),
         None => "partout peak RSS: unknown (no /proc)".to_owned(),
@@ -280,4 +281,22 @@ pub fn whole(text: &str, flag: &str) -> anyhow::Result<u64> {
     text.replace('_', "")
         .parse()
         .with_context(|| format!("{flag} takes a whole number"))
+}
+
+/// How the store's writer grouped the events: events per transaction
+/// decide how many of an issue's rows and index pages one commit shares,
+/// commits per flush how many waited for one `fdatasync`.
+fn writer_batching(server: &Server, accepted: u64) -> String {
+    let read = |name: &str| server.metric(name).ok().filter(|value| *value > 0.0);
+    match (
+        read("partout_store_commits_total"),
+        read("partout_store_wal_flushes_total"),
+    ) {
+        (Some(commits), Some(flushes)) => format!(
+            "store writer: {commits:.0} commits ({:.1} events each), {flushes:.0} WAL flushes ({:.1} commits each) [no target]",
+            accepted as f64 / commits,
+            commits / flushes
+        ),
+        _ => "store writer: commits and flushes not in /metrics".to_owned(),
+    }
 }
