@@ -1,6 +1,7 @@
 //! The errors pages in a real browser: a Sentry envelope sent to the real
 //! binary shows up in `/ui/errors` as an issue, and its page shows the
-//! stack frames and the release, in headless Chromium. Screenshots go to
+//! stack frames and the release; a list refreshing on its own picks up a
+//! new issue, in headless Chromium. Screenshots go to
 //! `<target>/e2e-output/browser_errors`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,11 +44,35 @@ fn default_project(partout: &Partout) -> (i64, String, String) {
 /// Posts the fixture's exact gzip body as the SDK did, with the default
 /// project's key instead of the one it was recorded with.
 fn send_fixture(partout: &Partout, project: i64, key: &str) {
-    let body = std::fs::read(FIXTURE).unwrap();
-    let response = http()
+    post_envelope(partout, project, key, std::fs::read(FIXTURE).unwrap(), true);
+}
+
+/// Posts a small envelope of one exception `kind: value`, under a new
+/// event id, as an SDK does without compression.
+fn send_exception(partout: &Partout, project: i64, key: &str, kind: &str, value: &str) {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let event_id = format!("{nanos:032x}");
+    let event = serde_json::json!({
+        "event_id": event_id,
+        "platform": "python",
+        "level": "error",
+        "exception": {"values": [{"type": kind, "value": value}]},
+    });
+    let body = format!("{{\"event_id\":\"{event_id}\"}}\n{{\"type\":\"event\"}}\n{event}\n");
+    post_envelope(partout, project, key, body.into_bytes(), false);
+}
+
+fn post_envelope(partout: &Partout, project: i64, key: &str, body: Vec<u8>, gzip: bool) {
+    let mut request = http()
         .post(format!("{}/api/{project}/envelope/", partout.url()))
-        .header("Content-Encoding", "gzip")
-        .header("Content-Type", "application/x-sentry-envelope")
+        .header("Content-Type", "application/x-sentry-envelope");
+    if gzip {
+        request = request.header("Content-Encoding", "gzip");
+    }
+    let response = request
         .header(
             "X-Sentry-Auth",
             format!(
@@ -233,4 +258,29 @@ fn errors_pages_list_an_issue_and_show_its_stack() {
     browser
         .wait_for_text("#issue-not-found", "no such issue", RENDER_TIMEOUT)
         .unwrap();
+
+    // With a refresh interval in the link the list reads itself again: a
+    // new issue shows up without a reload.
+    browser.goto(&format!("{}/ui/errors?refresh=5s", partout.url()));
+    browser.wait_until("no unresolved issue is listed", &rows_are(0), &out);
+    assert_eq!(
+        browser.execute("return document.querySelector('#issue-refresh').value"),
+        serde_json::json!("5s")
+    );
+    send_exception(
+        &partout,
+        project,
+        &key,
+        "RefreshProbe",
+        "seen without a reload",
+    );
+    browser.wait_until("the new issue is listed", &rows_are(1), &out);
+    let titles = texts(&browser, "#issue-list a.issue-title");
+    assert!(titles[0].contains("RefreshProbe"), "{titles:?}");
+    assert!(
+        browser.current_url().ends_with("/ui/errors?refresh=5s"),
+        "the page was not navigated: {}",
+        browser.current_url()
+    );
+    browser.screenshot(&out.join("7-refreshed.png"));
 }

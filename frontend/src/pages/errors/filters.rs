@@ -1,6 +1,6 @@
 //! The controls above the issue list: words to search for, environment
-//! and release (applied with the button or Enter), status and sort
-//! (applied when changed).
+//! and release (applied with the button or Enter), status, sort and how
+//! often the list reads itself again (applied when changed).
 
 use leptos::ev::SubmitEvent;
 use leptos::html;
@@ -8,6 +8,7 @@ use leptos::prelude::*;
 
 use super::url_state::{ListView, SORTS, STATUSES};
 use super::ListNav;
+use crate::components::refresh::{Refresh, REFRESHES};
 
 /// The filter bar.
 #[component]
@@ -44,6 +45,26 @@ pub fn Filters(nav: ListNav) -> impl IntoView {
             ..view.get_untracked()
         });
     };
+    let set_refresh = move |every: String| {
+        nav.go(&ListView {
+            refresh: Refresh::named(&every),
+            ..view.get_untracked()
+        });
+    };
+    let refresh_options = std::iter::once(("off", None))
+        .chain(
+            REFRESHES
+                .iter()
+                .map(|refresh| (refresh.every, Some(*refresh))),
+        )
+        .map(|(label, refresh)| {
+            view! {
+                <option value=label prop:selected=move || view.with(|view| view.refresh == refresh)>
+                    {label}
+                </option>
+            }
+        })
+        .collect_view();
     let status_options = STATUSES
         .iter()
         .map(|(name, label)| {
@@ -106,6 +127,12 @@ pub fn Filters(nav: ListNav) -> impl IntoView {
                 <span class="muted">"Sort"</span>
                 <select id="issue-sort" on:change=move |event| set_sort(event_target_value(&event))>
                     {sort_options}
+                </select>
+            </label>
+            <label class="select">
+                <span class="muted">"Refresh"</span>
+                <select id="issue-refresh" on:change=move |event| set_refresh(event_target_value(&event))>
+                    {refresh_options}
                 </select>
             </label>
         </form>

@@ -1,5 +1,6 @@
 //! The issues matching the URL's filters, a page at a time, each row with
-//! its last day of events as a sparkline.
+//! its last day of events as a sparkline; read again every interval the
+//! URL's `refresh` names.
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -9,6 +10,7 @@ use super::hourly::{self, Sparkline};
 use super::url_state::{issue_href, ListView};
 use super::{get_started::GetStarted, when, Ago, LevelBadge, ListNav, Problem, StatusBadges};
 use crate::api::{self, ApiError};
+use crate::components::refresh::{self, Refresh};
 use crate::format;
 use crate::url_nav::UrlView as _;
 
@@ -100,6 +102,39 @@ pub fn IssueList(nav: ListNav) -> impl IntoView {
             }
         });
     };
+
+    // Each tick of the URL's interval reads as many issues as are shown
+    // again, without the "Loading…" of a new view: the rows stay until
+    // the new ones are in, and a failed read leaves them as they were.
+    let tick = refresh::ticks(Signal::derive(move || {
+        nav.view().with(|view| view.refresh.map(Refresh::duration))
+    }));
+    Effect::new(move |_| {
+        if tick.get() == 0 || matches!(fetch.get_untracked(), Fetch::Listing | Fetch::LoadingMore) {
+            return;
+        }
+        let query = nav.view().get_untracked().query();
+        let request = generation.get_value();
+        let shown = listing.with_untracked(|listing| listing.issues.len() as u64);
+        spawn_local(async move {
+            let answer = api::issues(&query, shown.max(PAGE_SIZE), 0).await;
+            let busy = matches!(
+                fetch.try_get_untracked(),
+                None | Some(Fetch::Listing | Fetch::LoadingMore)
+            );
+            if busy || generation.try_get_value() != Some(request) {
+                return;
+            }
+            if let Ok(page) = answer {
+                now_ms.try_set(when::now_ms());
+                listing.try_set(Listing {
+                    issues: page.issues,
+                    next_offset: page.next_offset,
+                });
+                fetch.try_set(Fetch::Idle);
+            }
+        });
+    });
 
     let list_error = move || match fetch.get() {
         Fetch::ListFailed(error) => Some(error.to_string()),

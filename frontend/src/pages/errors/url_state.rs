@@ -1,12 +1,13 @@
 //! What the issue list shows, as read from and written to its URL, so a
 //! link reproduces the view:
-//! `/ui/errors?status=all&environment=prod&q=payment&sort=count`. Pure, so
+//! `/ui/errors?status=all&environment=prod&q=payment&sort=count&refresh=30s`. Pure, so
 //! it is tested on the host.
 //!
 //! Invariant: the URL is the only place the filters live; the page changes
 //! them by navigating, and the list is fetched from the URL alone.
 
 use crate::api::IssueQuery;
+use crate::components::refresh::Refresh;
 use crate::query_string;
 use crate::url_nav::UrlView;
 
@@ -43,6 +44,9 @@ pub struct ListView {
     pub text: String,
     /// One of [`SORTS`].
     pub sort: String,
+    /// How often the list reads itself again; `None`: only when the view
+    /// changes.
+    pub refresh: Option<Refresh>,
 }
 
 impl Default for ListView {
@@ -54,6 +58,7 @@ impl Default for ListView {
             release: String::new(),
             text: String::new(),
             sort: SORTS[0].0.to_owned(),
+            refresh: None,
         }
     }
 }
@@ -82,6 +87,7 @@ impl ListView {
             release: text("release"),
             text: text("q"),
             sort: one_of(param("sort"), &SORTS),
+            refresh: param("refresh").and_then(|every| Refresh::named(&every)),
         }
     }
 
@@ -105,6 +111,7 @@ impl ListView {
                 ("release", self.release.as_str()),
                 ("q", self.text.as_str()),
                 ("sort", &sort),
+                ("refresh", self.refresh.map_or("", |refresh| refresh.every)),
             ],
         )
     }
@@ -114,6 +121,7 @@ impl ListView {
     pub fn is_filtered(&self) -> bool {
         let unfiltered = ListView {
             sort: self.sort.clone(),
+            refresh: self.refresh,
             ..ListView::default()
         };
         *self != unfiltered
@@ -180,11 +188,13 @@ mod tests {
             ("release", "shop@1.4.2"),
             ("q", " card declined "),
             ("sort", "count"),
+            ("refresh", "10s"),
         ]);
         assert_eq!(view.text, "card declined");
+        assert_eq!(view.refresh.map(|refresh| refresh.seconds), Some(10));
         assert_eq!(
             view.href(),
-            "/ui/errors?status=all&environment=prod&release=shop%401.4.2&q=card%20declined&sort=count"
+            "/ui/errors?status=all&environment=prod&release=shop%401.4.2&q=card%20declined&sort=count&refresh=10s"
         );
         assert!(view.is_filtered());
         // "Any status" leaves the filter out of the API call.
@@ -195,8 +205,10 @@ mod tests {
     fn unknown_choices_fall_back() {
         let view = view_of(&[("status", "bogus"), ("sort", "bogus")]);
         assert_eq!(view, ListView::default());
-        // Sorting alone does not filter anything out.
+        // Sorting and refreshing do not filter anything out.
         assert!(!view_of(&[("sort", "count")]).is_filtered());
+        assert!(!view_of(&[("refresh", "30s")]).is_filtered());
+        assert_eq!(view_of(&[("refresh", "7s")]).refresh, None);
         assert_eq!(issue_href(7), "/ui/errors/7");
     }
 }

@@ -2,19 +2,15 @@
 //! deploys of the range as markers and a list, the range and the
 //! consolidation to pick, and a summary line.
 
-use std::time::Duration;
-
 use leptos::prelude::*;
 use partout_model::api::{Deploy, MetricPoints, Quantiles};
 
 use super::plot::{self, plot, value_text, Plot, HEIGHT, WIDTH};
 use super::quantiles::QuantileTable;
-use super::url_state::{
-    consolidations, default_consolidation, Chosen, MetricsView, PRESETS, REFRESHES,
-};
+use super::url_state::{consolidations, default_consolidation, Chosen, MetricsView, PRESETS};
 use super::MetricsNav;
 use crate::api::{self, ApiError, SeriesScope};
-use crate::components::refresh;
+use crate::components::refresh::{self, Refresh, REFRESHES};
 use crate::url_nav::UrlView as _;
 use crate::{clock, format};
 
@@ -91,10 +87,7 @@ async fn fetch(view: MetricsView, chosen: Chosen) -> Result<ChartData, ApiError>
 /// The chart card of the chosen series.
 #[component]
 pub fn SeriesChart(view: MetricsView, chosen: Chosen, nav: MetricsNav) -> impl IntoView {
-    let tick = refresh::ticks(
-        view.refresh
-            .map(|refresh| Duration::from_secs(refresh.seconds.into())),
-    );
+    let tick = refresh::ticks(Signal::stored(view.refresh.map(Refresh::duration)));
     // Each tick fetches again, ending at the new "now"; the chart on
     // screen stays until the new one is in.
     let data = LocalResource::new({

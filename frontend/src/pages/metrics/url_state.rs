@@ -6,6 +6,7 @@
 //! Invariant: as on the logs page, the URL is the only place the view
 //! lives; the page navigates to change it.
 
+use crate::components::refresh::Refresh;
 use crate::query_string;
 use crate::url_nav::UrlView;
 
@@ -57,39 +58,6 @@ pub static PRESETS: [Preset; 5] = [
 
 /// The range when the URL names none (or one not offered).
 pub const DEFAULT_PRESET: Preset = PRESETS[2];
-
-/// How often the chart reads its series again on its own, as a wall
-/// screen or a watched deploy needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Refresh {
-    /// What the button says, and the URL's `refresh`.
-    pub every: &'static str,
-    pub seconds: u32,
-}
-
-/// The intervals offered, shortest first; no `refresh` in the URL is off.
-pub static REFRESHES: [Refresh; 5] = [
-    Refresh {
-        every: "5s",
-        seconds: 5,
-    },
-    Refresh {
-        every: "10s",
-        seconds: 10,
-    },
-    Refresh {
-        every: "30s",
-        seconds: 30,
-    },
-    Refresh {
-        every: "1m",
-        seconds: 60,
-    },
-    Refresh {
-        every: "5m",
-        seconds: 300,
-    },
-];
 
 /// The series the page charts: its stored name and tags.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -152,8 +120,7 @@ impl MetricsView {
             chosen,
             range,
             consolidation: text("by"),
-            refresh: text("refresh")
-                .and_then(|every| REFRESHES.iter().copied().find(|r| r.every == every)),
+            refresh: text("refresh").and_then(|every| Refresh::named(&every)),
         }
     }
 

@@ -47,7 +47,7 @@ pub fn severities(histogram: &LogHistogram) -> Severities {
 /// `#last-day-issues`, `#last-day-logs`.
 #[component]
 pub fn LastDay() -> impl IntoView {
-    let tick = refresh::ticks(Some(REFRESH));
+    let tick = refresh::ticks(Signal::stored(Some(REFRESH)));
     // The day ends at each tick's "now"; every column reads it again then.
     let now = Memo::new(move |_| {
         tick.track();
