@@ -114,11 +114,12 @@ fn StatusBadges(
     }
 }
 
-/// An instant as "5 min ago", the exact local time on hover.
+/// An instant as "5 min ago", the exact local time on hover; it follows
+/// `now_ms`, so a list read again says how long ago from the new now.
 #[component]
-fn Ago(unix_ms: i64, now_ms: i64) -> impl IntoView {
+fn Ago(unix_ms: i64, #[prop(into)] now_ms: Signal<i64>) -> impl IntoView {
     view! {
-        <time title=when::exact(unix_ms)>{when::ago(now_ms, unix_ms)}</time>
+        <time title=when::exact(unix_ms)>{move || when::ago(now_ms.get(), unix_ms)}</time>
     }
 }
 

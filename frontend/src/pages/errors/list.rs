@@ -46,7 +46,7 @@ pub fn IssueList(nav: ListNav) -> impl IntoView {
     // quickly.
     let generation = StoredValue::new(0u64);
     // One "now" per listing, so every row's relative times and
-    // sparkline agree.
+    // sparkline agree; a refresh moves it, and every row's "ago" with it.
     let now_ms = RwSignal::new(when::now_ms());
 
     Effect::new(move |_| {
@@ -174,7 +174,7 @@ pub fn IssueList(nav: ListNav) -> impl IntoView {
                         <For
                             each=move || listing.get().issues
                             key=|issue| (issue.id, issue.count, issue.status.clone(), issue.last_seen_ms)
-                            children=move |issue| view! { <IssueRow issue now_ms=now_ms.get_untracked() /> }
+                            children=move |issue| view! { <IssueRow issue now_ms /> }
                         />
                     </ol>
                 </div>
@@ -210,9 +210,9 @@ pub fn IssueList(nav: ListNav) -> impl IntoView {
 
 /// One issue: what, where, its status and its numbers.
 #[component]
-fn IssueRow(issue: Issue, now_ms: i64) -> impl IntoView {
+fn IssueRow(issue: Issue, now_ms: RwSignal<i64>) -> impl IntoView {
     let id = issue.id;
-    let first_hour = hourly::window_start(now_ms, SPARK_HOURS);
+    let first_hour = hourly::window_start(now_ms.get_untracked(), SPARK_HOURS);
     // The list does not carry hourly counts: each row asks for its own
     // (the API's issue detail, from the window's first hour).
     let hours = LocalResource::new(move || async move {
