@@ -51,40 +51,15 @@ pub fn Filters(nav: ListNav) -> impl IntoView {
             ..view.get_untracked()
         });
     };
-    let refresh_options = std::iter::once(("off", None))
-        .chain(
-            REFRESHES
-                .iter()
-                .map(|refresh| (refresh.every, Some(*refresh))),
-        )
-        .map(|(label, refresh)| {
-            view! {
-                <option value=label prop:selected=move || view.with(|view| view.refresh == refresh)>
-                    {label}
-                </option>
-            }
-        })
-        .collect_view();
-    let status_options = STATUSES
-        .iter()
-        .map(|(name, label)| {
-            view! {
-                <option value=*name prop:selected=move || view.with(|view| view.status == *name)>
-                    {*label}
-                </option>
-            }
-        })
-        .collect_view();
-    let sort_options = SORTS
-        .iter()
-        .map(|(name, label)| {
-            view! {
-                <option value=*name prop:selected=move || view.with(|view| view.sort == *name)>
-                    {*label}
-                </option>
-            }
-        })
-        .collect_view();
+    let refresh_choices: Vec<(&'static str, &'static str)> = std::iter::once("off")
+        .chain(REFRESHES.iter().map(|refresh| refresh.every))
+        .map(|every| (every, every))
+        .collect();
+    let refresh_options = options(&refresh_choices, move |every| {
+        view.with(|view| view.refresh.map_or("off", |refresh| refresh.every) == every)
+    });
+    let status_options = options(&STATUSES, move |name| view.with(|view| view.status == name));
+    let sort_options = options(&SORTS, move |name| view.with(|view| view.sort == name));
 
     view! {
         <form class="issue-filters" role="search" on:submit=on_submit>
@@ -137,4 +112,20 @@ pub fn Filters(nav: ListNav) -> impl IntoView {
             </label>
         </form>
     }
+}
+
+/// The `<option>`s of a select, `(value, label)` each, the one
+/// `selected` says marked as chosen.
+fn options(
+    choices: &[(&'static str, &'static str)],
+    selected: impl Fn(&str) -> bool + Copy + Send + Sync + 'static,
+) -> impl IntoView {
+    choices
+        .iter()
+        .map(|&(value, label)| {
+            view! {
+                <option value=value prop:selected=move || selected(value)>{label}</option>
+            }
+        })
+        .collect_view()
 }
