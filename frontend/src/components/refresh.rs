@@ -62,6 +62,9 @@ pub static REFRESHES: [Refresh; 5] = [
 pub fn ticks(every: Signal<Option<Duration>>) -> ReadSignal<u64> {
     let (tick, set_tick) = signal(0u64);
     let timer: StoredValue<Option<IntervalHandle>> = StoredValue::new(None);
+    // The timer restarts when the interval changes, not whenever what it
+    // is derived from does (a list's other filters).
+    let every = Memo::new(move |_| every.get());
     Effect::new(move |_| {
         if let Some(old) = timer.get_value() {
             old.clear();
