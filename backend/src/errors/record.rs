@@ -331,13 +331,24 @@ fn count_user(conn: &Connection, issue_id: i64, digest: Option<i64>) -> Result<(
 }
 
 fn count_tag(conn: &Connection, issue_id: i64, key: &str, value: &str) -> Result<(), StoreError> {
-    let bumped = conn
-        .prepare_cached(
-            "UPDATE error_issue_tags SET count = count + 1
-             WHERE issue_id = ?1 AND key = ?2 AND value = ?3",
-        )?
-        .execute(rusqlite::params![issue_id, key, value])?;
-    if bumped > 0 {
+    let bump = |value: &str| -> Result<bool, StoreError> {
+        let bumped = conn
+            .prepare_cached(
+                "UPDATE error_issue_tags SET count = count + 1
+                 WHERE issue_id = ?1 AND key = ?2 AND value = ?3",
+            )?
+            .execute(rusqlite::params![issue_id, key, value])?;
+        Ok(bumped > 0)
+    };
+    if bump(value)? {
+        return Ok(());
+    }
+    // A key has an `<other>` row once it is past its bound, and from then
+    // on every new value counts there: one update instead of counting the
+    // key's values, for each event of a tag like a user or request id.
+    // A key sent a value that is literally `<other>` counts like a full
+    // one from then on: a bound no SDK reaches by accident.
+    if bump(OTHER_VALUE)? {
         return Ok(());
     }
     // A value not counted yet: the slow path checks the bounds.
