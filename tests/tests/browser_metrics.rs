@@ -345,4 +345,43 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
         .wait_for_text("#last-day-issues", "No errors seen.", RENDER_TIMEOUT)
         .unwrap();
     browser.screenshot(&out.join("4-overview.png"));
+
+    // With `refresh=5s` in the link the card reads its day again on its
+    // own: a new warning is counted on the page as it is, not reloaded.
+    browser.goto(&format!("{}/?refresh=5s", partout.url()));
+    browser
+        .wait_for_text("#last-day-logs", "2 lines", RENDER_TIMEOUT)
+        .unwrap();
+    assert_eq!(
+        browser.execute("return document.querySelector('#overview-refresh').value"),
+        json!("5s")
+    );
+    browser.execute("window.partoutSamePage = true; return null;");
+    let response = http()
+        .post(format!("{}/api/v1/logs", partout.url()))
+        .bearer_auth(TOKEN)
+        .body("{\"msg\":\"disk almost full\",\"level\":\"warn\",\"service\":\"api\"}\n")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    browser.wait_until(
+        "the card counts the new warning without a reload",
+        "const logs = document.querySelector('#last-day-logs')?.textContent ?? '';
+         return logs.includes('3 lines') && logs.includes('1 warning');",
+        &out,
+    );
+    assert_eq!(
+        browser.execute("return window.partoutSamePage === true;"),
+        json!(true),
+        "the page was reloaded"
+    );
+    browser.screenshot(&out.join("5-overview-refreshed.png"));
+    // Turning it off is written into the link, so a bookmark keeps it.
+    let off = browser.find("#overview-refresh option[value=off]").unwrap();
+    browser.click(&off);
+    browser.wait_until(
+        "the link says the overview does not refresh",
+        "return location.pathname === '/' && location.search === '?refresh=off';",
+        &out,
+    );
 }

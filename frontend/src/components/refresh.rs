@@ -1,6 +1,6 @@
 //! A view that reads its data again on its own: the intervals offered,
-//! and a counter that goes up every interval, for a page's fetches to
-//! depend on.
+//! the select that picks one, and a counter that goes up every interval,
+//! for a page's fetches to depend on.
 
 use std::time::Duration;
 
@@ -30,7 +30,11 @@ impl Refresh {
     }
 }
 
-/// The intervals offered, shortest first; no `refresh` in a URL is off.
+/// What a URL's `refresh` and the select say for no refreshing.
+pub const OFF: &str = "off";
+
+/// The intervals offered, shortest first; no `refresh` in a URL is off
+/// (on the pages that say so: the overview refreshes by default).
 pub static REFRESHES: [Refresh; 5] = [
     Refresh {
         every: "5s",
@@ -53,6 +57,32 @@ pub static REFRESHES: [Refresh; 5] = [
         seconds: 300,
     },
 ];
+
+/// A "Refresh" select offering off and every interval, `current` chosen;
+/// `on_change` hears the one picked (`None` for off).
+#[component]
+pub fn RefreshSelect(
+    /// The select's element id, a hook for browser tests.
+    id: &'static str,
+    #[prop(into)] current: Signal<Option<Refresh>>,
+    on_change: impl Fn(Option<Refresh>) + 'static,
+) -> impl IntoView {
+    let options = std::iter::once(OFF)
+        .chain(REFRESHES.iter().map(|refresh| refresh.every))
+        .map(|every| {
+            let chosen = move || current.with(|current| current.map_or(OFF, |r| r.every) == every);
+            view! { <option value=every prop:selected=chosen>{every}</option> }
+        })
+        .collect_view();
+    view! {
+        <label class="select">
+            <span class="muted">"Refresh"</span>
+            <select id=id on:change=move |event| on_change(Refresh::named(&event_target_value(&event)))>
+                {options}
+            </select>
+        </label>
+    }
+}
 
 /// A signal that goes up by one every `every` (never while it is `None`)
 /// while the tab is shown: a hidden tab asks the server for nothing, and

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use super::url_state::{ListView, SORTS, STATUSES};
 use super::ListNav;
-use crate::components::refresh::{Refresh, REFRESHES};
+use crate::components::refresh::{Refresh, RefreshSelect};
 
 /// The filter bar.
 #[component]
@@ -45,19 +45,13 @@ pub fn Filters(nav: ListNav) -> impl IntoView {
             ..view.get_untracked()
         });
     };
-    let set_refresh = move |every: String| {
+    let set_refresh = move |refresh: Option<Refresh>| {
         nav.go(&ListView {
-            refresh: Refresh::named(&every),
+            refresh,
             ..view.get_untracked()
         });
     };
-    let refresh_choices: Vec<(&'static str, &'static str)> = std::iter::once("off")
-        .chain(REFRESHES.iter().map(|refresh| refresh.every))
-        .map(|every| (every, every))
-        .collect();
-    let refresh_options = options(&refresh_choices, move |every| {
-        view.with(|view| view.refresh.map_or("off", |refresh| refresh.every) == every)
-    });
+    let refresh = Signal::derive(move || view.with(|view| view.refresh));
     let status_options = options(&STATUSES, move |name| view.with(|view| view.status == name));
     let sort_options = options(&SORTS, move |name| view.with(|view| view.sort == name));
 
@@ -104,12 +98,7 @@ pub fn Filters(nav: ListNav) -> impl IntoView {
                     {sort_options}
                 </select>
             </label>
-            <label class="select">
-                <span class="muted">"Refresh"</span>
-                <select id="issue-refresh" on:change=move |event| set_refresh(event_target_value(&event))>
-                    {refresh_options}
-                </select>
-            </label>
+            <RefreshSelect id="issue-refresh" current=refresh on_change=set_refresh />
         </form>
     }
 }

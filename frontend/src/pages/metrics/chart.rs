@@ -10,7 +10,7 @@ use super::quantiles::QuantileTable;
 use super::url_state::{consolidations, default_consolidation, Chosen, MetricsView, PRESETS};
 use super::MetricsNav;
 use crate::api::{self, ApiError, SeriesScope};
-use crate::components::refresh::{self, Refresh, REFRESHES};
+use crate::components::refresh::{self, Refresh, OFF, REFRESHES};
 use crate::url_nav::UrlView as _;
 use crate::{clock, format};
 
@@ -119,7 +119,7 @@ pub fn SeriesChart(view: MetricsView, chosen: Chosen, nav: MetricsNav) -> impl I
         .chain(REFRESHES.iter().copied().map(Some))
         .map(|refresh| {
             let next = view.with_refresh(refresh);
-            let label = refresh.map_or("off", |refresh| refresh.every);
+            let label = refresh.map_or(OFF, |refresh| refresh.every);
             let pressed = (refresh == view.refresh).to_string();
             view! {
                 <a class="range-button" href=next.href() data-refresh=label aria-pressed=pressed>

@@ -1,21 +1,27 @@
 //! The last 24 hours on one card: the deploys, the error issues seen and
 //! the log lines by severity, side by side, so "what changed?" starts
 //! here and each part leads to its page. It reads itself again every
-//! minute, so a screen left on the overview stays current.
-
-use std::time::Duration;
+//! minute, so a screen left on the overview stays current; the URL's
+//! `refresh` (`/?refresh=10s`, `/?refresh=off`) and the card's select
+//! change that.
 
 use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_query_map};
+use leptos_router::NavigateOptions;
 use partout_model::api::{Deploy, LogHistogram};
 use partout_model::errors::Issue;
 
 use crate::api::{self, IssueQuery, LogScope};
-use crate::components::refresh;
-use crate::{clock, format};
+use crate::components::refresh::{self, Refresh, RefreshSelect, OFF};
+use crate::{clock, format, query_string};
 
 const DAY_MS: i64 = 24 * 3_600_000;
-/// How often the card reads its day again.
-const REFRESH: Duration = Duration::from_secs(60);
+/// How often the card reads its day again when the URL does not say: the
+/// overview is what a wall screen shows.
+const DEFAULT_REFRESH: Refresh = Refresh {
+    every: "1m",
+    seconds: 60,
+};
 /// Rows each column lists at most.
 const ROWS: usize = 5;
 
@@ -43,11 +49,40 @@ pub fn severities(histogram: &LogHistogram) -> Severities {
         })
 }
 
+/// The card's interval for a URL's `refresh`: the default when it names
+/// none of the offered ones, `None` for `off`.
+pub fn card_refresh(param: Option<&str>) -> Option<Refresh> {
+    match param.map(str::trim) {
+        Some(OFF) => None,
+        Some(every) => Some(Refresh::named(every).unwrap_or(DEFAULT_REFRESH)),
+        None => Some(DEFAULT_REFRESH),
+    }
+}
+
+/// The overview's URL for an interval: the default needs no parameter.
+pub fn overview_href(refresh: Option<Refresh>) -> String {
+    match refresh {
+        Some(refresh) if refresh == DEFAULT_REFRESH => "/".to_owned(),
+        Some(refresh) => query_string::with_query("/", &[("refresh", refresh.every)]),
+        None => query_string::with_query("/", &[("refresh", OFF)]),
+    }
+}
+
 /// The card. Hooks for browser tests: `#last-day`, `#last-day-deploys`,
-/// `#last-day-issues`, `#last-day-logs`.
+/// `#last-day-issues`, `#last-day-logs`, the select `#overview-refresh`.
 #[component]
 pub fn LastDay() -> impl IntoView {
-    let tick = refresh::ticks(Signal::stored(Some(REFRESH)));
+    let params = use_query_map();
+    let every = Memo::new(move |_| params.with(|params| card_refresh(params.get_str("refresh"))));
+    let tick = refresh::ticks(Signal::derive(move || every.get().map(Refresh::duration)));
+    let navigate = use_navigate();
+    let set_refresh = move |refresh: Option<Refresh>| {
+        let options = NavigateOptions {
+            scroll: false,
+            ..NavigateOptions::default()
+        };
+        navigate(&overview_href(refresh), options);
+    };
     // The day ends at each tick's "now"; every column reads it again then.
     let now = Memo::new(move |_| {
         tick.track();
@@ -77,7 +112,10 @@ pub fn LastDay() -> impl IntoView {
     });
     view! {
         <section class="card last-day" id="last-day" aria-label="The last 24 hours">
-            <h2>"The last 24 hours"</h2>
+            <div class="last-day-heading">
+                <h2>"The last 24 hours"</h2>
+                <RefreshSelect id="overview-refresh" current=every on_change=set_refresh />
+            </div>
             <div class="last-day-columns">
                 <div id="last-day-deploys">
                     <h3><a href="/ui/deploys">"Deploys"</a></h3>
@@ -184,6 +222,29 @@ mod tests {
     use partout_model::api::LogHistogramBucket;
 
     use super::*;
+
+    #[test]
+    fn the_card_refreshes_every_minute_unless_the_url_says_otherwise() {
+        let seconds = |param| card_refresh(param).map(|refresh| refresh.seconds);
+        assert_eq!(seconds(None), Some(60));
+        assert_eq!(seconds(Some("10s")), Some(10));
+        assert_eq!(seconds(Some(" 5m ")), Some(300));
+        assert_eq!(seconds(Some("7s")), Some(60));
+        assert_eq!(seconds(Some("off")), None);
+        assert!(crate::components::refresh::REFRESHES.contains(&DEFAULT_REFRESH));
+    }
+
+    #[test]
+    fn the_overview_url_names_only_what_is_not_the_default() {
+        assert_eq!(overview_href(card_refresh(None)), "/");
+        assert_eq!(overview_href(None), "/?refresh=off");
+        assert_eq!(overview_href(Refresh::named("30s")), "/?refresh=30s");
+        for param in ["off", "5s", "1m"] {
+            let href = overview_href(card_refresh(Some(param)));
+            let back = href.split_once("refresh=").map(|(_, every)| every);
+            assert_eq!(card_refresh(back), card_refresh(Some(param)), "{href}");
+        }
+    }
 
     #[test]
     fn a_day_of_lines_adds_up_by_severity() {
