@@ -212,13 +212,20 @@ pub fn IssueList(nav: ListNav) -> impl IntoView {
 #[component]
 fn IssueRow(issue: Issue, now_ms: RwSignal<i64>) -> impl IntoView {
     let id = issue.id;
-    let first_hour = hourly::window_start(now_ms.get_untracked(), SPARK_HOURS);
+    // The window moves with the listing's "now", so a row a refresh keeps
+    // still ends at the current hour; it changes once an hour, not with
+    // every refresh.
+    let first_hour = Memo::new(move |_| hourly::window_start(now_ms.get(), SPARK_HOURS));
     // The list does not carry hourly counts: each row asks for its own
-    // (the API's issue detail, from the window's first hour).
-    let hours = LocalResource::new(move || async move {
-        api::issue(id, first_hour)
-            .await
-            .map(|detail| hourly::slots(&detail.hourly, first_hour, SPARK_HOURS))
+    // (the API's issue detail, from the window's first hour). The drawn
+    // sparkline stays until the next one is read.
+    let hours = LocalResource::new(move || {
+        let first_hour = first_hour.get();
+        async move {
+            api::issue(id, first_hour)
+                .await
+                .map(|detail| hourly::slots(&detail.hourly, first_hour, SPARK_HOURS))
+        }
     });
     let sparkline = move || match hours.get() {
         Some(Ok(slots)) => view! { <Sparkline slots /> }.into_any(),
