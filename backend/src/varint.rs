@@ -20,6 +20,17 @@ pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
     out.push(value as u8);
 }
 
+/// Appends `value` as a varint of ASCII bytes only: 6 bits per byte, low
+/// bits first, 0x40 on every byte but the last. For encodings that must stay
+/// valid UTF-8 (a line stored as text), where LEB128's high bit cannot be.
+pub fn put_ascii_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x40 {
+        out.push((value as u8 & 0x3f) | 0x40);
+        value >>= 6;
+    }
+    out.push(value as u8);
+}
+
 /// Largest decimal exponent tried: beyond it values are rarely decimal.
 pub const MAX_DECIMAL_EXPONENT: u8 = 6;
 /// Integers above this lose precision as f64; the decimal forms stay below.
@@ -157,6 +168,22 @@ impl<'a> Reader<'a> {
         None
     }
 
+    /// A varint written by [`put_ascii_varint`].
+    pub fn ascii_varint(&mut self) -> Option<u64> {
+        let mut value = 0u64;
+        for shift in (0..64).step_by(6) {
+            let byte = self.byte()?;
+            if byte >= 0x80 {
+                return None;
+            }
+            value |= u64::from(byte & 0x3f) << shift;
+            if byte & 0x40 == 0 {
+                return Some(value);
+            }
+        }
+        None
+    }
+
     /// The next `len` bytes.
     pub fn bytes(&mut self, len: usize) -> Option<&'a [u8]> {
         let end = self.at.checked_add(len)?;
@@ -214,6 +241,43 @@ mod tests {
             }
             proptest::prop_assert!(reader.is_done());
         }
+
+        #[test]
+        fn ascii_varints_round_trip_in_ascii_bytes(values in proptest::collection::vec(proptest::num::u64::ANY, 0..50)) {
+            let mut out = Vec::new();
+            for &v in &values {
+                put_ascii_varint(&mut out, v);
+            }
+            proptest::prop_assert!(out.is_ascii());
+            let mut reader = Reader::new(&out);
+            for &v in &values {
+                proptest::prop_assert_eq!(reader.ascii_varint(), Some(v));
+            }
+            proptest::prop_assert!(reader.is_done());
+        }
+
+        #[test]
+        fn ascii_varints_refuse_what_is_not_one(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..20)) {
+            // Never a panic; a byte with the high bit set is never part
+            // of one; twelve continuation bytes overflow and are refused.
+            let mut reader = Reader::new(&bytes);
+            while reader.ascii_varint().is_some() {}
+        }
+    }
+
+    #[test]
+    fn ascii_varints_take_six_bits_a_byte() {
+        let mut out = Vec::new();
+        put_ascii_varint(&mut out, 0x3f);
+        assert_eq!(out, [0x3f]);
+        out.clear();
+        put_ascii_varint(&mut out, 0x40);
+        assert_eq!(out, [0x40, 0x01]);
+        out.clear();
+        put_ascii_varint(&mut out, u64::MAX);
+        assert_eq!(out.len(), 11);
+        assert!(Reader::new(&[0x80]).ascii_varint().is_none());
+        assert!(Reader::new(&[0x7f; 12]).ascii_varint().is_none());
     }
 
     proptest::proptest! {

@@ -39,8 +39,12 @@ const DOC_STORE_CACHED_BLOCKS: usize = 4;
 /// dictionaries as sstables (tantivy's `quickwit` feature) instead of
 /// FSTs: half the bytes for log terms, most of them unique ids, and
 /// quicker to build. tantivy cannot read one format as the other.
+/// Format 3 adds the `line` field (lines stored as text): this release
+/// reads format 2 as well, a release that knows only 2 sets 3 aside.
 const FORMAT_FILE: &str = "partout-format";
-const FORMAT: &str = "2";
+const FORMAT: &str = "3";
+/// Formats this release reads.
+const READABLE_FORMATS: [&str; 2] = ["2", FORMAT];
 
 /// A partition written in another format cannot be read: it is renamed
 /// out of the way (`<day>.format-<n>`, never searched, never counted by
@@ -56,7 +60,7 @@ fn set_aside_if_unreadable(dir: &Path) -> std::io::Result<()> {
         Err(error) => return Err(error),
     };
     let format = format.trim();
-    if format == FORMAT {
+    if READABLE_FORMATS.contains(&format) {
         return Ok(());
     }
     let mut aside = dir.as_os_str().to_owned();
@@ -132,6 +136,8 @@ pub struct Partition {
     pending_seq: Option<u64>,
     /// Commit rounds since a line was last added: idle writers are closed.
     pub idle_rounds: u32,
+    /// Lines are stored in their text form ([`LogSchema::stores_text`]).
+    pub stores_text: bool,
 }
 
 /// Memory and threads of one partition's writer.
@@ -175,7 +181,9 @@ impl Partition {
             .reload_policy(ReloadPolicy::Manual)
             .doc_store_cache_num_blocks(DOC_STORE_CACHED_BLOCKS)
             .try_into()?;
+        let stores_text = schema.stores_text(&index.schema());
         Ok(Partition {
+            stores_text,
             shared: PartitionReader {
                 day: day_number,
                 reader,

@@ -13,8 +13,13 @@
 //! context count, then per pair: len name, len value
 //! len bytes
 //! ```
+//!
+//! The text form ([`RawLog::encode_text`]) is the same layout with ASCII
+//! varints, so a line whose bytes are UTF-8 encodes to a `str`. The index
+//! stores that form: tantivy writes a stored text with one copy, but a
+//! stored byte string one byte at a time (6% of the indexing thread).
 
-use crate::varint::{put_varint, unzigzag, zigzag, Reader};
+use crate::varint::{put_ascii_varint, put_varint, unzigzag, zigzag, Reader};
 
 /// Which protocol a line came in by, so it is read back with the same
 /// parser.
@@ -99,6 +104,19 @@ impl RawLog {
     }
 
     pub fn encode(&self, out: &mut Vec<u8>) {
+        self.encode_with(out, put_varint);
+    }
+
+    /// The line in the text form; `None` when its bytes are not UTF-8
+    /// (those are stored in the binary form).
+    pub fn encode_text(&self) -> Option<String> {
+        let mut out = Vec::with_capacity(self.bytes.len() + 32);
+        self.encode_with(&mut out, put_ascii_varint);
+        // Everything but the line is ASCII or a `String` already.
+        String::from_utf8(out).ok()
+    }
+
+    fn encode_with(&self, out: &mut Vec<u8>, put_varint: fn(&mut Vec<u8>, u64)) {
         let mut header = self.source as u8;
         if self.truncated {
             header |= TRUNCATED;
@@ -113,31 +131,46 @@ impl RawLog {
         }
         put_varint(out, self.context.len() as u64);
         for (name, value) in &self.context {
-            put_bytes(out, name.as_bytes());
-            put_bytes(out, value.as_bytes());
+            put_bytes(out, put_varint, name.as_bytes());
+            put_bytes(out, put_varint, value.as_bytes());
         }
-        put_bytes(out, &self.bytes);
+        put_bytes(out, put_varint, &self.bytes);
     }
 
     /// Reads one line written by [`RawLog::encode`] off `reader`; `None`
     /// on anything malformed (a torn journal tail, a foreign document).
     pub fn decode(reader: &mut Reader<'_>) -> Option<RawLog> {
+        RawLog::decode_with(reader, Reader::varint)
+    }
+
+    /// Reads one line written by [`RawLog::encode_text`], which is all of
+    /// `text`; `None` on anything malformed.
+    pub fn decode_text(text: &str) -> Option<RawLog> {
+        let mut reader = Reader::new(text.as_bytes());
+        let line = RawLog::decode_with(&mut reader, Reader::ascii_varint)?;
+        reader.is_done().then_some(line)
+    }
+
+    fn decode_with<'a>(
+        reader: &mut Reader<'a>,
+        varint: fn(&mut Reader<'a>) -> Option<u64>,
+    ) -> Option<RawLog> {
         let header = reader.byte()?;
         let source = Source::from_code(header & SOURCE_MASK)?;
-        let received_nanos = unzigzag(reader.varint()?);
+        let received_nanos = unzigzag(varint(reader)?);
         let sent_nanos = if header & HAS_SENT_TIME != 0 {
-            Some(unzigzag(reader.varint()?))
+            Some(unzigzag(varint(reader)?))
         } else {
             None
         };
-        let pairs = usize::try_from(reader.varint()?).ok()?;
+        let pairs = usize::try_from(varint(reader)?).ok()?;
         let mut context = Vec::with_capacity(pairs.min(64));
         for _ in 0..pairs {
-            let name = text(reader)?;
-            let value = text(reader)?;
+            let name = text(reader, varint)?;
+            let value = text(reader, varint)?;
             context.push((name, value));
         }
-        let len = usize::try_from(reader.varint()?).ok()?;
+        let len = usize::try_from(varint(reader)?).ok()?;
         let bytes = reader.bytes(len)?.to_vec();
         Some(RawLog {
             source,
@@ -158,13 +191,13 @@ impl RawLog {
     }
 }
 
-fn put_bytes(out: &mut Vec<u8>, bytes: &[u8]) {
+fn put_bytes(out: &mut Vec<u8>, put_varint: fn(&mut Vec<u8>, u64), bytes: &[u8]) {
     put_varint(out, bytes.len() as u64);
     out.extend_from_slice(bytes);
 }
 
-fn text(reader: &mut Reader<'_>) -> Option<String> {
-    let len = usize::try_from(reader.varint()?).ok()?;
+fn text<'a>(reader: &mut Reader<'a>, varint: fn(&mut Reader<'a>) -> Option<u64>) -> Option<String> {
+    let len = usize::try_from(varint(reader)?).ok()?;
     String::from_utf8(reader.bytes(len)?.to_vec()).ok()
 }
 
@@ -214,10 +247,48 @@ mod tests {
         }
 
         #[test]
+        fn the_text_form_round_trips_when_the_line_is_utf8(line in arb_raw()) {
+            match (line.encode_text(), std::str::from_utf8(&line.bytes)) {
+                (Some(text), Ok(_)) => {
+                    prop_assert_eq!(RawLog::decode_text(&text), Some(line));
+                }
+                (None, Err(_)) => {}
+                (text, bytes) => prop_assert!(false, "text form {:?} for bytes {:?}", text, bytes),
+            }
+        }
+
+        #[test]
+        fn garbage_text_never_panics(text in ".{0,300}") {
+            let _ = RawLog::decode_text(&text);
+        }
+
+        #[test]
         fn garbage_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..300)) {
             let mut reader = Reader::new(&bytes);
             while RawLog::decode(&mut reader).is_some() {}
         }
+    }
+
+    #[test]
+    fn the_text_form_reads_as_the_line_and_is_never_read_as_binary() {
+        let line = RawLog::new(Source::Syslog, 1_732_000_000_123_456_789, b"<13>hello", 100)
+            .with_context("peer", "127.0.0.1");
+        let text = line.encode_text().unwrap();
+        assert!(text.ends_with("<13>hello"), "{text:?}");
+        assert_eq!(RawLog::decode_text(&text), Some(line.clone()));
+        // A trailing byte is not part of it.
+        assert_eq!(RawLog::decode_text(&format!("{text}x")), None);
+        // The binary form's varints are not ASCII ones.
+        let mut binary = Vec::new();
+        line.encode(&mut binary);
+        assert_eq!(
+            String::from_utf8(binary)
+                .ok()
+                .and_then(|b| RawLog::decode_text(&b)),
+            None
+        );
+        let invalid = RawLog::new(Source::Syslog, 1, b"caf\xe9", 100);
+        assert_eq!(invalid.encode_text(), None);
     }
 
     #[test]

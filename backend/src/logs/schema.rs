@@ -11,7 +11,8 @@
 //! | `message` | words, lowercased, with positions  | full text and phrases                |
 //! | `fields`  | JSON: text lowercased whole, numbers as numbers | `user:ann`, `http.status:>=500` |
 //! | `words`   | words of field values other than ids, no positions | bare terms also find field values |
-//! | `raw`     | stored only                        | the line as received ([`RawLog`])    |
+//! | `raw`     | stored only                        | a line as received ([`RawLog`]), binary form: lines that are not UTF-8, and every line of partitions from before `line` |
+//! | `line`    | stored only                        | a line as received, text form        |
 //!
 //! A field value that is an id (a UUID, a trace id: see
 //! [`super::tokenizer::is_id`]) is indexed once, whole under its path in
@@ -22,8 +23,10 @@
 //! for every bare word would cost each search a seek per path and
 //! segment.
 //!
-//! Only `raw` is stored: a result is rebuilt by normalizing it again, so
-//! the document store holds the sender's bytes once, zstd-compressed.
+//! Only `line` or `raw` is stored, one of them per document: a result is
+//! rebuilt by normalizing it again, so the document store holds the
+//! sender's bytes once, zstd-compressed. `line` comes last, so the fields
+//! before it have the same ids in a partition written before it existed.
 
 use partout_protocols::jsonlog::{FieldValue, Level};
 use tantivy::schema::document::{ReferenceValue, ReferenceValueLeaf, Value};
@@ -34,8 +37,10 @@ use tantivy::schema::{
 use tantivy::tokenizer::{LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer};
 use tantivy::{Index, TantivyDocument};
 
+use super::raw::RawLog;
 use super::record::LogRecord;
 use super::tokenizer::{is_id, WordTokenizer};
+use crate::varint::Reader;
 
 /// Exact values, case-insensitive: field filters compare whole values.
 pub const EXACT_TOKENIZER: &str = "partout_exact";
@@ -61,6 +66,7 @@ pub struct LogSchema {
     pub fields: Field,
     pub words: Field,
     pub raw: Field,
+    pub line: Field,
 }
 
 impl LogSchema {
@@ -116,6 +122,7 @@ impl LogSchema {
             ),
         );
         let raw = builder.add_bytes_field("raw", STORED);
+        let line = builder.add_text_field("line", STORED);
         LogSchema {
             schema: builder.build(),
             ts,
@@ -129,15 +136,20 @@ impl LogSchema {
             fields,
             words,
             raw,
+            line,
         }
     }
 
-    /// The document of one line.
-    pub fn document(&self, seq: u64, record: &LogRecord, raw: &[u8]) -> TantivyDocument {
+    /// The document of one line, stored as `stored` says.
+    pub fn document(&self, seq: u64, record: &LogRecord, stored: StoredLine) -> TantivyDocument {
         // The document holds the raw line and, about as large again, the
         // message and field values: sized once instead of grown several
         // times (regrowing it took about 8% of the log writer's time).
-        let mut doc = TantivyDocument::with_capacity(2 * raw.len() + 256);
+        let stored_len = match &stored {
+            StoredLine::Text(text) => text.len(),
+            StoredLine::Binary(bytes) => bytes.len(),
+        };
+        let mut doc = TantivyDocument::with_capacity(2 * stored_len + 256);
         doc.add_i64(self.ts, record.timestamp_nanos);
         doc.add_u64(self.seq, seq);
         if let Some(level) = record.level {
@@ -171,9 +183,50 @@ impl LogSchema {
                 doc.add_text(self.words, words);
             }
         }
-        doc.add_bytes(self.raw, raw);
+        match stored {
+            StoredLine::Text(text) => doc.add_text(self.line, text),
+            StoredLine::Binary(bytes) => doc.add_bytes(self.raw, &bytes),
+        }
         doc
     }
+
+    /// Whether a partition whose index has `schema` stores lines in the
+    /// text form: one written since `line` exists (as this field).
+    pub fn stores_text(&self, schema: &Schema) -> bool {
+        schema.get_field("line").ok() == Some(self.line)
+    }
+
+    /// How `raw` is stored: in the text form where the partition
+    /// [stores text](LogSchema::stores_text) and the line is UTF-8.
+    pub fn stored_line(&self, raw: &RawLog, stores_text: bool) -> StoredLine {
+        if stores_text {
+            if let Some(text) = raw.encode_text() {
+                return StoredLine::Text(text);
+            }
+        }
+        let mut encoded = Vec::with_capacity(raw.bytes.len() + 32);
+        raw.encode(&mut encoded);
+        StoredLine::Binary(encoded)
+    }
+
+    /// A stored line read back; `None` when the document holds none that
+    /// decodes.
+    pub fn stored_raw(&self, document: &TantivyDocument) -> Option<RawLog> {
+        if let Some(text) = document
+            .get_first(self.line)
+            .and_then(|value| value.as_str())
+        {
+            return RawLog::decode_text(text);
+        }
+        let bytes = document.get_first(self.raw)?.as_bytes()?;
+        RawLog::decode(&mut Reader::new(bytes))
+    }
+}
+
+/// A line as its document stores it.
+pub enum StoredLine {
+    Text(String),
+    Binary(Vec<u8>),
 }
 
 impl Default for LogSchema {
@@ -316,7 +369,7 @@ mod tests {
             exception: None,
         };
         let schema = LogSchema::new();
-        let doc = schema.document(7, &record, b"{}");
+        let doc = schema.document(7, &record, super::StoredLine::Binary(b"{}".to_vec()));
         let words: Vec<&str> = doc
             .get_all(schema.words)
             .filter_map(|value| value.as_str())

@@ -251,6 +251,110 @@ async fn a_partition_in_an_older_format_is_set_aside() {
     assert_eq!(messages(&store, "after"), ["after"]);
 }
 
+/// A day written before lines were stored as text (format 2: no `line`
+/// field, every line in the binary form) is still read, and its new lines
+/// are stored as it stores them; a new day stores text, except a line that
+/// is not UTF-8.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partition_of_format_2_is_read_and_written_in_binary() {
+    use tantivy::schema::Schema;
+    use tantivy::{Index, IndexSettings};
+
+    let dir = tempfile::tempdir().unwrap();
+    let now = Arc::new(AtomicI64::new(NOON));
+    let config = test_config(dir.path());
+    let log_schema = super::schema::LogSchema::new();
+    let day = super::day::name(super::day::day_of(NOON - NANOS_PER_SECOND));
+    let partition = config.dir.join(&day);
+    std::fs::create_dir_all(&partition).unwrap();
+    std::fs::write(partition.join("partout-format"), "2").unwrap();
+    let mut old = Schema::builder();
+    for (_, entry) in log_schema.schema.fields() {
+        if entry.name() != "line" {
+            old.add_field(entry.clone());
+        }
+    }
+    let index = Index::builder()
+        .schema(old.build())
+        .settings(IndexSettings::default())
+        .create_in_dir(&partition)
+        .unwrap();
+    super::schema::register_tokenizers(&index);
+    assert!(!log_schema.stores_text(&index.schema()));
+    let raw = line_at(-1, "written by format 2", "");
+    let record = super::record::normalize(&raw, &config.normalize);
+    let stored = log_schema.stored_line(&raw, false);
+    assert!(matches!(stored, super::schema::StoredLine::Binary(_)));
+    let mut writer = index.writer_with_num_threads(1, 15_000_000).unwrap();
+    writer
+        .add_document(log_schema.document(0, &record, stored))
+        .unwrap();
+    let mut commit = writer.prepare_commit().unwrap();
+    commit.set_payload("0");
+    commit.commit().unwrap();
+    drop(writer);
+
+    let (store, _writer) = open(config.clone(), &now);
+    assert_eq!(messages(&store, "format"), ["written by format 2"]);
+    // The same day again, and the next day, where a new partition starts.
+    let not_utf8 = RawLog::new(
+        Source::JsonLine,
+        NOON,
+        b"{\"msg\":\"latin1 caf\xe9\"}",
+        1 << 20,
+    );
+    store
+        .append(vec![
+            line_at(-2, "added to format 2", ""),
+            line_at(5, "a new day in text", ""),
+            not_utf8,
+        ])
+        .await
+        .unwrap();
+    store.commit().await.unwrap();
+    let mut found = messages(&store, "");
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "a new day in text",
+            "added to format 2",
+            "latin1 caf\u{fffd}",
+            "written by format 2"
+        ]
+    );
+    assert_eq!(
+        std::fs::read_to_string(partition.join("partout-format")).unwrap(),
+        "2"
+    );
+    let today = config.dir.join(super::day::name(super::day::day_of(NOON)));
+    assert_eq!(
+        std::fs::read_to_string(today.join("partout-format")).unwrap(),
+        "3"
+    );
+    // What each partition stores, read from its documents.
+    for (dir, texts, binaries) in [(&partition, 0, 2), (&today, 1, 1)] {
+        let index = Index::open_in_dir(dir).unwrap();
+        let searcher = index.reader().unwrap().searcher();
+        let (mut text, mut binary) = (0, 0);
+        for segment in searcher.segment_readers() {
+            let store = segment.get_store_reader(1).unwrap();
+            for doc in store.iter::<tantivy::TantivyDocument>(segment.alive_bitset()) {
+                let doc = doc.unwrap();
+                let has = |name: &str| {
+                    index
+                        .schema()
+                        .get_field(name)
+                        .is_ok_and(|field| doc.get_first(field).is_some())
+                };
+                text += usize::from(has("line"));
+                binary += usize::from(has("raw"));
+            }
+        }
+        assert_eq!((text, binary), (texts, binaries), "{}", dir.display());
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_journal_indexes_nothing_twice() {
     let dir = tempfile::tempdir().unwrap();

@@ -117,9 +117,8 @@ impl Writer {
         if partition.holds(seq) {
             return;
         }
-        let mut encoded = Vec::with_capacity(raw.bytes.len() + 32);
-        raw.encode(&mut encoded);
-        let document = shared.schema.document(seq, &record, &encoded);
+        let stored = shared.schema.stored_line(&raw, partition.stores_text);
+        let document = shared.schema.document(seq, &record, stored);
         if let Err(error) = partition.add(seq, document, budget) {
             // Once per round: a broken writer fails every line after.
             if !self.unindexed {

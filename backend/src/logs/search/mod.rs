@@ -22,15 +22,13 @@ use std::ops::Bound;
 
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, RangeQuery, TermQuery};
-use tantivy::schema::{IndexRecordOption, Value as _};
+use tantivy::schema::IndexRecordOption;
 use tantivy::{DocAddress, Searcher, SegmentReader, TantivyDocument, Term};
 
 use super::lang;
 use super::partition::PartitionReader;
-use super::raw::RawLog;
 use super::record::{normalize, LogRecord};
 use super::{LogError, LogStore};
-use crate::varint::Reader;
 
 pub use translate::TranslateError;
 
@@ -232,10 +230,8 @@ impl LogStore {
     fn load(&self, searcher: &Searcher, seq: u64, address: DocAddress) -> Result<Hit, LogError> {
         let schema = &self.shared.schema;
         let document: TantivyDocument = searcher.doc(address).map_err(search_error)?;
-        let raw = document
-            .get_first(schema.raw)
-            .and_then(|value| value.as_bytes())
-            .and_then(|bytes| RawLog::decode(&mut Reader::new(bytes)))
+        let raw = schema
+            .stored_raw(&document)
             .ok_or_else(|| LogError::Search("a stored log line does not decode".into()))?;
         Ok(Hit {
             seq,
