@@ -86,6 +86,26 @@ pub fn measure(report: &Report, server: &mut Server, raw_bytes: u64, lines: u64)
         "  files under logs/ by extension (count): {}",
         kinds.join(", ")
     );
+    match space_by_field(&logs) {
+        Ok(parts) if raw_bytes > 0 => {
+            let parts: Vec<String> = parts
+                .iter()
+                .filter(|(_, bytes)| *bytes * 1000 >= raw_bytes)
+                .map(|((part, field), bytes)| {
+                    format!(
+                        "{part} {field} {:.1}%",
+                        *bytes as f64 * 100.0 / raw_bytes as f64
+                    )
+                })
+                .collect();
+            println!(
+                "  index and store by part and field, of the bytes sent (0.1% and more): {}",
+                parts.join(", ")
+            );
+        }
+        Ok(_) => {}
+        Err(error) => println!("  index and store by part and field: cannot read ({error})"),
+    }
     if raw_bytes == 0 {
         report.figure("logs on disk: nothing was sent, no ratio".to_owned());
         return;
@@ -101,4 +121,39 @@ pub fn measure(report: &Report, server: &mut Server, raw_bytes: u64, lines: u64)
         running as f64 / 1e6,
         verdict(ratio <= DISK_TARGET_RATIO)
     ));
+}
+
+/// Bytes of every day's index under `logs`, by part (the doc store, and
+/// per field the term dictionary, postings, positions and fast column),
+/// largest first: where a change to the schema would save bytes.
+fn space_by_field(logs: &Path) -> tantivy::Result<Vec<((String, String), u64)>> {
+    let mut totals: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for entry in std::fs::read_dir(logs)?.filter_map(Result::ok) {
+        let dir = entry.path();
+        if !dir.join("meta.json").exists() {
+            continue;
+        }
+        let searcher = tantivy::Index::open_in_dir(&dir)?.reader()?.searcher();
+        for segment in searcher.space_usage()?.segments() {
+            let parts = [
+                ("terms", segment.termdict()),
+                ("postings", segment.postings()),
+                ("positions", segment.positions()),
+                ("column", segment.fast_fields()),
+            ];
+            for (part, fields) in parts {
+                for field in fields.fields() {
+                    *totals
+                        .entry((part.to_owned(), field.field_name().to_owned()))
+                        .or_default() += field.total().get_bytes();
+                }
+            }
+            *totals
+                .entry(("store".to_owned(), "(lines)".to_owned()))
+                .or_default() += segment.store().total().get_bytes();
+        }
+    }
+    let mut totals: Vec<_> = totals.into_iter().collect();
+    totals.sort_by_key(|(_, bytes)| std::cmp::Reverse(*bytes));
+    Ok(totals)
 }
