@@ -46,8 +46,6 @@ use crate::varint::Reader;
 pub const EXACT_TOKENIZER: &str = "partout_exact";
 /// Words: runs of letters and digits (a UUID whole), lowercased.
 pub const WORDS_TOKENIZER: &str = "partout_words";
-/// Longest word indexed; longer ones (base64 blobs, hashes) are skipped.
-const MAX_WORD: usize = 80;
 /// Longest exact value indexed.
 const MAX_EXACT: usize = 256;
 
@@ -316,10 +314,8 @@ pub fn register_tokenizers(index: &Index) {
 }
 
 fn words_analyzer() -> TextAnalyzer {
-    TextAnalyzer::builder(WordTokenizer::default())
-        .filter(RemoveLongFilter::limit(MAX_WORD))
-        .filter(LowerCaser)
-        .build()
+    // Lowercases and skips long words itself.
+    TextAnalyzer::from(WordTokenizer::default())
 }
 
 /// The words of `text` as the index cut them.
