@@ -4,7 +4,9 @@
 //! <name>:<value>[:<value>...]|<type>[|@<sample rate>][|#<tag>[:<v>],...][|T<unix seconds>]
 //! ```
 //! Types: `c` counter, `g` gauge (a leading `+` or `-` makes it a delta, as
-//! in statsd), `ms` timer, `h` histogram, `d` distribution, `s` set.
+//! in statsd), `ms` timer, `h` histogram, `d` distribution, `s` set, and
+//! `m` meter (events marked, as metricsd and Coda Hale-style reporters
+//! send; aggregated as a counter is).
 //! Several lines per datagram, separated by `\n`. Multiple values per line
 //! (`a:1:2:3|ms`) are DogStatsD's packing of one metric's samples; for sets
 //! everything after the name is one member. DogStatsD's other `x:` fields
@@ -24,6 +26,8 @@ use crate::ParseError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Kind {
     Counter,
+    /// Events marked: counted, and reported as a rate, like a counter.
+    Meter,
     Gauge,
     Timer,
     Histogram,
@@ -35,6 +39,7 @@ impl Kind {
     fn parse(text: &str) -> Result<Kind, ParseError> {
         match text {
             "c" => Ok(Kind::Counter),
+            "m" => Ok(Kind::Meter),
             "g" => Ok(Kind::Gauge),
             "ms" => Ok(Kind::Timer),
             "h" => Ok(Kind::Histogram),
@@ -48,6 +53,7 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Counter => "c",
+            Kind::Meter => "m",
             Kind::Gauge => "g",
             Kind::Timer => "ms",
             Kind::Histogram => "h",
@@ -274,6 +280,14 @@ mod tests {
     }
 
     #[test]
+    fn meters_are_marked_events() {
+        let line = parse("logins:3|m|#region:eu");
+        assert_eq!((line.name, line.kind), ("logins", Kind::Meter));
+        assert_eq!(values(&line), [Value::Number(3.0)]);
+        assert_eq!(line.tags().collect::<Vec<_>>(), [("region", "eu")]);
+    }
+
+    #[test]
     fn sampled_counter_and_negative_counter() {
         let line = parse("hits:2|c|@0.1");
         assert_eq!(line.sample_rate, 0.1);
@@ -378,7 +392,7 @@ mod tests {
         fn well_formed_lines_round_trip(
             name in "[a-zA-Z][a-zA-Z0-9_.-]{0,30}",
             numbers in proptest::collection::vec(-1.0e9f64..1.0e9, 1..5),
-            kind in proptest::sample::select(vec![Kind::Counter, Kind::Timer, Kind::Histogram, Kind::Distribution]),
+            kind in proptest::sample::select(vec![Kind::Counter, Kind::Meter, Kind::Timer, Kind::Histogram, Kind::Distribution]),
             rate in proptest::option::of(0.001f64..=1.0),
             tags in proptest::collection::vec(("[a-z]{1,8}", "[a-z0-9]{0,8}"), 0..4),
         ) {

@@ -143,6 +143,12 @@ fn statsd_over_udp_and_tcp_reads_back_exactly() {
         .map(|v| format!("e2e.latency:{v}|ms\n"))
         .collect();
     send_tcp(&partout, "statsd_tcp", &tcp_lines);
+    // Meters (metricsd's `m`): marked events, counted as a counter.
+    send_udp(
+        &partout,
+        "statsd_udp",
+        &["e2e.logins:3|m\ne2e.logins:1|m|@0.5".to_owned()],
+    );
     // Sets and one bad line among good ones.
     send_udp(
         &partout,
@@ -152,6 +158,9 @@ fn statsd_over_udp_and_tcp_reads_back_exactly() {
 
     eventually("all counter increments", || {
         (total(&partout, "stats.counters.e2e.hits.count") == 340.0).then_some(())
+    });
+    eventually("both meter marks", || {
+        (total(&partout, "stats.counters.e2e.logins.count") == 5.0).then_some(())
     });
     eventually("every timer sample", || {
         (total(&partout, "stats.timers.e2e.latency.count") == 2000.0).then_some(())
@@ -265,7 +274,8 @@ fn statsd_over_udp_and_tcp_reads_back_exactly() {
         .and_then(|l| l.rsplit(' ').next())
         .and_then(|v| v.parse().ok())
         .unwrap();
-    assert_eq!(accepted, 300.0 + 2.0 + 3.0 + 2000.0 + 3.0);
+    // Counters, gauges, timers, meters, sets.
+    assert_eq!(accepted, 300.0 + 2.0 + 3.0 + 2000.0 + 2.0 + 3.0);
 }
 
 #[test]

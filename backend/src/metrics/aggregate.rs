@@ -109,7 +109,9 @@ impl Aggregator {
         let full = self.keys_in_interval() >= self.limits.max_keys;
         let weight = 1.0 / line.sample_rate;
         match line.kind {
-            Kind::Counter => {
+            // A meter's marks are a count over the interval; its rate per
+            // second is the counter's.
+            Kind::Counter | Kind::Meter => {
                 let slot = entry(&mut self.counters, &self.key, full)?;
                 for value in line.values() {
                     if let Value::Number(n) = value {
@@ -280,6 +282,17 @@ mod tests {
             1.0 + 4.0 + 2.0
         );
         assert!(aggregator.take_interval().counters.is_empty());
+    }
+
+    #[test]
+    fn meters_are_counted_with_counters() {
+        let mut aggregator = Aggregator::default();
+        feed(&mut aggregator, "logins:2|m\nlogins:1|c\nlogins:3|m|@0.5");
+        let interval = aggregator.take_interval();
+        assert_eq!(
+            *find(&interval.counters, "stats.counters.logins"),
+            2.0 + 1.0 + 6.0
+        );
     }
 
     #[test]
