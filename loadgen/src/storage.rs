@@ -234,7 +234,6 @@ async fn measure(series: usize, keep: Option<std::path::PathBuf>) -> anyhow::Res
     let ingest_secs = started.elapsed().as_secs_f64();
     let sizes = store
         .read(|conn| {
-            conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")?;
             let mut stmt = conn.prepare(
                 "SELECT level, sum(length(blob)), count(*) FROM metric_chunks GROUP BY level ORDER BY level",
             )?;
@@ -269,6 +268,9 @@ async fn measure(series: usize, keep: Option<std::path::PathBuf>) -> anyhow::Res
         .collect();
     let timer_reads = read_timers(&tsdb, &store, start).await?;
     drop(tsdb);
+    // The writer's last act: the WAL's pages into the main file, so the
+    // file's size is the database's.
+    store.close().await?;
     drop(store);
     let file_bytes: u64 = ["partout.sqlite", "partout.sqlite-wal"]
         .iter()
