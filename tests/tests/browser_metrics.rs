@@ -384,4 +384,67 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
         "return location.pathname === '/' && location.search === '?refresh=off';",
         &out,
     );
+
+    // Both servers on one chart: the search's compare link charts them
+    // together, a line and a legend row each, on one value axis.
+    browser.goto(&format!(
+        "{}/ui/metrics?match=servers.*.load&from=-1h",
+        partout.url()
+    ));
+    browser
+        .wait_for_text(
+            "#compare-link",
+            "Chart the first 2 together",
+            RENDER_TIMEOUT,
+        )
+        .unwrap();
+    let compare = browser.find("#compare-link").unwrap();
+    browser.click(&compare);
+    let summary = browser
+        .wait_for_text("#metric-summary", "2 series", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(summary.contains("a point per 10 s"), "{summary}");
+    assert!(url_has(&browser, "compare=1"));
+    browser.wait_until(
+        "a line per server, each in its own colour",
+        "const chart = '[data-testid=metric-chart]';
+         const first = document.querySelector(chart + ' path.line.series-0');
+         const second = document.querySelector(chart + ' path.line.series-1');
+         return first !== null && second !== null
+             && getComputedStyle(first).stroke !== getComputedStyle(second).stroke;",
+        &out,
+    );
+    let legend = browser.execute(
+        "return [...document.querySelectorAll('#metric-legend li')].map(li => li.dataset.name)",
+    );
+    assert_eq!(legend, json!(["servers.web1.load", "servers.web2.load"]));
+    browser
+        .wait_for_text(
+            "#metric-legend li[data-name='servers.web2.load']",
+            "last avg 0.25",
+            RENDER_TIMEOUT,
+        )
+        .unwrap();
+    // One axis for both, up to web1's 9: web2's steady 0.25 runs along
+    // the bottom (y near 200 of 200), where alone it would fill the chart.
+    let web2_heights = browser.execute(
+        "const d = document.querySelector('[data-testid=metric-chart] path.line.series-1').getAttribute('d');
+         return d.split(/[ML ]+/).filter(p => p).map(p => Number(p.split(',')[1]));",
+    );
+    let web2_heights: Vec<f64> = serde_json::from_value(web2_heights).unwrap();
+    assert!(
+        !web2_heights.is_empty() && web2_heights.iter().all(|y| (190.0..=200.0).contains(y)),
+        "{web2_heights:?}"
+    );
+    browser.screenshot(&out.join("6-compared.png"));
+    // A legend row opens its series alone.
+    let web2 = browser
+        .find("#metric-legend li[data-name='servers.web2.load'] a")
+        .unwrap();
+    browser.click(&web2);
+    browser
+        .wait_for_text("#metric-title", "servers.web2.load", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(url_has(&browser, "name=servers.web2.load"));
+    assert!(!url_has(&browser, "compare=1"));
 }

@@ -11,12 +11,14 @@
 //! - `series_list`: the name search (a text or a glob) and the series it
 //!   finds.
 //! - `chart`: the chosen series' chart, its controls and deploys.
+//! - `compare`: the series a search finds, charted together.
 //! - `quantiles`: a timer's percentiles over the whole range.
 //!
 //! Invariant: the URL holds the view; every change is a navigation, and
 //! what is fetched follows from the URL alone.
 
 mod chart;
+mod compare;
 mod plot;
 mod quantiles;
 mod series_list;
@@ -34,7 +36,9 @@ use url_state::MetricsView;
 /// `circle.dot`, deploys `line.deploy`), `[data-range=<from>]`,
 /// `[data-by=<consolidation>]`, `[data-refresh=<5s|10s|30s|1m|5m|off>]`,
 /// `#metric-summary`, `#metric-deploys`,
-/// `#metric-quantiles` (rows `tr[data-q]`) and `#metric-error`.
+/// `#metric-quantiles` (rows `tr[data-q]`) and `#metric-error`; for a
+/// comparison, `#compare-link` in the list, lines `path.line.series-<i>`
+/// and `#metric-legend` (rows `li` with `data-name`).
 #[component]
 pub fn Metrics() -> impl IntoView {
     let params = use_query_map();
@@ -47,11 +51,13 @@ pub fn Metrics() -> impl IntoView {
         })
     });
     let nav = MetricsNav::new(view);
-    // What the chart depends on: a new search leaves it as it is.
+    // What the chart depends on: a new search leaves a chosen series'
+    // chart as it is, and changes what a comparison charts.
     let charted = Memo::new(move |_| {
         view.with(|view| {
             (
                 view.chosen.clone(),
+                view.compare.then(|| view.pattern.clone()),
                 view.range,
                 view.consolidation.clone(),
                 view.refresh,
@@ -60,10 +66,11 @@ pub fn Metrics() -> impl IntoView {
     });
     let chart = move || {
         // Read, not only tracked: a memo recomputes when it is read.
-        let (_, _, _, _) = charted.get();
+        let (_, _, _, _, _) = charted.get();
         let view = view.get_untracked();
         match view.chosen.clone() {
             Some(chosen) => view! { <chart::SeriesChart view chosen nav /> }.into_any(),
+            None if view.compare => view! { <compare::CompareChart view nav /> }.into_any(),
             None => view! {
                 <p class="muted metrics-hint">
                     "Pick a series on the left to chart it. Search by any part of its name ("

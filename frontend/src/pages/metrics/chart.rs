@@ -103,6 +103,40 @@ pub fn SeriesChart(view: MetricsView, chosen: Chosen, nav: MetricsNav) -> impl I
         .iter()
         .map(|(key, value)| view! { <span class="tag">{format!("{key}={value}")}</span> })
         .collect_view();
+    let body = move || match data.get() {
+        None => loading(),
+        Some(Err(error)) => failed(&error),
+        Some(Ok(data)) => view! { <Drawn data nav /> }.into_any(),
+    };
+    view! {
+        <section class="card metric-chart" data-testid="metric-chart" aria-label="The series over time">
+            <div class="chart-head">
+                <span class="chart-title" id="metric-title">{title}" "{tags}</span>
+                {chart_actions(&view)}
+            </div>
+            {body}
+        </section>
+    }
+}
+
+/// What a chart shows until its points are in.
+pub(super) fn loading() -> AnyView {
+    view! { <p class="muted chart-placeholder">"Loading points…"</p> }.into_any()
+}
+
+/// What a chart shows when its points could not be read.
+pub(super) fn failed(error: &ApiError) -> AnyView {
+    view! {
+        <div class="card error problem" role="alert" id="metric-error">
+            <strong>"Could not read the series"</strong>": "{error.to_string()}
+        </div>
+    }
+    .into_any()
+}
+
+/// The range and refresh choices of a chart's head, each a link to the
+/// view with that choice.
+pub(super) fn chart_actions(view: &MetricsView) -> impl IntoView {
     let ranges = PRESETS
         .iter()
         .map(|preset| {
@@ -128,32 +162,16 @@ pub fn SeriesChart(view: MetricsView, chosen: Chosen, nav: MetricsNav) -> impl I
             }
         })
         .collect_view();
-    let body = move || match data.get() {
-        None => view! { <p class="muted chart-placeholder">"Loading points…"</p> }.into_any(),
-        Some(Err(error)) => view! {
-            <div class="card error problem" role="alert" id="metric-error">
-                <strong>"Could not read the series"</strong>": "{error.to_string()}
-            </div>
-        }
-        .into_any(),
-        Some(Ok(data)) => view! { <Drawn data nav /> }.into_any(),
-    };
     view! {
-        <section class="card metric-chart" data-testid="metric-chart" aria-label="The series over time">
-            <div class="chart-head">
-                <span class="chart-title" id="metric-title">{title}" "{tags}</span>
-                <span class="chart-actions">
-                    <span class="control-group">{ranges}</span>
-                    <span class="refresh-control">
-                        <span class="muted">"Refresh"</span>
-                        <span class="control-group" id="metric-refresh" aria-label="Refresh every">
-                            {refreshes}
-                        </span>
-                    </span>
+        <span class="chart-actions">
+            <span class="control-group">{ranges}</span>
+            <span class="refresh-control">
+                <span class="muted">"Refresh"</span>
+                <span class="control-group" id="metric-refresh" aria-label="Refresh every">
+                    {refreshes}
                 </span>
-            </div>
-            {body}
-        </section>
+            </span>
+        </span>
     }
 }
 
@@ -182,31 +200,8 @@ fn Drawn(data: ChartData, nav: MetricsNav) -> impl IntoView {
         })
         .collect_view();
     let summary = summary_text(&chart, &data);
-    let span_ms = (data.until - data.from) * 1000;
-    let ticks = crate::time_axis::ticks(
-        data.from * 1000,
-        data.until * 1000,
-        TICKS,
-        clock::zone_offset_ms(),
-    )
-    .into_iter()
-    .map(|(percent, ms)| {
-        view! {
-            <span class="tick" style=format!("left: {percent:.3}%")>{clock::axis_label(ms, span_ms)}</span>
-        }
-    })
-    .collect_view();
-    let value_labels = chart
-        .value_ticks
-        .iter()
-        .map(|(y, value)| {
-            view! {
-                <span class="value-tick" style=format!("top: {:.3}%", y / HEIGHT * 100.0)>
-                    {value_text(*value)}
-                </span>
-            }
-        })
-        .collect_view();
+    let ticks = time_ticks(data.from, data.until);
+    let value_labels = value_labels(&chart);
     let deploy_list = deploy_list(&data.deploys);
     let quantiles = data
         .quantiles
@@ -239,15 +234,36 @@ fn Drawn(data: ChartData, nav: MetricsNav) -> impl IntoView {
     }
 }
 
-/// Grid lines, the series' lines and dots, and the deploy markers.
-fn svg_content(chart: &Plot, deploys: &[Deploy]) -> impl IntoView {
-    let grid = chart
+/// The time labels under a chart of `[from, until)` Unix seconds.
+pub(super) fn time_ticks(from: i64, until: i64) -> impl IntoView {
+    let span_ms = (until - from) * 1000;
+    crate::time_axis::ticks(from * 1000, until * 1000, TICKS, clock::zone_offset_ms())
+        .into_iter()
+        .map(|(percent, ms)| {
+            view! {
+                <span class="tick" style=format!("left: {percent:.3}%")>{clock::axis_label(ms, span_ms)}</span>
+            }
+        })
+        .collect_view()
+}
+
+/// The value labels beside a chart, at its ticks' heights.
+pub(super) fn value_labels(chart: &Plot) -> impl IntoView {
+    chart
         .value_ticks
         .iter()
-        .map(|(y, _)| {
-            view! { <line class="grid" x1="0" x2=WIDTH.to_string() y1=units(*y) y2=units(*y)></line> }
+        .map(|(y, value)| {
+            view! {
+                <span class="value-tick" style=format!("top: {:.3}%", y / HEIGHT * 100.0)>
+                    {value_text(*value)}
+                </span>
+            }
         })
-        .collect_view();
+        .collect_view()
+}
+
+/// Grid lines, the series' lines and dots, and the deploy markers.
+fn svg_content(chart: &Plot, deploys: &[Deploy]) -> impl IntoView {
     let lines = chart
         .paths
         .iter()
@@ -259,6 +275,18 @@ fn svg_content(chart: &Plot, deploys: &[Deploy]) -> impl IntoView {
         .dots
         .iter()
         .map(|(x, y)| view! { <circle class="dot" cx=units(*x) cy=units(*y) r="2.5"></circle> })
+        .collect_view();
+    view! { {grid_and_markers(chart, deploys)}{lines}{dots} }
+}
+
+/// A chart's grid lines and deploy markers (the markers under the lines).
+pub(super) fn grid_and_markers(chart: &Plot, deploys: &[Deploy]) -> impl IntoView {
+    let grid = chart
+        .value_ticks
+        .iter()
+        .map(|(y, _)| {
+            view! { <line class="grid" x1="0" x2=WIDTH.to_string() y1=units(*y) y2=units(*y)></line> }
+        })
         .collect_view();
     let markers = chart
         .deploys
@@ -279,7 +307,7 @@ fn svg_content(chart: &Plot, deploys: &[Deploy]) -> impl IntoView {
             }
         })
         .collect_view();
-    view! { {grid}{markers}{lines}{dots} }
+    view! { {grid}{markers} }
 }
 
 /// `p99 per 5 min · 288 points · min 3 · max 87 · last 12`.
@@ -304,7 +332,7 @@ fn summary_text(chart: &Plot, data: &ChartData) -> String {
 }
 
 /// `10 s`, `5 min`, `1 h`, `1 d`.
-fn step_text(seconds: i64) -> String {
+pub(super) fn step_text(seconds: i64) -> String {
     match seconds {
         s if s % 86_400 == 0 => format!("{} d", s / 86_400),
         s if s % 3_600 == 0 => format!("{} h", s / 3_600),
@@ -314,7 +342,7 @@ fn step_text(seconds: i64) -> String {
 }
 
 /// The range's deploys, newest first, under the chart.
-fn deploy_list(deploys: &[Deploy]) -> impl IntoView {
+pub(super) fn deploy_list(deploys: &[Deploy]) -> impl IntoView {
     if deploys.is_empty() {
         return view! { <p class="muted" id="metric-deploys">"No deploys in this range."</p> }
             .into_any();
@@ -351,6 +379,6 @@ fn deploy_time(unix_ms: i64) -> String {
 }
 
 /// An SVG coordinate, rounded: the text stays short.
-fn units(value: f64) -> String {
+pub(super) fn units(value: f64) -> String {
     format!("{value:.1}")
 }

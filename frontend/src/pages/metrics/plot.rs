@@ -58,15 +58,57 @@ pub fn plot(
     until: i64,
     deploys_ms: &[i64],
 ) -> Plot {
-    let span = (until - from).max(1) as f64;
-    let values: Vec<f64> = points
+    plot_together(&[points], step, from, until, deploys_ms)
+        .pop()
+        .unwrap_or_else(|| plot_on(&[], step, from, until, deploys_ms, None))
+}
+
+/// Lays out several series on one value axis (each as [`plot`] does one),
+/// so their lines compare: the axis covers every series' values.
+pub fn plot_together(
+    series: &[&[(i64, Option<f64>)]],
+    step: i64,
+    from: i64,
+    until: i64,
+    deploys_ms: &[i64],
+) -> Vec<Plot> {
+    let all = series.iter().flat_map(|points| finite_values(points)).fold(
+        None,
+        |range: Option<(f64, f64)>, value| {
+            Some(range.map_or((value, value), |(min, max)| {
+                (min.min(value), max.max(value))
+            }))
+        },
+    );
+    series
+        .iter()
+        .map(|points| plot_on(points, step, from, until, deploys_ms, all))
+        .collect()
+}
+
+fn finite_values(points: &[(i64, Option<f64>)]) -> impl Iterator<Item = f64> + '_ {
+    points
         .iter()
         .filter_map(|(_, value)| *value)
         .filter(|value| value.is_finite())
-        .collect();
+}
+
+/// [`plot`] with the value axis made for `axis_range` (min and max), or
+/// for the series' own values when `None`.
+fn plot_on(
+    points: &[(i64, Option<f64>)],
+    step: i64,
+    from: i64,
+    until: i64,
+    deploys_ms: &[i64],
+    axis_range: Option<(f64, f64)>,
+) -> Plot {
+    let span = (until - from).max(1) as f64;
+    let values: Vec<f64> = finite_values(points).collect();
     let min = values.iter().copied().reduce(f64::min);
     let max = values.iter().copied().reduce(f64::max);
-    let (low, high, value_ticks) = value_scale(min.unwrap_or(0.0), max.unwrap_or(1.0));
+    let (axis_min, axis_max) = axis_range.unwrap_or((min.unwrap_or(0.0), max.unwrap_or(1.0)));
+    let (low, high, value_ticks) = value_scale(axis_min, axis_max);
     let x_of = |start: i64| ((start - from) as f64 + step as f64 / 2.0) / span * WIDTH;
     let y_of = |value: f64| HEIGHT - (value - low) / (high - low) * HEIGHT;
 
@@ -247,6 +289,28 @@ mod tests {
         assert_eq!(empty.last, None);
         let zero = plot(&[(0, Some(0.0)), (10, Some(0.0))], 10, 0, 20, &[]);
         assert_eq!(zero.paths, ["M250.0,200.0 L750.0,200.0"]);
+    }
+
+    #[test]
+    fn series_plotted_together_share_one_axis() {
+        let low: &[(i64, Option<f64>)] = &[(0, Some(1.0)), (10, Some(2.0))];
+        let high: &[(i64, Option<f64>)] = &[(0, Some(80.0)), (10, None), (20, Some(100.0))];
+        let plots = plot_together(&[low, high], 10, 0, 100, &[]);
+        assert_eq!(plots.len(), 2);
+        assert_eq!(plots[0].value_ticks, plots[1].value_ticks);
+        let top = plots[0].value_ticks.last().map(|(_, value)| *value);
+        assert_eq!(top, Some(100.0), "the axis reaches the higher series");
+        // Each keeps its own figures; the low series sits near the bottom.
+        assert_eq!((plots[0].min, plots[0].max), (Some(1.0), Some(2.0)));
+        assert_eq!((plots[1].count, plots[1].last), (2, Some(100.0)));
+        assert_eq!(plots[0].paths, ["M50.0,198.0 L150.0,196.0"]);
+        assert_eq!(plots[1].dots, vec![(50.0, 40.0), (250.0, 0.0)]);
+        // Alone, a series is scaled to itself.
+        assert_eq!(
+            plot(low, 10, 0, 100, &[]).value_ticks.last().map(|t| t.1),
+            Some(2.0)
+        );
+        assert!(plot_together(&[], 10, 0, 30, &[]).is_empty());
     }
 
     #[test]

@@ -5,7 +5,7 @@ use leptos::html;
 use leptos::prelude::*;
 use partout_model::api::MetricSeries;
 
-use super::url_state::Chosen;
+use super::url_state::{Chosen, MAX_COMPARED};
 use super::MetricsNav;
 use crate::api;
 use crate::url_nav::UrlView as _;
@@ -47,12 +47,22 @@ pub fn SeriesList(nav: MetricsNav) -> impl IntoView {
             } else {
                 format!("{} series", series.len())
             };
+            let compare = (series.len() > 1).then(|| {
+                let shown = series.len().min(MAX_COMPARED);
+                let href = nav.view().with(|view| view.with_compare().href());
+                let pressed = nav.view().with(|view| view.compare).to_string();
+                view! {
+                    <a class="range-button" id="compare-link" href=href aria-pressed=pressed>
+                        {format!("Chart the first {shown} together")}
+                    </a>
+                }
+            });
             let items = series
                 .into_iter()
                 .map(|series| view! { <SeriesLink series nav /> })
                 .collect_view();
             view! {
-                <p class="muted series-count">{count}</p>
+                <p class="muted series-count">{count}" "{compare}</p>
                 <ul id="series-list">{items}</ul>
             }
             .into_any()

@@ -1,6 +1,8 @@
 //! What the metrics page shows, as read from and written to its URL, so a
 //! link reproduces the view:
-//! `/ui/metrics?match=servers.*&name=servers.web1.load&from=-6h&by=max&refresh=30s`.
+//! `/ui/metrics?match=servers.*&name=servers.web1.load&from=-6h&by=max&refresh=30s`,
+//! or, to chart the series a search finds together,
+//! `/ui/metrics?match=servers.*.load&compare=1`.
 //! Pure, so it is tested on the host.
 //!
 //! Invariant: as on the logs page, the URL is the only place the view
@@ -56,6 +58,10 @@ pub static PRESETS: [Preset; 5] = [
     },
 ];
 
+/// Series a comparison charts at most: more lines than this are no longer
+/// told apart.
+pub const MAX_COMPARED: usize = 8;
+
 /// The range when the URL names none (or one not offered).
 pub const DEFAULT_PRESET: Preset = PRESETS[2];
 
@@ -72,6 +78,9 @@ pub struct MetricsView {
     /// The glob series names are searched with, as typed (empty: all).
     pub pattern: String,
     pub chosen: Option<Chosen>,
+    /// No series chosen: the first ones the search finds are charted
+    /// together ([`MAX_COMPARED`]).
+    pub compare: bool,
     pub range: Preset,
     /// How each point merges its bucket (`avg`, `sum`, `p99` ...); `None`
     /// takes the kind's default ([`default_consolidation`]).
@@ -85,6 +94,7 @@ impl Default for MetricsView {
         MetricsView {
             pattern: String::new(),
             chosen: None,
+            compare: false,
             range: DEFAULT_PRESET,
             consolidation: None,
             refresh: None,
@@ -94,7 +104,8 @@ impl Default for MetricsView {
 
 impl MetricsView {
     /// The view of a URL's parameters: `match`, `name`, each `tag=k:v`,
-    /// `from`, `by` and `refresh`. `all` gives every value of a repeated parameter.
+    /// `from`, `by`, `refresh` and `compare`. `all` gives every value of a
+    /// repeated parameter. A chosen series wins over `compare`.
     pub fn from_params(
         param: impl Fn(&str) -> Option<String>,
         all: impl Fn(&str) -> Vec<String>,
@@ -117,6 +128,7 @@ impl MetricsView {
             .unwrap_or(DEFAULT_PRESET);
         MetricsView {
             pattern: text("match").unwrap_or_default(),
+            compare: chosen.is_none() && text("compare").as_deref() == Some("1"),
             chosen,
             range,
             consolidation: text("by"),
@@ -136,6 +148,18 @@ impl MetricsView {
     pub fn with_chosen(&self, chosen: Chosen) -> MetricsView {
         MetricsView {
             chosen: Some(chosen),
+            compare: false,
+            consolidation: None,
+            ..self.clone()
+        }
+    }
+
+    /// This view charting the search's first series together, each merged
+    /// the way its kind is by default.
+    pub fn with_compare(&self) -> MetricsView {
+        MetricsView {
+            chosen: None,
+            compare: true,
             consolidation: None,
             ..self.clone()
         }
@@ -177,6 +201,9 @@ impl UrlView for MetricsView {
             pairs.push(("name", chosen.name.as_str()));
         }
         pairs.extend(tags.iter().map(|tag| ("tag", tag.as_str())));
+        if self.compare {
+            pairs.push(("compare", "1"));
+        }
         if self.range != DEFAULT_PRESET {
             pairs.push(("from", self.range.from));
         }
@@ -292,6 +319,29 @@ mod tests {
         let off = view.with_refresh(None);
         assert_eq!(off.href(), "/ui/metrics?name=a.b");
         assert_eq!(view_of_href(&view.href()), view, "the link reads back");
+    }
+
+    #[test]
+    fn a_comparison_is_in_the_link_until_a_series_is_chosen() {
+        let view = view_of(&[("match", "servers.*.load"), ("by", "max")]).with_compare();
+        assert!(view.compare && view.chosen.is_none());
+        assert_eq!(view.consolidation, None, "each kind merges its own way");
+        assert_eq!(view.href(), "/ui/metrics?match=servers.%2A.load&compare=1");
+        assert_eq!(view_of_href(&view.href()), view, "the link reads back");
+        let one = view.with_chosen(Chosen {
+            name: "servers.web1.load".into(),
+            tags: Vec::new(),
+        });
+        assert!(!one.compare);
+        assert_eq!(
+            one.href(),
+            "/ui/metrics?match=servers.%2A.load&name=servers.web1.load"
+        );
+        assert!(
+            !view_of(&[("name", "a.b"), ("compare", "1")]).compare,
+            "a chosen series wins"
+        );
+        assert!(!view_of(&[("compare", "yes")]).compare);
     }
 
     #[test]

@@ -1,0 +1,226 @@
+//! The series a search finds, charted together on one value axis ("is
+//! web1 loaded like the others?"), each line in its own colour, with a
+//! legend that opens any one of them alone.
+
+use leptos::prelude::*;
+use partout_model::api::{Deploy, MetricPoints, MetricSeries};
+
+use super::chart::{chart_actions, deploy_list, failed, grid_and_markers, loading, step_text};
+use super::chart::{time_ticks, units, value_labels};
+use super::plot::{self, plot_together, value_text, Plot, HEIGHT, WIDTH};
+use super::url_state::{default_consolidation, Chosen, MetricsView, MAX_COMPARED};
+use super::MetricsNav;
+use crate::api::{self, ApiError, SeriesScope};
+use crate::clock;
+use crate::components::refresh::{self, Refresh};
+use crate::url_nav::UrlView as _;
+
+/// One compared series and its points.
+#[derive(Clone)]
+struct Line {
+    series: MetricSeries,
+    /// The consolidation its points were merged with: its kind's default.
+    by: &'static str,
+    points: MetricPoints,
+}
+
+#[derive(Clone)]
+struct Compared {
+    lines: Vec<Line>,
+    /// The search found more than [`MAX_COMPARED`].
+    more: bool,
+    step: i64,
+    from: i64,
+    until: i64,
+    deploys: Vec<Deploy>,
+}
+
+/// Reads the first [`MAX_COMPARED`] series the search finds, their points
+/// and the range's deploys.
+async fn fetch(view: MetricsView) -> Result<Compared, ApiError> {
+    let until = clock::now_ms() / 1000;
+    let from = until - view.range.seconds;
+    let step = plot::step_for(view.range.seconds);
+    let mut found = api::metric_series(&view.pattern, MAX_COMPARED + 1).await?;
+    let more = found.len() > MAX_COMPARED;
+    found.truncate(MAX_COMPARED);
+    let mut lines = Vec::with_capacity(found.len());
+    for series in found {
+        let scope = SeriesScope {
+            name: series.name.clone(),
+            tags: series.tags.clone().into_iter().collect(),
+            from: from.to_string(),
+            until: until.to_string(),
+        };
+        let by = default_consolidation(&series.kind);
+        let points = api::metric_points(&scope, step, by).await?;
+        lines.push(Line { series, by, points });
+    }
+    let deploys = api::deploys_between(from * 1000, until * 1000)
+        .await
+        .unwrap_or_default();
+    Ok(Compared {
+        lines,
+        more,
+        step,
+        from,
+        until,
+        deploys,
+    })
+}
+
+/// The comparison card.
+#[component]
+pub fn CompareChart(view: MetricsView, nav: MetricsNav) -> impl IntoView {
+    let tick = refresh::ticks(Signal::stored(view.refresh.map(Refresh::duration)));
+    let data = LocalResource::new({
+        let view = view.clone();
+        move || {
+            tick.track();
+            fetch(view.clone())
+        }
+    });
+    let title = if view.pattern.is_empty() {
+        "Every series".to_owned()
+    } else {
+        format!("Series matching {}", view.pattern)
+    };
+    let body = move || match data.get() {
+        None => loading(),
+        Some(Err(error)) => failed(&error),
+        Some(Ok(compared)) if compared.lines.is_empty() => {
+            view! { <p class="muted" id="metric-summary">"No series match."</p> }.into_any()
+        }
+        Some(Ok(compared)) => view! { <Drawn compared nav /> }.into_any(),
+    };
+    view! {
+        <section class="card metric-chart" data-testid="metric-chart" aria-label="Series compared over time">
+            <div class="chart-head">
+                <span class="chart-title" id="metric-title">{title}</span>
+                {chart_actions(&view)}
+            </div>
+            {body}
+        </section>
+    }
+}
+
+#[component]
+fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
+    let deploy_times: Vec<i64> = compared.deploys.iter().map(|d| d.deployed_at_ms).collect();
+    let points: Vec<&[(i64, Option<f64>)]> = compared
+        .lines
+        .iter()
+        .map(|line| line.points.points.as_slice())
+        .collect();
+    let plots = plot_together(
+        &points,
+        compared.step,
+        compared.from,
+        compared.until,
+        &deploy_times,
+    );
+    let Some(first) = plots.first().cloned() else {
+        return view! { <p class="muted" id="metric-summary">"No series match."</p> }.into_any();
+    };
+    let summary = format!(
+        "{} series{} · a point per {} · counters summed, timers at p99, the rest averaged",
+        compared.lines.len(),
+        if compared.more {
+            format!(" (the first {MAX_COMPARED}: narrow the search for others)")
+        } else {
+            String::new()
+        },
+        step_text(compared.step)
+    );
+    let drawn = plots
+        .iter()
+        .enumerate()
+        .map(|(index, plot)| series_svg(index, plot))
+        .collect_view();
+    let legend = compared
+        .lines
+        .iter()
+        .zip(&plots)
+        .enumerate()
+        .map(|(index, (line, plot))| legend_item(index, line, plot, nav))
+        .collect_view();
+    view! {
+        <p class="muted" id="metric-summary">{summary}</p>
+        <div class="metric-frame">
+            <div class="value-axis" aria-hidden="true">{value_labels(&first)}</div>
+            <div class="chart-frame">
+                <svg
+                    class="chart line-chart"
+                    viewBox=format!("0 0 {WIDTH} {HEIGHT}")
+                    preserveAspectRatio="none"
+                    role="img"
+                    aria-label="The series over time, with deploys marked"
+                >
+                    {grid_and_markers(&first, &compared.deploys)}
+                    {drawn}
+                </svg>
+                <div class="chart-axis" aria-hidden="true">{time_ticks(compared.from, compared.until)}</div>
+            </div>
+        </div>
+        <ul id="metric-legend" class="metric-legend">{legend}</ul>
+        {deploy_list(&compared.deploys)}
+    }
+    .into_any()
+}
+
+/// The lines and lone points of the `index`th series, in its colour.
+fn series_svg(index: usize, plot: &Plot) -> impl IntoView {
+    let colour = series_class(index);
+    let lines = plot
+        .paths
+        .iter()
+        .map(|d| {
+            view! {
+                <path class=format!("line {colour}") d=d.clone() vector-effect="non-scaling-stroke"></path>
+            }
+        })
+        .collect_view();
+    let dots = plot
+        .dots
+        .iter()
+        .map(|(x, y)| {
+            view! { <circle class=format!("dot {colour}") cx=units(*x) cy=units(*y) r="2.5"></circle> }
+        })
+        .collect_view();
+    view! { {lines}{dots} }
+}
+
+/// A legend row: the colour, the series (a link to chart it alone), and
+/// its last value.
+fn legend_item(index: usize, line: &Line, plot: &Plot, nav: MetricsNav) -> impl IntoView {
+    let chosen = Chosen {
+        name: line.series.name.clone(),
+        tags: line.series.tags.clone().into_iter().collect(),
+    };
+    let href = nav
+        .view()
+        .with_untracked(|view| view.with_chosen(chosen).href());
+    let tags = line
+        .series
+        .tags
+        .iter()
+        .map(|(key, value)| view! { <span class="tag">{format!("{key}={value}")}</span> })
+        .collect_view();
+    let last = plot.last.map_or_else(
+        || "no points".to_owned(),
+        |last| format!("{} {}", line.by, value_text(last)),
+    );
+    view! {
+        <li data-name=line.series.name.clone()>
+            <span class=format!("legend-swatch {}", series_class(index)) aria-hidden="true"></span>
+            <a class="series-name" href=href>{line.series.name.clone()}</a>
+            {tags}
+            <span class="muted">" · last "{last}</span>
+        </li>
+    }
+}
+
+/// The CSS class that colours the `index`th series.
+fn series_class(index: usize) -> String {
+    format!("series-{}", index % MAX_COMPARED)
+}
