@@ -200,8 +200,12 @@ fn Drawn(data: ChartData, nav: MetricsNav) -> impl IntoView {
         })
         .collect_view();
     let summary = summary_text(&chart, &data);
-    let ticks = time_ticks(data.from, data.until);
-    let value_labels = value_labels(&chart);
+    let frame = chart_frame(
+        &chart,
+        data.from,
+        data.until,
+        svg_content(&chart, &data.deploys),
+    );
     let deploy_list = deploy_list(&data.deploys);
     let quantiles = data
         .quantiles
@@ -214,8 +218,23 @@ fn Drawn(data: ChartData, nav: MetricsNav) -> impl IntoView {
             <span class="control-group">{choices}</span>
         </div>
         <p class="muted" id="metric-summary">{summary}</p>
+        {frame}
+        {deploy_list}
+        {quantiles}
+    }
+}
+
+/// A chart's SVG holding `content`, with `axis`'s value labels beside it
+/// and the time labels of `[from, until)` Unix seconds under it.
+pub(super) fn chart_frame(
+    axis: &Plot,
+    from: i64,
+    until: i64,
+    content: impl IntoView + 'static,
+) -> impl IntoView {
+    view! {
         <div class="metric-frame">
-            <div class="value-axis" aria-hidden="true">{value_labels}</div>
+            <div class="value-axis" aria-hidden="true">{value_labels(axis)}</div>
             <div class="chart-frame">
                 <svg
                     class="chart line-chart"
@@ -224,18 +243,16 @@ fn Drawn(data: ChartData, nav: MetricsNav) -> impl IntoView {
                     role="img"
                     aria-label="The series over time, with deploys marked"
                 >
-                    {svg_content(&chart, &data.deploys)}
+                    {content}
                 </svg>
-                <div class="chart-axis" aria-hidden="true">{ticks}</div>
+                <div class="chart-axis" aria-hidden="true">{time_ticks(from, until)}</div>
             </div>
         </div>
-        {deploy_list}
-        {quantiles}
     }
 }
 
 /// The time labels under a chart of `[from, until)` Unix seconds.
-pub(super) fn time_ticks(from: i64, until: i64) -> impl IntoView {
+fn time_ticks(from: i64, until: i64) -> impl IntoView {
     let span_ms = (until - from) * 1000;
     crate::time_axis::ticks(from * 1000, until * 1000, TICKS, clock::zone_offset_ms())
         .into_iter()
@@ -248,7 +265,7 @@ pub(super) fn time_ticks(from: i64, until: i64) -> impl IntoView {
 }
 
 /// The value labels beside a chart, at its ticks' heights.
-pub(super) fn value_labels(chart: &Plot) -> impl IntoView {
+fn value_labels(chart: &Plot) -> impl IntoView {
     chart
         .value_ticks
         .iter()

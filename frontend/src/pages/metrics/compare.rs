@@ -5,9 +5,9 @@
 use leptos::prelude::*;
 use partout_model::api::{Deploy, MetricPoints, MetricSeries};
 
-use super::chart::{chart_actions, deploy_list, failed, grid_and_markers, loading, step_text};
-use super::chart::{time_ticks, units, value_labels};
-use super::plot::{self, plot_together, value_text, Plot, HEIGHT, WIDTH};
+use super::chart::{chart_actions, chart_frame, deploy_list, failed, grid_and_markers, loading};
+use super::chart::{step_text, units};
+use super::plot::{self, plot_together, value_text, Plot};
 use super::url_state::{default_consolidation, Chosen, MetricsView, MAX_COMPARED};
 use super::MetricsNav;
 use crate::api::{self, ApiError, SeriesScope};
@@ -144,24 +144,11 @@ fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
         .enumerate()
         .map(|(index, (line, plot))| legend_item(index, line, plot, nav))
         .collect_view();
+    let content = view! { {grid_and_markers(&first, &compared.deploys)}{drawn} };
+    let frame = chart_frame(&first, compared.from, compared.until, content);
     view! {
         <p class="muted" id="metric-summary">{summary}</p>
-        <div class="metric-frame">
-            <div class="value-axis" aria-hidden="true">{value_labels(&first)}</div>
-            <div class="chart-frame">
-                <svg
-                    class="chart line-chart"
-                    viewBox=format!("0 0 {WIDTH} {HEIGHT}")
-                    preserveAspectRatio="none"
-                    role="img"
-                    aria-label="The series over time, with deploys marked"
-                >
-                    {grid_and_markers(&first, &compared.deploys)}
-                    {drawn}
-                </svg>
-                <div class="chart-axis" aria-hidden="true">{time_ticks(compared.from, compared.until)}</div>
-            </div>
-        </div>
+        {frame}
         <ul id="metric-legend" class="metric-legend">{legend}</ul>
         {deploy_list(&compared.deploys)}
     }
