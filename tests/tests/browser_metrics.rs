@@ -403,7 +403,7 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
     let summary = browser
         .wait_for_text("#metric-summary", "2 series", RENDER_TIMEOUT)
         .unwrap();
-    assert!(summary.contains("a point per 10 s"), "{summary}");
+    assert!(summary.contains("avg per 10 s"), "{summary}");
     assert!(url_has(&browser, "compare=1"));
     browser.wait_until(
         "a line per server, each in its own colour",
@@ -437,6 +437,20 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
         "{web2_heights:?}"
     );
     browser.screenshot(&out.join("6-compared.png"));
+    // Two gauges merge alike, so the merge can be chosen for both.
+    let max = browser.find("[data-by=max]").unwrap();
+    browser.click(&max);
+    browser
+        .wait_for_text("#metric-summary", "max per 10 s", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(url_has(&browser, "by=max") && url_has(&browser, "compare=1"));
+    browser
+        .wait_for_text(
+            "#metric-legend li[data-name='servers.web2.load']",
+            "last max 0.25",
+            RENDER_TIMEOUT,
+        )
+        .unwrap();
     // A legend row opens its series alone.
     let web2 = browser
         .find("#metric-legend li[data-name='servers.web2.load'] a")

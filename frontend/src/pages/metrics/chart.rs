@@ -119,6 +119,30 @@ pub fn SeriesChart(view: MetricsView, chosen: Chosen, nav: MetricsNav) -> impl I
     }
 }
 
+/// The "Each point:" choices for a kind of series, `current` pressed,
+/// each a link to the view merging that way.
+pub(super) fn consolidation_choices(kind: &str, current: &str, nav: MetricsNav) -> impl IntoView {
+    let choices = consolidations(kind)
+        .iter()
+        .map(|by| {
+            let next = nav
+                .view()
+                .get_untracked()
+                .with_consolidation((*by).to_owned());
+            let pressed = (*by == current).to_string();
+            view! {
+                <a class="range-button" href=next.href() data-by=*by aria-pressed=pressed>{*by}</a>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="chart-controls">
+            <span class="muted">"Each point: "</span>
+            <span class="control-group">{choices}</span>
+        </div>
+    }
+}
+
 /// What a chart shows until its points are in.
 pub(super) fn loading() -> AnyView {
     view! { <p class="muted chart-placeholder">"Loading points…"</p> }.into_any()
@@ -186,19 +210,7 @@ fn Drawn(data: ChartData, nav: MetricsNav) -> impl IntoView {
         data.until,
         &deploy_times,
     );
-    let choices = consolidations(&data.kind)
-        .iter()
-        .map(|by| {
-            let next = nav
-                .view()
-                .get_untracked()
-                .with_consolidation((*by).to_owned());
-            let pressed = (*by == data.by).to_string();
-            view! {
-                <a class="range-button" href=next.href() data-by=*by aria-pressed=pressed>{*by}</a>
-            }
-        })
-        .collect_view();
+    let choices = consolidation_choices(&data.kind, &data.by, nav);
     let summary = summary_text(&chart, &data);
     let frame = chart_frame(
         &chart,
@@ -213,10 +225,7 @@ fn Drawn(data: ChartData, nav: MetricsNav) -> impl IntoView {
         .map(|quantiles| view! { <QuantileTable quantiles /> });
 
     view! {
-        <div class="chart-controls">
-            <span class="muted">"Each point: "</span>
-            <span class="control-group">{choices}</span>
-        </div>
+        {choices}
         <p class="muted" id="metric-summary">{summary}</p>
         {frame}
         {deploy_list}

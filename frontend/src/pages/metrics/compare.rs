@@ -5,10 +5,10 @@
 use leptos::prelude::*;
 use partout_model::api::{Deploy, MetricPoints, MetricSeries};
 
-use super::chart::{chart_actions, chart_frame, deploy_list, failed, grid_and_markers, loading};
-use super::chart::{step_text, units};
+use super::chart::{chart_actions, chart_frame, consolidation_choices, deploy_list, failed};
+use super::chart::{grid_and_markers, loading, step_text, units};
 use super::plot::{self, plot_together, value_text, Plot};
-use super::url_state::{default_consolidation, Chosen, MetricsView, MAX_COMPARED};
+use super::url_state::{consolidations, default_consolidation, Chosen, MetricsView, MAX_COMPARED};
 use super::MetricsNav;
 use crate::api::{self, ApiError, SeriesScope};
 use crate::clock;
@@ -19,8 +19,8 @@ use crate::url_nav::UrlView as _;
 #[derive(Clone)]
 struct Line {
     series: MetricSeries,
-    /// The consolidation its points were merged with: its kind's default.
-    by: &'static str,
+    /// The consolidation its points were merged with.
+    by: String,
     points: MetricPoints,
 }
 
@@ -29,14 +29,28 @@ struct Compared {
     lines: Vec<Line>,
     /// The search found more than [`MAX_COMPARED`].
     more: bool,
+    /// The kind of every series, when they are all of one kind: then
+    /// they are merged alike, and the merge can be chosen.
+    kind: Option<String>,
     step: i64,
     from: i64,
     until: i64,
     deploys: Vec<Deploy>,
 }
 
+/// How the series of a comparison are merged: the view's choice when it
+/// is one their common kind offers, else each kind's default.
+fn merge_for(view: &MetricsView, kind: Option<&str>, series_kind: &str) -> String {
+    kind.and_then(|kind| {
+        view.consolidation
+            .clone()
+            .filter(|by| consolidations(kind).contains(&by.as_str()))
+    })
+    .unwrap_or_else(|| default_consolidation(series_kind).to_owned())
+}
+
 /// Reads the first [`MAX_COMPARED`] series the search finds, their points
-/// and the range's deploys.
+/// (all at once) and the range's deploys.
 async fn fetch(view: MetricsView) -> Result<Compared, ApiError> {
     let until = clock::now_ms() / 1000;
     let from = until - view.range.seconds;
@@ -44,24 +58,34 @@ async fn fetch(view: MetricsView) -> Result<Compared, ApiError> {
     let mut found = api::metric_series(&view.pattern, MAX_COMPARED + 1).await?;
     let more = found.len() > MAX_COMPARED;
     found.truncate(MAX_COMPARED);
-    let mut lines = Vec::with_capacity(found.len());
-    for series in found {
-        let scope = SeriesScope {
-            name: series.name.clone(),
-            tags: series.tags.clone().into_iter().collect(),
-            from: from.to_string(),
-            until: until.to_string(),
-        };
-        let by = default_consolidation(&series.kind);
-        let points = api::metric_points(&scope, step, by).await?;
-        lines.push(Line { series, by, points });
-    }
+    let kind = found
+        .first()
+        .map(|series| series.kind.clone())
+        .filter(|kind| found.iter().all(|series| &series.kind == kind));
+    let reads = found.into_iter().map(|series| {
+        let by = merge_for(&view, kind.as_deref(), &series.kind);
+        async move {
+            let scope = SeriesScope {
+                name: series.name.clone(),
+                tags: series.tags.clone().into_iter().collect(),
+                from: from.to_string(),
+                until: until.to_string(),
+            };
+            let points = api::metric_points(&scope, step, &by).await?;
+            Ok::<_, ApiError>(Line { series, by, points })
+        }
+    });
+    let lines = futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
     let deploys = api::deploys_between(from * 1000, until * 1000)
         .await
         .unwrap_or_default();
     Ok(Compared {
         lines,
         more,
+        kind,
         step,
         from,
         until,
@@ -122,16 +146,27 @@ fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
     let Some(first) = plots.first().cloned() else {
         return view! { <p class="muted" id="metric-summary">"No series match."</p> }.into_any();
     };
+    let merged = match (&compared.kind, compared.lines.first()) {
+        (Some(_), Some(line)) => format!("{} per {}", line.by, step_text(compared.step)),
+        _ => format!(
+            "a point per {} · counters summed, timers at p99, the rest averaged",
+            step_text(compared.step)
+        ),
+    };
     let summary = format!(
-        "{} series{} · a point per {} · counters summed, timers at p99, the rest averaged",
+        "{} series{} · {merged}",
         compared.lines.len(),
         if compared.more {
             format!(" (the first {MAX_COMPARED}: narrow the search for others)")
         } else {
             String::new()
         },
-        step_text(compared.step)
     );
+    let choices = compared
+        .kind
+        .as_deref()
+        .zip(compared.lines.first())
+        .map(|(kind, line)| consolidation_choices(kind, &line.by, nav));
     let drawn = plots
         .iter()
         .enumerate()
@@ -147,6 +182,7 @@ fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
     let content = view! { {grid_and_markers(&first, &compared.deploys)}{drawn} };
     let frame = chart_frame(&first, compared.from, compared.until, content);
     view! {
+        {choices}
         <p class="muted" id="metric-summary">{summary}</p>
         {frame}
         <ul id="metric-legend" class="metric-legend">{legend}</ul>
@@ -210,4 +246,24 @@ fn legend_item(index: usize, line: &Line, plot: &Plot, nav: MetricsNav) -> impl 
 /// The CSS class that colours the `index`th series.
 fn series_class(index: usize) -> String {
     format!("series-{}", index % MAX_COMPARED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn series_of_one_kind_merge_as_chosen_and_mixed_ones_their_own_way() {
+        let view = MetricsView::default().with_consolidation("max".into());
+        assert_eq!(merge_for(&view, Some("gauge"), "gauge"), "max");
+        assert_eq!(merge_for(&view, None, "counter"), "sum");
+        assert_eq!(merge_for(&view, None, "timer"), "p99");
+        // A choice the kind does not offer is its default.
+        let p99 = MetricsView::default().with_consolidation("p99".into());
+        assert_eq!(merge_for(&p99, Some("gauge"), "gauge"), "avg");
+        assert_eq!(
+            merge_for(&MetricsView::default(), Some("timer"), "timer"),
+            "p99"
+        );
+    }
 }
