@@ -112,9 +112,6 @@ pub fn CompareChart(view: MetricsView, nav: MetricsNav) -> impl IntoView {
     let body = move || match data.get() {
         None => loading(),
         Some(Err(error)) => failed(&error),
-        Some(Ok(compared)) if compared.lines.is_empty() => {
-            view! { <p class="muted" id="metric-summary">"No series match."</p> }.into_any()
-        }
         Some(Ok(compared)) => view! { <Drawn compared nav /> }.into_any(),
     };
     view! {
@@ -143,6 +140,7 @@ fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
         compared.until,
         &deploy_times,
     );
+    // The search may find nothing: no plot, no chart.
     let Some(first) = plots.first().cloned() else {
         return view! { <p class="muted" id="metric-summary">"No series match."</p> }.into_any();
     };
