@@ -258,10 +258,24 @@ mod tests {
 
         #[test]
         fn ascii_varints_refuse_what_is_not_one(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..20)) {
-            // Never a panic; a byte with the high bit set is never part
-            // of one; twelve continuation bytes overflow and are refused.
+            // Never a panic; what is read as one is ASCII, continued on
+            // every byte but its last, at most eleven bytes, and written
+            // back the same when it has no needless high zero groups.
             let mut reader = Reader::new(&bytes);
-            while reader.ascii_varint().is_some() {}
+            let mut start = 0;
+            while let Some(value) = reader.ascii_varint() {
+                let read = &bytes[start..reader.position()];
+                proptest::prop_assert!(read.is_ascii() && read.len() <= 11);
+                let (last, before) = read.split_last().unwrap();
+                proptest::prop_assert!(last & 0x40 == 0);
+                proptest::prop_assert!(before.iter().all(|byte| byte & 0x40 != 0));
+                if *last != 0 && read.len() < 11 {
+                    let mut again = Vec::new();
+                    put_ascii_varint(&mut again, value);
+                    proptest::prop_assert_eq!(&again[..], read);
+                }
+                start = reader.position();
+            }
         }
     }
 
