@@ -103,14 +103,7 @@ fn log_config(settings: &Settings, data_dir: &Path) -> LogConfig {
         max_age_nanos,
         max_bytes: settings.log_max_disk_bytes,
         commit_interval: std::time::Duration::from_secs(1),
-        writer: WriterBudget {
-            // One indexing thread per core (up to 4): on 2 cores, two
-            // threads index about a quarter more lines per second than one,
-            // which sat idle while each second's commit built its segment.
-            threads: std::thread::available_parallelism()
-                .map_or(1, |cores| cores.get().clamp(1, 4)),
-            memory_bytes: 96 * 1024 * 1024,
-        },
+        writer: WriterBudget::serving(),
         queue_lines: 256 * 1024,
         max_line_bytes: settings.log_max_line_bytes,
     }

@@ -48,6 +48,8 @@ commands:
       syslog TCP and HTTP NDJSON ingest, disk, search latency
   logs --sample N
       print N lines of the logs data set
+  logs-index [--lines N]
+      in process: indexing CPU and disk of each part of a log line
   errors --partout <binary> [--events N] [--issues N] [--connections N]
       Sentry envelopes: events/s end to end, latency, RSS, disk
   errors [--events N] [--issues N] --sample N
@@ -97,6 +99,15 @@ fn main() -> anyhow::Result<()> {
                 bail!("--lines must be at least 1");
             }
             logs::run(&partout, lines)
+        }
+        "logs-index" => {
+            let lines: u64 = value("--lines")
+                .map_or(Ok(1_000_000), |s| s.replace('_', "").parse())
+                .context("--lines takes a whole number")?;
+            if lines == 0 {
+                bail!("--lines must be at least 1");
+            }
+            logs::index_cost::run(lines)
         }
         "errors" => {
             let mut options = errors::Options {

@@ -140,6 +140,19 @@ impl LogSchema {
 
     /// The document of one line, stored as `stored` says.
     pub fn document(&self, seq: u64, record: &LogRecord, stored: StoredLine) -> TantivyDocument {
+        self.document_of_parts(seq, record, stored, DocumentParts::ALL)
+    }
+
+    /// The document of one line with only `parts` of it: partout indexes
+    /// [`DocumentParts::ALL`]; `partout-loadgen logs-index` leaves parts
+    /// out to measure what each one costs.
+    pub fn document_of_parts(
+        &self,
+        seq: u64,
+        record: &LogRecord,
+        stored: StoredLine,
+        parts: DocumentParts,
+    ) -> TantivyDocument {
         // The document holds the raw line and, about as large again, the
         // message and field values: sized once instead of grown several
         // times (regrowing it took about 8% of the log writer's time).
@@ -163,8 +176,10 @@ impl LogSchema {
         for flag in record.flags.names() {
             doc.add_text(self.flag, flag);
         }
-        doc.add_text(self.message, &record.message);
-        if !record.fields.is_empty() {
+        if parts.message {
+            doc.add_text(self.message, &record.message);
+        }
+        if !record.fields.is_empty() && parts.words {
             let mut words = String::new();
             for (_, value) in &record.fields {
                 // An id is found by a bare term under its path
@@ -176,10 +191,15 @@ impl LogSchema {
                     }
                 }
             }
-            doc.add_field_value(self.fields, FieldsValue::Object(&record.fields));
             if !words.is_empty() {
                 doc.add_text(self.words, words);
             }
+        }
+        if !record.fields.is_empty() && parts.fields {
+            doc.add_field_value(self.fields, FieldsValue::Object(&record.fields));
+        }
+        if !parts.stored {
+            return doc;
         }
         match stored {
             StoredLine::Text(text) => doc.add_text(self.line, text),
@@ -241,6 +261,29 @@ enum FieldsValue<'a> {
     /// The whole object: names are unique ([`LogRecord::fields`]).
     Object(&'a [(String, FieldValue)]),
     Leaf(&'a FieldValue),
+}
+
+/// Which parts of a line's document are added, besides its time,
+/// sequence, level, service, host, source and flags (always added).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentParts {
+    /// The message's words, with positions.
+    pub message: bool,
+    /// The structured fields, under their paths.
+    pub fields: bool,
+    /// The words of field values other than ids.
+    pub words: bool,
+    /// The line as received, in the document store.
+    pub stored: bool,
+}
+
+impl DocumentParts {
+    pub const ALL: DocumentParts = DocumentParts {
+        message: true,
+        fields: true,
+        words: true,
+        stored: true,
+    };
 }
 
 /// The (name, value) pairs of [`FieldsValue::Object`].
@@ -334,14 +377,13 @@ mod tests {
     use partout_protocols::jsonlog::FieldValue;
     use tantivy::schema::Value as _;
 
-    use super::LogSchema;
+    use super::{DocumentParts, LogSchema};
     use crate::logs::raw::Source;
     use crate::logs::record::{LogRecord, RecordFlags};
 
-    #[test]
-    fn ids_are_not_copied_among_the_words() {
+    fn record() -> LogRecord {
         let text = |value: &str| FieldValue::Text(value.to_owned());
-        let record = LogRecord {
+        LogRecord {
             timestamp_nanos: 1,
             received_nanos: 1,
             level: None,
@@ -363,13 +405,73 @@ mod tests {
             source: Source::JsonLine,
             flags: RecordFlags::default(),
             exception: None,
-        };
+        }
+    }
+
+    #[test]
+    fn ids_are_not_copied_among_the_words() {
         let schema = LogSchema::new();
-        let doc = schema.document(7, &record, super::StoredLine::Binary(b"{}".to_vec()));
+        let doc = schema.document(7, &record(), super::StoredLine::Binary(b"{}".to_vec()));
         let words: Vec<&str> = doc
             .get_all(schema.words)
             .filter_map(|value| value.as_str())
             .collect();
         assert_eq!(words, ["GET /pay/now reset by peer [\"a\"] "]);
+    }
+
+    #[test]
+    fn a_part_left_out_leaves_out_its_fields_only() {
+        let schema = LogSchema::new();
+        let stored = || super::StoredLine::Text("{}".to_owned());
+        let fields_of = |doc: &tantivy::TantivyDocument| -> Vec<tantivy::schema::Field> {
+            let mut fields: Vec<_> = doc.field_values().map(|(field, _)| field).collect();
+            fields.dedup();
+            fields
+        };
+        let all = fields_of(&schema.document(7, &record(), stored()));
+        assert_eq!(
+            all,
+            fields_of(&schema.document_of_parts(7, &record(), stored(), DocumentParts::ALL))
+        );
+        let parts = [
+            (
+                schema.message,
+                DocumentParts {
+                    message: false,
+                    ..DocumentParts::ALL
+                },
+            ),
+            (
+                schema.fields,
+                DocumentParts {
+                    fields: false,
+                    ..DocumentParts::ALL
+                },
+            ),
+            (
+                schema.words,
+                DocumentParts {
+                    words: false,
+                    ..DocumentParts::ALL
+                },
+            ),
+            (
+                schema.line,
+                DocumentParts {
+                    stored: false,
+                    ..DocumentParts::ALL
+                },
+            ),
+        ];
+        for (left_out, parts) in parts {
+            assert!(all.contains(&left_out));
+            let expected: Vec<_> = all
+                .iter()
+                .copied()
+                .filter(|field| *field != left_out)
+                .collect();
+            let doc = schema.document_of_parts(7, &record(), stored(), parts);
+            assert_eq!(fields_of(&doc), expected, "{parts:?}");
+        }
     }
 }

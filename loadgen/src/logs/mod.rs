@@ -17,10 +17,13 @@
 //! - `send.rs`: the senders and the wait until searchable
 //! - `query.rs`: probes and timed queries
 //! - `disk.rs`: bytes under `logs/`; `report.rs`: printing, CPU, watchdog
+//! - `index_cost.rs`: `logs-index`, what each part of a line's document
+//!   costs to index, in process
 
 mod civil;
 mod disk;
 mod generate;
+pub mod index_cost;
 mod query;
 mod report;
 mod send;
