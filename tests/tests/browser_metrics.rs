@@ -461,4 +461,82 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
         .unwrap();
     assert!(url_has(&browser, "name=servers.web2.load"));
     assert!(!url_has(&browser, "compare=1"));
+
+    // Series picked from two searches, charted together: web2's load
+    // and the checkout timer, each merged its own kind's way.
+    let pick_web2 = browser
+        .find("#series-list input.pick[data-name='servers.web2.load']")
+        .unwrap();
+    browser.click(&pick_web2);
+    browser.wait_until(
+        "the link holds the pick",
+        "return new URLSearchParams(location.search).getAll('pick').join() === 'servers.web2.load';",
+        &out,
+    );
+    browser
+        .wait_for_text("#compare-link", "Chart the picked series", RENDER_TIMEOUT)
+        .unwrap();
+    let search = browser.find("#metric-search").unwrap();
+    browser.clear(&search);
+    browser.send_keys(&search, &format!("checkout{ENTER}"));
+    browser.wait_until(
+        "the timer is found, and not yet picked",
+        "const boxes = document.querySelectorAll('#series-list input.pick');
+         return boxes.length === 1 && !boxes[0].checked;",
+        &out,
+    );
+    let pick_timer = browser
+        .find(&format!("#series-list input.pick[data-name='{timer}']"))
+        .unwrap();
+    browser.click(&pick_timer);
+    browser
+        .wait_for_text(
+            "#compare-link",
+            "Chart the 2 picked together",
+            RENDER_TIMEOUT,
+        )
+        .unwrap();
+    let compare = browser.find("#compare-link").unwrap();
+    browser.click(&compare);
+    browser
+        .wait_for_text("#metric-title", "Picked series", RENDER_TIMEOUT)
+        .unwrap();
+    let summary = browser
+        .wait_for_text("#metric-summary", "2 series", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(summary.contains("timers at p99"), "{summary}");
+    let legend = browser.execute(
+        "return [...document.querySelectorAll('#metric-legend li')].map(li => li.dataset.name)",
+    );
+    assert_eq!(
+        legend,
+        json!(["servers.web2.load", timer]),
+        "in the order picked"
+    );
+    browser
+        .wait_for_text(
+            &format!("#metric-legend li[data-name='{timer}']"),
+            "last p99",
+            RENDER_TIMEOUT,
+        )
+        .unwrap();
+    assert!(url_has(&browser, "compare=1"));
+    browser.screenshot(&out.join("7-picked.png"));
+    // Unpicking the timer charts web2 alone in the comparison; clearing
+    // the picks ends it.
+    let pick_timer = browser
+        .find(&format!("#series-list input.pick[data-name='{timer}']"))
+        .unwrap();
+    browser.click(&pick_timer);
+    browser
+        .wait_for_text("#metric-summary", "1 series", RENDER_TIMEOUT)
+        .unwrap();
+    let clear = browser.find("#clear-picks").unwrap();
+    browser.click(&clear);
+    browser.wait_until(
+        "no picks and no comparison are left in the link",
+        "const params = new URLSearchParams(location.search);
+         return !params.has('pick') && !params.has('compare');",
+        &out,
+    );
 }

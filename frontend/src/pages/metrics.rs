@@ -11,7 +11,8 @@
 //! - `series_list`: the name search (a text or a glob) and the series it
 //!   finds.
 //! - `chart`: the chosen series' chart, its controls and deploys.
-//! - `compare`: the series a search finds, charted together.
+//! - `compare`: series charted together: the picked ones, or the first
+//!   ones a search finds.
 //! - `quantiles`: a timer's percentiles over the whole range.
 //!
 //! Invariant: the URL holds the view; every change is a navigation, and
@@ -37,8 +38,10 @@ use url_state::MetricsView;
 /// `[data-by=<consolidation>]`, `[data-refresh=<5s|10s|30s|1m|5m|off>]`,
 /// `#metric-summary`, `#metric-deploys`,
 /// `#metric-quantiles` (rows `tr[data-q]`) and `#metric-error`; for a
-/// comparison, `#compare-link` in the list, lines `path.line.series-<i>`
-/// and `#metric-legend` (rows `li` with `data-name`).
+/// comparison, `#compare-link` in the list, each series' pick box
+/// `input.pick` with `data-name`, `#clear-picks`, lines
+/// `path.line.series-<i>` and `#metric-legend` (rows `li` with
+/// `data-name`).
 #[component]
 pub fn Metrics() -> impl IntoView {
     let params = use_query_map();
@@ -52,12 +55,18 @@ pub fn Metrics() -> impl IntoView {
     });
     let nav = MetricsNav::new(view);
     // What the chart depends on: a new search leaves a chosen series'
-    // chart as it is, and changes what a comparison charts.
+    // chart (and a comparison of picks) as it is, and changes what a
+    // comparison of the search charts; picking changes a comparison of
+    // picks only.
     let charted = Memo::new(move |_| {
         view.with(|view| {
+            let compared = view.compare.then(|| {
+                let pattern = view.picks.is_empty().then(|| view.pattern.clone());
+                (pattern, view.picks.clone())
+            });
             (
                 view.chosen.clone(),
-                view.compare.then(|| view.pattern.clone()),
+                compared,
                 view.range,
                 view.consolidation.clone(),
                 view.refresh,

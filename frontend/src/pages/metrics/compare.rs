@@ -1,6 +1,8 @@
-//! The series a search finds, charted together on one value axis ("is
-//! web1 loaded like the others?"), each line in its own colour, with a
-//! legend that opens any one of them alone.
+//! Series charted together on one value axis ("is web1 loaded like the
+//! others?", "did the queue grow with the requests?"): the ones picked
+//! one by one, from any search, or else the first ones the search finds.
+//! Each line has its own colour, and a legend that opens any one of them
+//! alone.
 
 use leptos::prelude::*;
 use partout_model::api::{Deploy, MetricPoints, MetricSeries};
@@ -29,6 +31,8 @@ struct Compared {
     lines: Vec<Line>,
     /// The search found more than [`MAX_COMPARED`].
     more: bool,
+    /// Picked series that are no longer stored.
+    missing: usize,
     /// The kind of every series, when they are all of one kind: then
     /// they are merged alike, and the merge can be chosen.
     kind: Option<String>,
@@ -49,15 +53,49 @@ fn merge_for(view: &MetricsView, kind: Option<&str>, series_kind: &str) -> Strin
     .unwrap_or_else(|| default_consolidation(series_kind).to_owned())
 }
 
-/// Reads the first [`MAX_COMPARED`] series the search finds, their points
-/// (all at once) and the range's deploys.
+/// The stored series `pick` names, among those stored under its name.
+fn picked_among(pick: &Chosen, named: Vec<MetricSeries>) -> Option<MetricSeries> {
+    let mut tags = pick.tags.clone();
+    tags.sort();
+    named.into_iter().find(|series| {
+        series.name == pick.name
+            && series
+                .tags
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .eq(tags.iter().cloned())
+    })
+}
+
+/// The picked series that are still stored, in the order picked.
+async fn picked_series(picks: &[Chosen]) -> Result<Vec<MetricSeries>, ApiError> {
+    let reads = picks.iter().map(|pick| async move {
+        let named = api::metric_series_named(&pick.name).await?;
+        Ok::<_, ApiError>(picked_among(pick, named))
+    });
+    let found = futures::future::join_all(reads)
+        .await
+        .into_iter()
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(found.into_iter().flatten().collect())
+}
+
+/// Reads the picked series, or without picks the first [`MAX_COMPARED`]
+/// series the search finds, their points (all at once) and the range's
+/// deploys.
 async fn fetch(view: MetricsView) -> Result<Compared, ApiError> {
     let until = clock::now_ms() / 1000;
     let from = until - view.range.seconds;
     let step = plot::step_for(view.range.seconds);
-    let mut found = api::metric_series(&view.pattern, MAX_COMPARED + 1).await?;
-    let more = found.len() > MAX_COMPARED;
-    found.truncate(MAX_COMPARED);
+    let (found, more) = if view.picks.is_empty() {
+        let mut found = api::metric_series(&view.pattern, MAX_COMPARED + 1).await?;
+        let more = found.len() > MAX_COMPARED;
+        found.truncate(MAX_COMPARED);
+        (found, more)
+    } else {
+        (picked_series(&view.picks).await?, false)
+    };
+    let missing = view.picks.len().saturating_sub(found.len());
     let kind = found
         .first()
         .map(|series| series.kind.clone())
@@ -85,6 +123,7 @@ async fn fetch(view: MetricsView) -> Result<Compared, ApiError> {
     Ok(Compared {
         lines,
         more,
+        missing,
         kind,
         step,
         from,
@@ -104,7 +143,9 @@ pub fn CompareChart(view: MetricsView, nav: MetricsNav) -> impl IntoView {
             fetch(view.clone())
         }
     });
-    let title = if view.pattern.is_empty() {
+    let title = if !view.picks.is_empty() {
+        "Picked series".to_owned()
+    } else if view.pattern.is_empty() {
         "Every series".to_owned()
     } else {
         format!("Series matching {}", view.pattern)
@@ -152,12 +193,17 @@ fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
         ),
     };
     let summary = format!(
-        "{} series{} · {merged}",
+        "{} series{}{} · {merged}",
         compared.lines.len(),
         if compared.more {
-            format!(" (the first {MAX_COMPARED}: narrow the search for others)")
+            format!(" (the first {MAX_COMPARED}: narrow the search for others, or pick them)")
         } else {
             String::new()
+        },
+        match compared.missing {
+            0 => String::new(),
+            1 => " (a picked series is no longer stored)".to_owned(),
+            n => format!(" ({n} picked series are no longer stored)"),
         },
     );
     let choices = compared
@@ -249,6 +295,49 @@ fn series_class(index: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn series(name: &str, tags: &[(&str, &str)]) -> MetricSeries {
+        MetricSeries {
+            name: name.into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+            kind: "gauge".into(),
+            graphite_names: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_pick_is_the_series_of_its_name_and_exactly_its_tags() {
+        let named = || {
+            vec![
+                series("req", &[("env", "prod")]),
+                series("req", &[("env", "prod"), ("region", "eu")]),
+                series("req", &[]),
+            ]
+        };
+        let pick = |tags: &[(&str, &str)]| Chosen {
+            name: "req".into(),
+            tags: tags
+                .iter()
+                .map(|(k, v)| ((*k).into(), (*v).into()))
+                .collect(),
+        };
+        // Tags in a link may come in any order.
+        let found = picked_among(&pick(&[("region", "eu"), ("env", "prod")]), named());
+        assert_eq!(found.map(|s| s.tags.len()), Some(2));
+        assert_eq!(
+            picked_among(&pick(&[]), named()).map(|s| s.tags.len()),
+            Some(0)
+        );
+        assert!(picked_among(&pick(&[("env", "dev")]), named()).is_none());
+        let other = Chosen {
+            name: "req.count".into(),
+            tags: Vec::new(),
+        };
+        assert!(picked_among(&other, named()).is_none());
+    }
 
     #[test]
     fn series_of_one_kind_merge_as_chosen_and_mixed_ones_their_own_way() {

@@ -1,4 +1,5 @@
-//! The name search and the series it finds, each a link that charts it.
+//! The name search and the series it finds, each a link that charts it
+//! and a box that picks it to be charted with others.
 
 use leptos::ev::SubmitEvent;
 use leptos::html;
@@ -47,16 +48,7 @@ pub fn SeriesList(nav: MetricsNav) -> impl IntoView {
             } else {
                 format!("{} series", series.len())
             };
-            let compare = (series.len() > 1).then(|| {
-                let shown = series.len().min(MAX_COMPARED);
-                let href = nav.view().with(|view| view.with_compare().href());
-                let pressed = nav.view().with(|view| view.compare).to_string();
-                view! {
-                    <a class="range-button" id="compare-link" href=href aria-pressed=pressed>
-                        {format!("Chart the first {shown} together")}
-                    </a>
-                }
-            });
+            let compare = compare_links(series.len(), nav);
             let items = series
                 .into_iter()
                 .map(|series| view! { <SeriesLink series nav /> })
@@ -88,13 +80,68 @@ pub fn SeriesList(nav: MetricsNav) -> impl IntoView {
     }
 }
 
-/// One series: its name, kind and tags, a link to its chart.
+/// The link that charts series together: the picked ones when there
+/// are picks (with a link that clears them), else the first ones found.
+fn compare_links(found: usize, nav: MetricsNav) -> impl IntoView {
+    move || {
+        let (picked, pressed, compare_href, clear_href) = nav.view().with(|view| {
+            (
+                view.picks.len(),
+                view.compare.to_string(),
+                view.with_compare().href(),
+                view.without_picks().href(),
+            )
+        });
+        if picked > 0 {
+            let label = match picked {
+                1 => "Chart the picked series".to_owned(),
+                n => format!("Chart the {n} picked together"),
+            };
+            view! {
+                <a class="range-button" id="compare-link" href=compare_href aria-pressed=pressed>{label}</a>
+                " "
+                <a class="range-button" id="clear-picks" href=clear_href>"Clear picks"</a>
+            }
+            .into_any()
+        } else if found > 1 {
+            let shown = found.min(MAX_COMPARED);
+            view! {
+                <a class="range-button" id="compare-link" href=compare_href aria-pressed=pressed>
+                    {format!("Chart the first {shown} together")}
+                </a>
+            }
+            .into_any()
+        } else {
+            ().into_any()
+        }
+    }
+}
+
+/// One series: a box that picks it, its name, kind and tags, a link to
+/// its chart.
 #[component]
 fn SeriesLink(series: MetricSeries, nav: MetricsNav) -> impl IntoView {
     let chosen = Chosen {
         name: series.name.clone(),
         tags: series.tags.clone().into_iter().collect(),
     };
+    let picked = {
+        let chosen = chosen.clone();
+        move || nav.view().with(|view| view.picks.contains(&chosen))
+    };
+    // Nothing more can be picked once as many as a chart holds are.
+    let full = {
+        let picked = picked.clone();
+        move || !picked() && nav.view().with(|view| view.picks.len() >= MAX_COMPARED)
+    };
+    let toggle = {
+        let chosen = chosen.clone();
+        move |_| {
+            let next = nav.view().get_untracked().with_pick_toggled(&chosen);
+            nav.go(&next);
+        }
+    };
+    let pick_label = format!("Pick {} to chart with others", chosen.key());
     let active = {
         let chosen = chosen.clone();
         move || {
@@ -113,6 +160,15 @@ fn SeriesLink(series: MetricSeries, nav: MetricsNav) -> impl IntoView {
         .collect_view();
     view! {
         <li>
+            <input
+                type="checkbox"
+                class="pick"
+                data-name=series.name.clone()
+                prop:checked=picked
+                disabled=full
+                aria-label=pick_label
+                on:change=toggle
+            />
             <a class="series" class:active=active href=href data-name=series.name.clone()>
                 <span class="series-name">{series.name.clone()}</span>
                 <span class=format!("kind kind-{}", series.kind)>{series.kind.clone()}</span>

@@ -2,7 +2,9 @@
 //! link reproduces the view:
 //! `/ui/metrics?match=servers.*&name=servers.web1.load&from=-6h&by=max&refresh=30s`,
 //! or, to chart the series a search finds together,
-//! `/ui/metrics?match=servers.*.load&compare=1`.
+//! `/ui/metrics?match=servers.*.load&compare=1`, or series picked one by
+//! one, from any search,
+//! `/ui/metrics?compare=1&pick=servers.web1.load&pick=http.requests;env=prod`.
 //! Pure, so it is tested on the host.
 //!
 //! Invariant: as on the logs page, the URL is the only place the view
@@ -72,15 +74,51 @@ pub struct Chosen {
     pub tags: Vec<(String, String)>,
 }
 
+impl Chosen {
+    /// The series in Graphite's tagged form, `name;key=value;...`: one
+    /// URL parameter per picked series.
+    pub fn key(&self) -> String {
+        let mut key = self.name.clone();
+        for (tag, value) in &self.tags {
+            key.push(';');
+            key.push_str(tag);
+            key.push('=');
+            key.push_str(value);
+        }
+        key
+    }
+
+    /// The series a [`Chosen::key`] names; `None` without a name. A part
+    /// after the name without `=` is not a tag, and is left out.
+    pub fn from_key(key: &str) -> Option<Chosen> {
+        let mut parts = key.split(';');
+        let name = parts.next()?.trim();
+        if name.is_empty() {
+            return None;
+        }
+        let tags = parts
+            .filter_map(|part| part.split_once('='))
+            .map(|(tag, value)| (tag.to_owned(), value.to_owned()))
+            .collect();
+        Some(Chosen {
+            name: name.to_owned(),
+            tags,
+        })
+    }
+}
+
 /// The search, the chosen series, the range and the consolidation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MetricsView {
     /// The glob series names are searched with, as typed (empty: all).
     pub pattern: String,
     pub chosen: Option<Chosen>,
-    /// No series chosen: the first ones the search finds are charted
-    /// together ([`MAX_COMPARED`]).
+    /// No series chosen: the picked series, or without picks the first
+    /// ones the search finds, are charted together ([`MAX_COMPARED`]).
     pub compare: bool,
+    /// Series picked to be charted together, in the order picked, at most
+    /// [`MAX_COMPARED`]; kept while searching and choosing.
+    pub picks: Vec<Chosen>,
     pub range: Preset,
     /// How each point merges its bucket (`avg`, `sum`, `p99` ...); `None`
     /// takes the kind's default ([`default_consolidation`]).
@@ -95,6 +133,7 @@ impl Default for MetricsView {
             pattern: String::new(),
             chosen: None,
             compare: false,
+            picks: Vec::new(),
             range: DEFAULT_PRESET,
             consolidation: None,
             refresh: None,
@@ -104,7 +143,7 @@ impl Default for MetricsView {
 
 impl MetricsView {
     /// The view of a URL's parameters: `match`, `name`, each `tag=k:v`,
-    /// `from`, `by`, `refresh` and `compare`. `all` gives every value of a
+    /// `from`, `by`, `refresh`, `compare` and each `pick`. `all` gives every value of a
     /// repeated parameter. A chosen series wins over `compare`.
     pub fn from_params(
         param: impl Fn(&str) -> Option<String>,
@@ -126,8 +165,15 @@ impl MetricsView {
         let range = text("from")
             .and_then(|from| PRESETS.iter().copied().find(|preset| preset.from == from))
             .unwrap_or(DEFAULT_PRESET);
+        let mut picks: Vec<Chosen> = Vec::new();
+        for pick in all("pick").iter().filter_map(|key| Chosen::from_key(key)) {
+            if !picks.contains(&pick) && picks.len() < MAX_COMPARED {
+                picks.push(pick);
+            }
+        }
         MetricsView {
             pattern: text("match").unwrap_or_default(),
+            picks,
             compare: chosen.is_none() && text("compare").as_deref() == Some("1"),
             chosen,
             range,
@@ -161,6 +207,30 @@ impl MetricsView {
             chosen: None,
             compare: true,
             consolidation: None,
+            ..self.clone()
+        }
+    }
+
+    /// This view with `series` picked, or no longer picked if it was.
+    /// Nothing more is picked once [`MAX_COMPARED`] are.
+    pub fn with_pick_toggled(&self, series: &Chosen) -> MetricsView {
+        let mut picks = self.picks.clone();
+        if let Some(at) = picks.iter().position(|pick| pick == series) {
+            picks.remove(at);
+        } else if picks.len() < MAX_COMPARED {
+            picks.push(series.clone());
+        }
+        MetricsView {
+            picks,
+            ..self.clone()
+        }
+    }
+
+    /// This view with nothing picked, and no comparison of picks.
+    pub fn without_picks(&self) -> MetricsView {
+        MetricsView {
+            picks: Vec::new(),
+            compare: self.compare && self.picks.is_empty(),
             ..self.clone()
         }
     }
@@ -204,6 +274,8 @@ impl UrlView for MetricsView {
         if self.compare {
             pairs.push(("compare", "1"));
         }
+        let picks: Vec<String> = self.picks.iter().map(Chosen::key).collect();
+        pairs.extend(picks.iter().map(|key| ("pick", key.as_str())));
         if self.range != DEFAULT_PRESET {
             pairs.push(("from", self.range.from));
         }
@@ -342,6 +414,74 @@ mod tests {
             "a chosen series wins"
         );
         assert!(!view_of(&[("compare", "yes")]).compare);
+    }
+
+    #[test]
+    fn picks_are_in_the_link_in_order_and_survive_searching_and_choosing() {
+        let web1 = Chosen {
+            name: "servers.web1.load".into(),
+            tags: Vec::new(),
+        };
+        let requests = Chosen {
+            name: "http.requests".into(),
+            tags: vec![
+                ("env".into(), "prod".into()),
+                ("region".into(), "eu".into()),
+            ],
+        };
+        let view = view_of(&[("match", "servers.*")])
+            .with_pick_toggled(&web1)
+            .with_pattern("http.*".into())
+            .with_pick_toggled(&requests)
+            .with_compare();
+        assert_eq!(view.picks, [web1.clone(), requests.clone()]);
+        assert_eq!(
+            view.href(),
+            "/ui/metrics?match=http.%2A&compare=1&pick=servers.web1.load&pick=http.requests%3Benv%3Dprod%3Bregion%3Deu"
+        );
+        assert_eq!(view_of_href(&view.href()), view, "the link reads back");
+        let one = view.with_chosen(requests.clone());
+        assert!(!one.compare);
+        assert_eq!(one.picks, view.picks, "choosing one keeps the picks");
+        let unpicked = view.with_pick_toggled(&web1);
+        assert_eq!(unpicked.picks, std::slice::from_ref(&requests));
+        assert!(unpicked.compare);
+        let cleared = view.without_picks();
+        assert!(cleared.picks.is_empty() && !cleared.compare);
+        assert!(
+            view_of(&[("compare", "1")]).without_picks().compare,
+            "a comparison of the search stays"
+        );
+    }
+
+    #[test]
+    fn picks_are_bounded_unique_and_need_a_name() {
+        let keys: Vec<String> = (0..MAX_COMPARED + 3).map(|i| format!("s.{i}")).collect();
+        let mut pairs: Vec<(&str, &str)> = keys.iter().map(|key| ("pick", key.as_str())).collect();
+        pairs.insert(1, ("pick", "s.0"));
+        pairs.insert(2, ("pick", ";env=prod"));
+        pairs.insert(3, ("pick", ""));
+        let view = view_of(&pairs);
+        let names: Vec<&str> = view.picks.iter().map(|pick| pick.name.as_str()).collect();
+        assert_eq!(
+            names,
+            keys[..MAX_COMPARED]
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+        );
+        let full = view.with_pick_toggled(&Chosen {
+            name: "one.more".into(),
+            tags: Vec::new(),
+        });
+        assert_eq!(full.picks, view.picks, "no ninth pick");
+        assert_eq!(
+            Chosen::from_key("a.b;env=prod;stray;k=v=w"),
+            Some(Chosen {
+                name: "a.b".into(),
+                tags: vec![("env".into(), "prod".into()), ("k".into(), "v=w".into())],
+            })
+        );
     }
 
     #[test]
