@@ -521,6 +521,39 @@ fn metrics_page_finds_charts_marks_deploys_and_reads_percentiles() {
         )
         .unwrap();
     assert!(url_has(&browser, "compare=1"));
+    // A load average beside milliseconds: each on its own scale, web2's
+    // steady 0.25 runs across the middle instead of along the bottom.
+    let each = browser.find("[data-scale=each]").unwrap();
+    browser.click(&each);
+    browser
+        .wait_for_text("#metric-summary", "each on its own scale", RENDER_TIMEOUT)
+        .unwrap();
+    assert!(url_has(&browser, "scale=each") && url_has(&browser, "pick="));
+    browser
+        .wait_for_text(
+            "#metric-legend li[data-name='servers.web2.load']",
+            "from 0.25 to 0.25",
+            RENDER_TIMEOUT,
+        )
+        .unwrap();
+    let web2_heights = browser.execute(
+        "const d = document.querySelector('[data-testid=metric-chart] path.line.series-0').getAttribute('d');
+         return d.split(/[ML ]+/).filter(p => p).map(p => Number(p.split(',')[1]));",
+    );
+    let web2_heights: Vec<f64> = serde_json::from_value(web2_heights).unwrap();
+    assert!(
+        !web2_heights.is_empty() && web2_heights.iter().all(|y| (y - 100.0).abs() < 0.5),
+        "{web2_heights:?}"
+    );
+    let top_label = browser.execute(
+        "return [...document.querySelectorAll('.value-tick')].map(t => t.textContent).join(' ')",
+    );
+    assert!(
+        top_label
+            .as_str()
+            .is_some_and(|labels| labels.contains("100%")),
+        "{top_label}"
+    );
     browser.screenshot(&out.join("7-picked.png"));
     // Unpicking the timer charts web2 alone in the comparison; clearing
     // the picks ends it.

@@ -39,7 +39,7 @@ use url_state::MetricsView;
 /// `#metric-summary`, `#metric-deploys`,
 /// `#metric-quantiles` (rows `tr[data-q]`) and `#metric-error`; for a
 /// comparison, `#compare-link` in the list, each series' pick box
-/// `input.pick` with `data-name`, `#clear-picks`, lines
+/// `input.pick` with `data-name`, `#clear-picks`, `[data-scale=<shared|each>]`, lines
 /// `path.line.series-<i>` and `#metric-legend` (rows `li` with
 /// `data-name`).
 #[component]
@@ -62,7 +62,7 @@ pub fn Metrics() -> impl IntoView {
         view.with(|view| {
             let compared = view.compare.then(|| {
                 let pattern = view.picks.is_empty().then(|| view.pattern.clone());
-                (pattern, view.picks.clone())
+                (pattern, view.picks.clone(), view.own_scales)
             });
             (
                 view.chosen.clone(),

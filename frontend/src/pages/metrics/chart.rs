@@ -214,6 +214,7 @@ fn Drawn(data: ChartData, nav: MetricsNav) -> impl IntoView {
     let summary = summary_text(&chart, &data);
     let frame = chart_frame(
         &chart,
+        "",
         data.from,
         data.until,
         svg_content(&chart, &data.deploys),
@@ -234,16 +235,18 @@ fn Drawn(data: ChartData, nav: MetricsNav) -> impl IntoView {
 }
 
 /// A chart's SVG holding `content`, with `axis`'s value labels beside it
-/// and the time labels of `[from, until)` Unix seconds under it.
+/// (each followed by `suffix`) and the time labels of `[from, until)` Unix
+/// seconds under it.
 pub(super) fn chart_frame(
     axis: &Plot,
+    suffix: &'static str,
     from: i64,
     until: i64,
     content: impl IntoView + 'static,
 ) -> impl IntoView {
     view! {
         <div class="metric-frame">
-            <div class="value-axis" aria-hidden="true">{value_labels(axis)}</div>
+            <div class="value-axis" aria-hidden="true">{value_labels(axis, suffix)}</div>
             <div class="chart-frame">
                 <svg
                     class="chart line-chart"
@@ -274,14 +277,14 @@ fn time_ticks(from: i64, until: i64) -> impl IntoView {
 }
 
 /// The value labels beside a chart, at its ticks' heights.
-fn value_labels(chart: &Plot) -> impl IntoView {
+fn value_labels(chart: &Plot, suffix: &'static str) -> impl IntoView {
     chart
         .value_ticks
         .iter()
         .map(|(y, value)| {
             view! {
                 <span class="value-tick" style=format!("top: {:.3}%", y / HEIGHT * 100.0)>
-                    {value_text(*value)}
+                    {value_text(*value)}{suffix}
                 </span>
             }
         })

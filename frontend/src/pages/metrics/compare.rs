@@ -9,7 +9,7 @@ use partout_model::api::{Deploy, MetricPoints, MetricSeries};
 
 use super::chart::{chart_actions, chart_frame, consolidation_choices, deploy_list, failed};
 use super::chart::{grid_and_markers, loading, step_text, units};
-use super::plot::{self, plot_together, value_text, Plot};
+use super::plot::{self, plot_scaled, plot_together, value_text, Plot};
 use super::url_state::{consolidations, default_consolidation, Chosen, MetricsView, MAX_COMPARED};
 use super::MetricsNav;
 use crate::api::{self, ApiError, SeriesScope};
@@ -33,6 +33,8 @@ struct Compared {
     more: bool,
     /// Picked series that are no longer stored.
     missing: usize,
+    /// Each series is drawn on its own scale ([`MetricsView::own_scales`]).
+    own_scales: bool,
     /// The kind of every series, when they are all of one kind: then
     /// they are merged alike, and the merge can be chosen.
     kind: Option<String>,
@@ -124,6 +126,7 @@ async fn fetch(view: MetricsView) -> Result<Compared, ApiError> {
         lines,
         more,
         missing,
+        own_scales: view.own_scales,
         kind,
         step,
         from,
@@ -174,7 +177,12 @@ fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
         .iter()
         .map(|line| line.points.points.as_slice())
         .collect();
-    let plots = plot_together(
+    let lay_out = if compared.own_scales {
+        plot_scaled
+    } else {
+        plot_together
+    };
+    let plots = lay_out(
         &points,
         compared.step,
         compared.from,
@@ -192,8 +200,13 @@ fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
             step_text(compared.step)
         ),
     };
+    let scales = if compared.own_scales {
+        " · each on its own scale: 0% is its lowest point, 100% its highest"
+    } else {
+        ""
+    };
     let summary = format!(
-        "{} series{}{} · {merged}",
+        "{} series{}{} · {merged}{scales}",
         compared.lines.len(),
         if compared.more {
             format!(" (the first {MAX_COMPARED}: narrow the search for others, or pick them)")
@@ -211,6 +224,7 @@ fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
         .as_deref()
         .zip(compared.lines.first())
         .map(|(kind, line)| consolidation_choices(kind, &line.by, nav));
+    let scale = scale_choices(compared.own_scales, nav);
     let drawn = plots
         .iter()
         .enumerate()
@@ -221,12 +235,14 @@ fn Drawn(compared: Compared, nav: MetricsNav) -> impl IntoView {
         .iter()
         .zip(&plots)
         .enumerate()
-        .map(|(index, (line, plot))| legend_item(index, line, plot, nav))
+        .map(|(index, (line, plot))| legend_item(index, line, plot, compared.own_scales, nav))
         .collect_view();
     let content = view! { {grid_and_markers(&first, &compared.deploys)}{drawn} };
-    let frame = chart_frame(&first, compared.from, compared.until, content);
+    let suffix = if compared.own_scales { "%" } else { "" };
+    let frame = chart_frame(&first, suffix, compared.from, compared.until, content);
     view! {
         {choices}
+        {scale}
         <p class="muted" id="metric-summary">{summary}</p>
         {frame}
         <ul id="metric-legend" class="metric-legend">{legend}</ul>
@@ -257,9 +273,38 @@ fn series_svg(index: usize, plot: &Plot) -> impl IntoView {
     view! { {lines}{dots} }
 }
 
+/// The value axis choices: one shared by every series, or each series on
+/// its own scale.
+fn scale_choices(own_scales: bool, nav: MetricsNav) -> impl IntoView {
+    let choice = |own: bool, scale: &'static str, label: &'static str| {
+        let href = nav
+            .view()
+            .with_untracked(|view| view.with_own_scales(own).href());
+        let pressed = (own == own_scales).to_string();
+        view! {
+            <a class="range-button" href=href data-scale=scale aria-pressed=pressed>{label}</a>
+        }
+    };
+    view! {
+        <div class="chart-controls">
+            <span class="muted">"Value axis: "</span>
+            <span class="control-group">
+                {choice(false, "shared", "One for all")}
+                {choice(true, "each", "Each its own")}
+            </span>
+        </div>
+    }
+}
+
 /// A legend row: the colour, the series (a link to chart it alone), and
-/// its last value.
-fn legend_item(index: usize, line: &Line, plot: &Plot, nav: MetricsNav) -> impl IntoView {
+/// its last value; on its own scale, also its lowest and highest.
+fn legend_item(
+    index: usize,
+    line: &Line,
+    plot: &Plot,
+    own_scales: bool,
+    nav: MetricsNav,
+) -> impl IntoView {
     let chosen = Chosen {
         name: line.series.name.clone(),
         tags: line.series.tags.clone().into_iter().collect(),
@@ -273,10 +318,17 @@ fn legend_item(index: usize, line: &Line, plot: &Plot, nav: MetricsNav) -> impl 
         .iter()
         .map(|(key, value)| view! { <span class="tag">{format!("{key}={value}")}</span> })
         .collect_view();
-    let last = plot.last.map_or_else(
+    let mut last = plot.last.map_or_else(
         || "no points".to_owned(),
         |last| format!("{} {}", line.by, value_text(last)),
     );
+    if let (true, Some(min), Some(max)) = (own_scales, plot.min, plot.max) {
+        last.push_str(&format!(
+            " · from {} to {}",
+            value_text(min),
+            value_text(max)
+        ));
+    }
     view! {
         <li data-name=line.series.name.clone()>
             <span class=format!("legend-swatch {}", series_class(index)) aria-hidden="true"></span>

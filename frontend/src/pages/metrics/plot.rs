@@ -86,6 +86,43 @@ pub fn plot_together(
         .collect()
 }
 
+/// Lays out several series each on its own scale: its lowest value at
+/// the bottom (0%), its highest at the top (100%), one that never changes
+/// across the middle. Series of different units (a load average and a
+/// latency in ms) then compare by shape. The plots' `min`, `max` and
+/// `last` stay each series' own values.
+pub fn plot_scaled(
+    series: &[&[(i64, Option<f64>)]],
+    step: i64,
+    from: i64,
+    until: i64,
+    deploys_ms: &[i64],
+) -> Vec<Plot> {
+    series
+        .iter()
+        .map(|points| {
+            let min = finite_values(points).reduce(f64::min);
+            let max = finite_values(points).reduce(f64::max);
+            let last = finite_values(points).last();
+            let percent = |value: f64| match (min, max) {
+                (Some(low), Some(high)) if high > low => (value - low) / (high - low) * 100.0,
+                _ => 50.0,
+            };
+            let scaled: Vec<(i64, Option<f64>)> = points
+                .iter()
+                .map(|(start, value)| {
+                    (*start, value.filter(|value| value.is_finite()).map(percent))
+                })
+                .collect();
+            let mut plot = plot_on(&scaled, step, from, until, deploys_ms, Some((0.0, 100.0)));
+            plot.min = min;
+            plot.max = max;
+            plot.last = last;
+            plot
+        })
+        .collect()
+}
+
 fn finite_values(points: &[(i64, Option<f64>)]) -> impl Iterator<Item = f64> + '_ {
     points
         .iter()
@@ -311,6 +348,43 @@ mod tests {
             Some(2.0)
         );
         assert!(plot_together(&[], 10, 0, 30, &[]).is_empty());
+    }
+
+    #[test]
+    fn series_on_their_own_scales_span_the_height_each() {
+        let load: &[(i64, Option<f64>)] = &[(0, Some(1.0)), (10, Some(3.0)), (20, Some(2.0))];
+        let latency: &[(i64, Option<f64>)] = &[(0, Some(900.0)), (10, None), (20, Some(100.0))];
+        let flat: &[(i64, Option<f64>)] = &[(0, Some(7.0)), (10, Some(7.0))];
+        let plots = plot_scaled(&[load, latency, flat], 10, 0, 100, &[]);
+        let ticks: Vec<f64> = plots[0]
+            .value_ticks
+            .iter()
+            .map(|(_, value)| *value)
+            .collect();
+        assert_eq!(ticks.first().copied(), Some(0.0));
+        assert_eq!(ticks.last().copied(), Some(100.0));
+        assert!(plots
+            .iter()
+            .all(|plot| plot.value_ticks == plots[0].value_ticks));
+        // Lowest at the bottom (200), highest at the top (0), each series.
+        assert_eq!(plots[0].paths, ["M50.0,200.0 L150.0,0.0 L250.0,100.0"]);
+        assert_eq!(plots[1].dots, vec![(50.0, 0.0), (250.0, 200.0)]);
+        assert_eq!(
+            plots[2].paths,
+            ["M50.0,100.0 L150.0,100.0"],
+            "flat: the middle"
+        );
+        // The figures stay the series' own.
+        assert_eq!(
+            (plots[0].min, plots[0].max, plots[0].last),
+            (Some(1.0), Some(3.0), Some(2.0))
+        );
+        assert_eq!(
+            (plots[1].min, plots[1].max, plots[1].last),
+            (Some(100.0), Some(900.0), Some(100.0))
+        );
+        assert_eq!(plots[1].count, 2);
+        assert!(plot_scaled(&[], 10, 0, 30, &[]).is_empty());
     }
 
     #[test]

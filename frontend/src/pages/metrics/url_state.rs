@@ -119,6 +119,10 @@ pub struct MetricsView {
     /// Series picked to be charted together, in the order picked, at most
     /// [`MAX_COMPARED`]; kept while searching and choosing.
     pub picks: Vec<Chosen>,
+    /// A comparison scales each series to its own range (its lowest value
+    /// at the bottom, its highest at the top) instead of one shared axis:
+    /// series of different units then compare by shape.
+    pub own_scales: bool,
     pub range: Preset,
     /// How each point merges its bucket (`avg`, `sum`, `p99` ...); `None`
     /// takes the kind's default ([`default_consolidation`]).
@@ -134,6 +138,7 @@ impl Default for MetricsView {
             chosen: None,
             compare: false,
             picks: Vec::new(),
+            own_scales: false,
             range: DEFAULT_PRESET,
             consolidation: None,
             refresh: None,
@@ -143,7 +148,7 @@ impl Default for MetricsView {
 
 impl MetricsView {
     /// The view of a URL's parameters: `match`, `name`, each `tag=k:v`,
-    /// `from`, `by`, `refresh`, `compare` and each `pick`. `all` gives every value of a
+    /// `from`, `by`, `refresh`, `compare`, `scale` and each `pick`. `all` gives every value of a
     /// repeated parameter. A chosen series wins over `compare`.
     pub fn from_params(
         param: impl Fn(&str) -> Option<String>,
@@ -174,6 +179,7 @@ impl MetricsView {
         MetricsView {
             pattern: text("match").unwrap_or_default(),
             picks,
+            own_scales: text("scale").as_deref() == Some("each"),
             compare: chosen.is_none() && text("compare").as_deref() == Some("1"),
             chosen,
             range,
@@ -235,6 +241,14 @@ impl MetricsView {
         }
     }
 
+    /// This view comparing series each on its own scale, or on one.
+    pub fn with_own_scales(&self, own_scales: bool) -> MetricsView {
+        MetricsView {
+            own_scales,
+            ..self.clone()
+        }
+    }
+
     pub fn with_range(&self, range: Preset) -> MetricsView {
         MetricsView {
             range,
@@ -276,6 +290,9 @@ impl UrlView for MetricsView {
         }
         let picks: Vec<String> = self.picks.iter().map(Chosen::key).collect();
         pairs.extend(picks.iter().map(|key| ("pick", key.as_str())));
+        if self.own_scales {
+            pairs.push(("scale", "each"));
+        }
         if self.range != DEFAULT_PRESET {
             pairs.push(("from", self.range.from));
         }
@@ -452,6 +469,21 @@ mod tests {
             view_of(&[("compare", "1")]).without_picks().compare,
             "a comparison of the search stays"
         );
+    }
+
+    #[test]
+    fn own_scales_are_in_the_link_and_kept_until_turned_off() {
+        let view = view_of(&[("match", "servers.*"), ("compare", "1"), ("scale", "each")]);
+        assert!(view.own_scales);
+        assert_eq!(
+            view.href(),
+            "/ui/metrics?match=servers.%2A&compare=1&scale=each"
+        );
+        assert_eq!(view_of_href(&view.href()), view, "the link reads back");
+        assert!(view.with_range(PRESETS[0]).own_scales);
+        let shared = view.with_own_scales(false);
+        assert_eq!(shared.href(), "/ui/metrics?match=servers.%2A&compare=1");
+        assert!(!view_of(&[("scale", "own")]).own_scales);
     }
 
     #[test]
