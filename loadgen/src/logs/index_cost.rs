@@ -7,9 +7,10 @@
 //! it into a real partition (the server's schema, settings, writer budget
 //! and merge policy, a commit every [`COMMIT_EVERY`] lines) once with every
 //! part of the document and once without each part in turn. For each run
-//! it prints the indexing CPU per line (every thread but the one building
-//! the documents, merges included), the lines/s that CPU alone would allow
-//! on this machine's cores, and the bytes on disk after merging.
+//! it prints the indexing CPU per line (the whole process's, less what
+//! building the documents took; merges included), the lines/s that CPU
+//! alone would allow on this machine's cores, and the bytes on disk after
+//! merging.
 
 use std::time::Instant;
 
@@ -40,7 +41,8 @@ pub struct Variant {
 #[derive(Debug, Clone, Copy)]
 pub struct Cost {
     pub lines: usize,
-    /// CPU seconds of every thread but the one that built the documents.
+    /// The process's CPU seconds less those spent building documents:
+    /// adding, committing, the indexing threads and the merges.
     pub index_cpu_secs: f64,
     /// CPU seconds that thread spent normalizing lines into documents.
     pub build_cpu_secs: f64,
