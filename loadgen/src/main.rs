@@ -54,6 +54,8 @@ commands:
       Sentry envelopes: events/s end to end, latency, RSS, disk
   errors [--events N] [--issues N] --sample N
       print N of the generated events
+  errors-stages [--events N] [--issues N]
+      in process: the Sentry handler's CPU per event, stage by stage
   storage [--series N] [--keep DIR]
       the metrics store in process: bytes per point, timer reads
 
@@ -135,6 +137,24 @@ fn main() -> anyhow::Result<()> {
             let partout =
                 PathBuf::from(value("--partout").context("--partout <path> is required")?);
             errors::run(&partout, &options)
+        }
+        "errors-stages" => {
+            let mut options = errors::Options {
+                events: errors::STAGES_EVENTS,
+                issues: errors::DEFAULT_ISSUES,
+                connections: 1,
+            };
+            if let Some(events) = value("--events") {
+                options.events = errors::whole(&events, "--events")?;
+            }
+            if let Some(issues) = value("--issues") {
+                options.issues = usize::try_from(errors::whole(&issues, "--issues")?)?;
+            }
+            if options.events == 0 || options.issues == 0 {
+                bail!("--events and --issues must be at least 1");
+            }
+            errors::stages_only(&options);
+            Ok(())
         }
         "storage" => {
             let series = value("--series")

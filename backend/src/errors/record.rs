@@ -235,16 +235,16 @@ fn upsert_issue(
     event: &NewEvent,
 ) -> Result<(i64, Outcome, i64), StoreError> {
     let grouping = &event.grouping;
-    let existing: Option<(i64, String, Option<String>)> = conn
+    let existing: Option<(i64, String, Option<String>, i64)> = conn
         .prepare_cached(
-            "SELECT id, status, resolved_in_release FROM error_issues
+            "SELECT id, status, resolved_in_release, first_seen_ms FROM error_issues
              WHERE project_id = ?1 AND grouping_key = ?2",
         )?
         .query_row(rusqlite::params![project_id, grouping.key], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
         })
         .optional()?;
-    let Some((issue_id, stored_status, resolved_in_release)) = existing else {
+    let Some((issue_id, stored_status, resolved_in_release, first_seen_ms)) = existing else {
         let components = serde_json::to_string(&grouping.components).map_err(|error| {
             StoreError::Task(format!("cannot encode grouping components: {error}"))
         })?;
@@ -283,7 +283,6 @@ fn upsert_issue(
              resolved_in_release = CASE WHEN ?7 THEN NULL ELSE resolved_in_release END,
              regressed_at_ms = CASE WHEN ?7 THEN ?8 ELSE regressed_at_ms END,
              regressed_in_release = CASE WHEN ?7 THEN ?9 ELSE regressed_in_release END,
-             first_seen_ms = min(first_seen_ms, ?10),
              last_seen_ms = max(last_seen_ms, ?10),
              event_count = event_count + 1,
              first_release = coalesce(first_release, ?9),
@@ -306,6 +305,12 @@ fn upsert_issue(
             ],
             |row| row.get::<_, i64>(0),
         )?;
+    // Only an event older than every other moves `first_seen_ms`; setting
+    // it on every event would rewrite its index entry each time.
+    if event.timestamp_ms < first_seen_ms {
+        conn.prepare_cached("UPDATE error_issues SET first_seen_ms = ?2 WHERE id = ?1")?
+            .execute(rusqlite::params![issue_id, event.timestamp_ms])?;
+    }
     let outcome = if change.regressed {
         Outcome::Regressed
     } else {
@@ -503,6 +508,31 @@ mod tests {
             .unwrap();
         assert_eq!(listed.0.len(), 1);
         assert_eq!(listed.0[0].id, id);
+    }
+
+    #[tokio::test]
+    async fn an_older_event_moves_first_seen_back_and_a_newer_one_last_seen() {
+        let (store, _dir) = store().await;
+        let first = record(&store, event(crash(1, "load", "1.0", "ada"), T0), 10).await;
+        let id = first.issue_id;
+        let seen = |store: &Store| {
+            let store = store.clone();
+            async move {
+                let issue = store
+                    .read(move |c| issues::get(c, id))
+                    .await
+                    .unwrap()
+                    .unwrap();
+                (issue.first_seen_ms, issue.last_seen_ms)
+            }
+        };
+        record(&store, event(crash(2, "load", "1.0", "bob"), T0 + HOUR), 10).await;
+        assert_eq!(seen(&store).await, (T0, T0 + HOUR));
+        // Sent late: an SDK that was offline, or a slow retry.
+        record(&store, event(crash(3, "load", "1.0", "cy"), T0 - HOUR), 10).await;
+        assert_eq!(seen(&store).await, (T0 - HOUR, T0 + HOUR));
+        record(&store, event(crash(4, "load", "1.0", "cy"), T0), 10).await;
+        assert_eq!(seen(&store).await, (T0 - HOUR, T0 + HOUR));
     }
 
     #[tokio::test]

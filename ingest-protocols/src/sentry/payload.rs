@@ -122,10 +122,59 @@ pub(crate) fn read(payload: &[u8], limits: &NormalizeLimits) -> Result<Payload, 
     read_with_serde_json(payload, limits)
 }
 
+/// Largest payload whose copy and parser buffers a thread keeps for the
+/// next one; an unusually large event must not pin its buffers for good.
+const MAX_KEPT_INPUT: usize = 1024 * 1024;
+
+/// What simd-json needs per payload, kept per thread: allocating the copy
+/// and the parser's buffers afresh for every 30 KB event cost more than
+/// finding its structure.
+struct SimdScratch {
+    copy: Vec<u8>,
+    buffers: simd_json::Buffers,
+}
+
+thread_local! {
+    static SIMD_SCRATCH: std::cell::RefCell<SimdScratch> = std::cell::RefCell::new(SimdScratch {
+        copy: Vec::new(),
+        buffers: simd_json::Buffers::default(),
+    });
+}
+
 pub(crate) fn read_with_simd_json(payload: &[u8], limits: &NormalizeLimits) -> Option<Payload> {
+    SIMD_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let SimdScratch { copy, buffers } = &mut *scratch;
+            let read = read_with_buffers(payload, limits, copy, buffers);
+            if payload.len() > MAX_KEPT_INPUT {
+                *scratch = SimdScratch {
+                    copy: Vec::new(),
+                    buffers: simd_json::Buffers::default(),
+                };
+            }
+            read
+        }
+        // Only a re-entered parse finds it taken; it pays for its own.
+        Err(_) => read_with_buffers(
+            payload,
+            limits,
+            &mut Vec::new(),
+            &mut simd_json::Buffers::new(payload.len()),
+        ),
+    })
+}
+
+fn read_with_buffers(
+    payload: &[u8],
+    limits: &NormalizeLimits,
+    copy: &mut Vec<u8>,
+    buffers: &mut simd_json::Buffers,
+) -> Option<Payload> {
     // simd-json unescapes strings in place: it needs its own copy.
-    let mut copy = payload.to_vec();
-    let mut deserializer = simd_json::Deserializer::from_slice(&mut copy).ok()?;
+    copy.clear();
+    copy.extend_from_slice(payload);
+    let mut deserializer =
+        simd_json::Deserializer::from_slice_with_buffers(copy.as_mut_slice(), buffers).ok()?;
     EventSeed { limits }.deserialize(&mut deserializer).ok()
 }
 
@@ -911,6 +960,33 @@ impl<'de> Visitor<'de> for ThreadSeed<'_> {
 mod tests {
     use super::super::event::{normalize_event, normalize_event_map, NormalizeLimits};
     use serde_json::Value;
+
+    /// One thread's parser buffers serve payloads of every size in turn:
+    /// a large one (past what is kept), then smaller ones, each read
+    /// whole and alone.
+    #[test]
+    fn kept_parser_buffers_serve_payloads_of_any_size_in_turn() {
+        let limits = NormalizeLimits::default();
+        let padding = "x".repeat(super::MAX_KEPT_INPUT + 10);
+        let large = format!(r#"{{"message": "large", "extra": {{"pad": "{padding}"}}}}"#);
+        let small = r#"{"message": "small", "release": "1.0"}"#;
+        let smaller = r#"{"message": "s"}"#;
+        for payload in [
+            small,
+            large.as_str(),
+            small,
+            smaller,
+            large.as_str(),
+            smaller,
+        ] {
+            let read = super::read_with_simd_json(payload.as_bytes(), &limits);
+            assert!(read.is_some(), "simd-json refused a payload");
+            let from_bytes = normalize_event(payload.as_bytes(), &limits).unwrap();
+            let value: Value = serde_json::from_str(payload).unwrap();
+            let from_value = normalize_event_map(value.as_object().unwrap(), &limits);
+            assert_eq!(from_bytes, from_value);
+        }
+    }
 
     /// Payloads a `Value` cannot come from: the last of duplicate keys
     /// wins in both readers, and escaped keys and text read the same.

@@ -78,6 +78,20 @@ pub fn print_sample(options: &Options, count: u64) {
     }
 }
 
+/// Events `errors-stages` makes by default: the stages' whole sample.
+pub const STAGES_EVENTS: u64 = stages::SAMPLE as u64;
+
+/// Times the handler's stages alone, in this process, on envelopes made
+/// for a key no server checks: quick figures while working on a stage.
+pub fn stages_only(options: &Options) {
+    let data = Dataset::new(options.events, options.issues, now_ms());
+    let bodies: Vec<Vec<u8>> = generate_all(&data, "0123456789abcdef0123456789abcdef")
+        .into_iter()
+        .map(|envelope| envelope.body)
+        .collect();
+    println!("{}", stages::one_core(&bodies));
+}
+
 pub fn run(partout: &Path, options: &Options) -> anyhow::Result<()> {
     let deadline = Instant::now() + HARD_TIMEOUT;
     println!(

@@ -24,7 +24,7 @@ use partout::errors::prepare::prepare_all;
 use partout::errors::ErrorsConfig;
 
 /// Envelopes timed; a sample of the data set, every issue in it.
-const SAMPLE: usize = 3_000;
+pub const SAMPLE: usize = 3_000;
 /// Timed rounds over the sample, after the one that makes dictionaries.
 const ROUNDS: usize = 3;
 
