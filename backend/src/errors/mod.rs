@@ -8,7 +8,8 @@
 //!    issue counts, groups it, and compresses it for storage, against its
 //!    issue's dictionary once it has one (before the writer sees it: on
 //!    the async worker for a small body, else on a blocking thread);
-//! 3. `record` runs in the store's writer thread: the issue is created or
+//! 3. `event_queue` gathers the events of the requests waiting for the
+//!    writer into one job, in which `record` runs: the issue is created or
 //!    updated (`status` decides regressions), its aggregates counted, the
 //!    event stored, and events past the per-issue limit dropped, all in
 //!    the writer's transaction, so an answer means durable;
@@ -19,6 +20,8 @@
 //! - `projects`: projects and their DSN keys; the default project.
 //! - `envelope`: request bodies into events and skipped items.
 //! - `prepare`: one normalized event into what `record` writes.
+//! - `event_queue`: the events of concurrent requests, recorded together
+//!   in one writer job.
 //! - `record`: the write path, inside a writer job.
 //! - `status`: issue statuses and what an event does to them (pure).
 //! - `issues`: issue queries: list, detail aggregates, status changes.
@@ -61,6 +64,7 @@ pub mod checkins;
 pub mod client_reports;
 pub mod dictionaries;
 pub mod envelope;
+pub mod event_queue;
 pub mod events;
 pub mod from_logs;
 pub mod issues;
@@ -141,6 +145,8 @@ pub struct ErrorRuntime {
     pub keys: std::sync::Arc<projects::KeyCache>,
     /// Issue dictionaries as ingestion last read them; they never change.
     pub dictionaries: std::sync::Arc<dictionaries::DictionaryCache>,
+    /// Requests' events waiting to be recorded together.
+    pub event_queue: std::sync::Arc<event_queue::EventQueue>,
 }
 
 impl Default for ErrorRuntime {
@@ -152,6 +158,7 @@ impl Default for ErrorRuntime {
             outbox_wake: std::sync::Arc::default(),
             keys: std::sync::Arc::default(),
             dictionaries: std::sync::Arc::default(),
+            event_queue: std::sync::Arc::default(),
         }
     }
 }

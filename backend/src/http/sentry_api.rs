@@ -40,10 +40,11 @@ use super::encoding::{decode_body, DecodeError};
 use super::AppState;
 use crate::errors::dictionaries::{Dictionary, DictionaryCache};
 use crate::errors::envelope::{parse_envelope_body, parse_store_body, BodyError, DsnKey};
+use crate::errors::event_queue::{Keep, Stored};
 use crate::errors::notify::outbox::Enqueued;
 use crate::errors::prepare::{prepare_all, NewEvent};
 use crate::errors::projects::KeyLookup;
-use crate::errors::record::{record_and_notify, Outcome, Recorded};
+use crate::errors::record::Outcome;
 use crate::errors::ErrorsConfig;
 use crate::store::{unix_ms_now, Store, StoreError};
 use crate::telemetry::{ItemTypeLabels, NotificationLabels, RejectLabels};
@@ -471,37 +472,22 @@ async fn authenticate_by_dsn(
     authenticate(state, &dsn.public_key, project_id).await
 }
 
-/// What one event did, and its notification if it changed its issue.
-struct Stored {
-    recorded: Recorded,
-    event: NewEvent,
-    notification: Option<Enqueued>,
-}
-
-/// Commits the events in one writer job, with the notification of each
-/// issue they open or reopen, and returns what each did.
+/// Commits the events with those of the requests queued beside them
+/// ([`crate::errors::event_queue`]), with the notification of each issue
+/// they open or reopen, and returns what each did.
 async fn store_events(
     state: &AppState,
     project_id: i64,
     events: Vec<NewEvent>,
 ) -> Result<Vec<Stored>, SentryApiError> {
-    let keep = state.errors.events_per_issue;
-    let per_minute = state.errors.notifications_per_minute;
+    let keep = Keep {
+        events_per_issue: state.errors.events_per_issue,
+        notifications_per_minute: state.errors.notifications_per_minute,
+    };
     Ok(state
-        .store
-        .write(move |conn| {
-            let mut stored = Vec::with_capacity(events.len());
-            for event in events {
-                let (recorded, notification) =
-                    record_and_notify(conn, project_id, &event, keep, per_minute)?;
-                stored.push(Stored {
-                    recorded,
-                    event,
-                    notification,
-                });
-            }
-            Ok(stored)
-        })
+        .error_runtime
+        .event_queue
+        .record(&state.store, keep, project_id, events)
         .await?)
 }
 
