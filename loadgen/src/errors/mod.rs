@@ -166,7 +166,7 @@ pub fn run(partout: &Path, options: &Options) -> anyhow::Result<()> {
         Ok(at) => (*at - sent.first_post).as_secs_f64(),
         Err(_) => (done - sent.first_post).as_secs_f64(),
     };
-    let cpu = cpu_line(pid, cpu_before, threads, secs);
+    let cpu = cpu_lines(pid, cpu_before, threads, secs, sent.accepted);
     let rss = check::peak_rss_bytes(pid);
 
     let mut summary = vec![stages];
@@ -200,7 +200,7 @@ pub fn run(partout: &Path, options: &Options) -> anyhow::Result<()> {
         percentile(lat, 0.99),
         percentile(lat, 1.0)
     ));
-    summary.push(cpu);
+    summary.extend(cpu);
     summary.push(writer_batching(&server, sent.accepted));
     summary.push(match rss {
         Some(bytes) => format!("partout peak RSS (VmHWM): {:.0} MB", bytes as f64 / 1e6),
@@ -258,30 +258,57 @@ fn generate_all(data: &Dataset, public_key: &str) -> Vec<generate::Envelope> {
 }
 
 /// CPU cores partout (whole and its busiest threads) and the load
-/// generator used over `secs`.
-fn cpu_line(
+/// generator used over `secs`, then the same as CPU time per accepted
+/// event: the figure the target bounds, whatever the machine's speed.
+fn cpu_lines(
     pid: u32,
     before: (Option<f64>, Option<f64>),
     threads: ThreadSampler,
     secs: f64,
-) -> String {
-    let cores = |before: Option<f64>, after: Option<f64>| match (before, after) {
-        (Some(before), Some(after)) => format!("{:.2}", (after - before) / secs),
-        _ => "?".to_owned(),
+    accepted: u64,
+) -> [String; 2] {
+    let used = |before: Option<f64>, after: Option<f64>| match (before, after) {
+        (Some(before), Some(after)) => Some(after - before),
+        _ => None,
     };
-    let partout = cores(before.0, cpu_seconds(&pid.to_string()));
-    let loadgen = cores(before.1, cpu_seconds("self"));
+    let partout = used(before.0, cpu_seconds(&pid.to_string()));
+    let loadgen = used(before.1, cpu_seconds("self"));
     let mut busiest: Vec<(String, f64)> = threads.finish().into_iter().collect();
     busiest.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let cores =
+        |seconds: Option<f64>| seconds.map_or("?".to_owned(), |s| format!("{:.2}", s / secs));
     let top: Vec<String> = busiest
         .iter()
         .take(4)
         .map(|(name, used)| format!("{name} {:.2}", used / secs))
         .collect();
-    format!(
-        "CPU cores while ingesting: partout {partout} (by thread name: {}), loadgen {loadgen}",
-        top.join(", ")
-    )
+    let per_event = |seconds: Option<f64>| {
+        seconds.map_or("?".to_owned(), |s| {
+            format!("{:.0}", s * 1e6 / accepted.max(1) as f64)
+        })
+    };
+    let top_per_event: Vec<String> = busiest
+        .iter()
+        .take(3)
+        .map(|(name, used)| format!("{name} {}", per_event(Some(*used))))
+        .collect();
+    // Two cores give 2,000,000 µs of CPU a second; at the target rate
+    // that is this much per event for partout and the sender together.
+    let budget = 2e6 / TARGET_EVENTS_PER_SEC;
+    [
+        format!(
+            "CPU cores while ingesting: partout {} (by thread name: {}), loadgen {}",
+            cores(partout),
+            top.join(", "),
+            cores(loadgen)
+        ),
+        format!(
+            "CPU per accepted event: partout {} µs (by thread name: {}), loadgen {} µs [10,000 events/s on 2 cores leaves {budget:.0} µs for both]",
+            per_event(partout),
+            top_per_event.join(", "),
+            per_event(loadgen)
+        ),
+    ]
 }
 
 pub(crate) fn now_ms() -> i64 {
