@@ -173,7 +173,7 @@ fn shared_error(error: &StoreError) -> StoreError {
 mod tests {
     use super::*;
     use crate::errors::prepare::prepare;
-    use crate::errors::projects;
+    use crate::errors::record::tests::store;
     use crate::errors::record::Outcome;
     use partout_protocols::sentry::event::{normalize_event, NormalizeLimits};
     use serde_json::json;
@@ -192,16 +192,6 @@ mod tests {
         let event =
             normalize_event(payload.to_string().as_bytes(), &NormalizeLimits::default()).unwrap();
         prepare(event, 1_800_000_000_000, None, None).unwrap()
-    }
-
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(dir.path()).unwrap();
-        store
-            .write(|c| projects::ensure_default(c, 0))
-            .await
-            .unwrap();
-        (store, dir)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -384,7 +384,7 @@ fn count_tag(conn: &Connection, issue_id: i64, key: &str, value: &str) -> Result
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::errors::issues::{self, IssueFilter};
     use crate::errors::prepare::prepare;
@@ -411,7 +411,8 @@ mod tests {
         })
     }
 
-    async fn store() -> (Store, tempfile::TempDir) {
+    /// A store in a temporary dir with the default project (id 1).
+    pub(crate) async fn store() -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         store
