@@ -112,7 +112,18 @@ impl EventQueue {
                 record_requests(conn, keep, requests)
             })
             .await;
-        let replies = std::mem::take(&mut *replies.lock().unwrap_or_else(PoisonError::into_inner));
+        let mut replies =
+            std::mem::take(&mut *replies.lock().unwrap_or_else(PoisonError::into_inner));
+        if replies.is_empty() && written.is_err() {
+            // The job never ran (the store closed first): the requests it
+            // was for are still queued, and no other job is coming for
+            // them.
+            replies =
+                std::mem::take(&mut *self.waiting.lock().unwrap_or_else(PoisonError::into_inner))
+                    .into_iter()
+                    .map(|waiting| waiting.reply)
+                    .collect();
+        }
         match written {
             Ok(results) => {
                 for (reply, result) in replies.into_iter().zip(results) {
@@ -249,6 +260,26 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(events, 60);
+    }
+
+    #[tokio::test]
+    async fn a_closed_store_answers_every_queued_request() {
+        let (store, _dir) = store().await;
+        store.close().await.unwrap();
+        let queue = Arc::new(EventQueue::default());
+        for id in 0..3 {
+            let answer = tokio::time::timeout(
+                std::time::Duration::from_secs(10),
+                queue.record(&store, KEEP, 1, vec![event(id, "load")]),
+            )
+            .await
+            .expect("a request waited for a job that never ran");
+            assert!(
+                matches!(answer, Err(StoreError::Closed)),
+                "{:?}",
+                answer.err()
+            );
+        }
     }
 
     #[tokio::test]
