@@ -131,6 +131,9 @@ pub struct Telemetry {
     pub error_notifications: Family<NotificationLabels, Counter>,
     /// Error events refused by the per-project rate limit.
     pub error_events_rate_limited: Counter,
+    /// Writer jobs that recorded requests' events, and the requests they
+    /// took: their ratio is how many requests share a job.
+    pub error_event_queue: crate::errors::event_queue::QueueCounters,
     /// Memory held by the issue dictionaries ingestion keeps prepared.
     pub error_dictionary_cache_bytes: Gauge,
     /// Error log lines with an exception that did not become error
@@ -332,6 +335,17 @@ impl Telemetry {
             "Error events refused by the per-project rate limit",
             error_events_rate_limited.clone(),
         );
+        let error_event_queue = crate::errors::event_queue::QueueCounters::default();
+        registry.register(
+            "error_event_jobs",
+            "Writer jobs that recorded the error events of queued Sentry requests",
+            error_event_queue.jobs.clone(),
+        );
+        registry.register(
+            "error_event_job_requests",
+            "Sentry requests whose events those writer jobs recorded",
+            error_event_queue.requests.clone(),
+        );
         let error_dictionary_cache_bytes = Gauge::default();
         registry.register(
             "error_dictionary_cache_bytes",
@@ -387,6 +401,7 @@ impl Telemetry {
             error_issue_changes,
             error_notifications,
             error_events_rate_limited,
+            error_event_queue,
             error_dictionary_cache_bytes,
             errors_from_logs_dropped,
         }

@@ -42,6 +42,15 @@ pub struct Keep {
     pub notifications_per_minute: u32,
 }
 
+/// What the queue counts, for `/metrics`.
+#[derive(Clone, Default)]
+pub struct QueueCounters {
+    /// Writer jobs run.
+    pub jobs: prometheus_client::metrics::counter::Counter,
+    /// Requests those jobs took.
+    pub requests: prometheus_client::metrics::counter::Counter,
+}
+
 type Reply = oneshot::Sender<Result<Vec<Stored>, StoreError>>;
 
 /// One request's events, waiting for the job that records them.
@@ -65,6 +74,7 @@ impl EventQueue {
         self: &Arc<Self>,
         store: &Store,
         keep: Keep,
+        counters: &QueueCounters,
         project_id: i64,
         events: Vec<NewEvent>,
     ) -> Result<Vec<Stored>, StoreError> {
@@ -84,13 +94,14 @@ impl EventQueue {
         if first {
             let queue = Arc::clone(self);
             let store = store.clone();
-            tokio::spawn(async move { queue.write_waiting(&store, keep).await });
+            let counters = counters.clone();
+            tokio::spawn(async move { queue.write_waiting(&store, keep, counters).await });
         }
         answer.await.map_err(|_| StoreError::Closed)?
     }
 
     /// One writer job over every request waiting when it runs.
-    async fn write_waiting(self: Arc<Self>, store: &Store, keep: Keep) {
+    async fn write_waiting(self: Arc<Self>, store: &Store, keep: Keep, counters: QueueCounters) {
         // The replies leave the job before it records anything, so a job
         // that fails (and must return its error to be rolled back) can
         // still answer them.
@@ -109,6 +120,10 @@ impl EventQueue {
                     requests.push((waiting.project_id, waiting.events));
                 }
                 drop(held);
+                counters.jobs.inc();
+                counters
+                    .requests
+                    .inc_by(u64::try_from(requests.len()).unwrap_or(u64::MAX));
                 record_requests(conn, keep, requests)
             })
             .await;
@@ -209,9 +224,10 @@ mod tests {
     async fn concurrent_requests_each_get_their_own_events_back() {
         let (store, _dir) = store().await;
         let queue = Arc::new(EventQueue::default());
+        let counters = QueueCounters::default();
         let mut requests = Vec::new();
         for request in 0..40u32 {
-            let (queue, store) = (Arc::clone(&queue), store.clone());
+            let (queue, store, counters) = (Arc::clone(&queue), store.clone(), counters.clone());
             requests.push(tokio::spawn(async move {
                 // Two events a request; every fourth request repeats the
                 // previous one's ids, as an SDK's retry does.
@@ -221,7 +237,10 @@ mod tests {
                     request
                 };
                 let events = vec![event(base * 2, "load"), event(base * 2 + 1, "save")];
-                let stored = queue.record(&store, KEEP, 1, events).await.unwrap();
+                let stored = queue
+                    .record(&store, KEEP, &counters, 1, events)
+                    .await
+                    .unwrap();
                 (request, stored)
             }));
         }
@@ -260,6 +279,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(events, 60);
+        assert_eq!(counters.requests.get(), 40, "every request was taken once");
+        let jobs = counters.jobs.get();
+        assert!((1..=40).contains(&jobs), "{jobs} jobs for 40 requests");
     }
 
     #[tokio::test]
@@ -270,7 +292,13 @@ mod tests {
         for id in 0..3 {
             let answer = tokio::time::timeout(
                 std::time::Duration::from_secs(10),
-                queue.record(&store, KEEP, 1, vec![event(id, "load")]),
+                queue.record(
+                    &store,
+                    KEEP,
+                    &QueueCounters::default(),
+                    1,
+                    vec![event(id, "load")],
+                ),
             )
             .await
             .expect("a request waited for a job that never ran");
@@ -288,8 +316,9 @@ mod tests {
         let queue = Arc::new(EventQueue::default());
         // An event of a project that does not exist breaks the foreign
         // key of its issue: the whole job is rolled back.
+        let counters = QueueCounters::default();
         let stored = queue
-            .record(&store, KEEP, 999, vec![event(1, "load")])
+            .record(&store, KEEP, &counters, 999, vec![event(1, "load")])
             .await;
         assert!(stored.is_err(), "an event of no project was recorded");
         let events: i64 = store
@@ -299,7 +328,7 @@ mod tests {
         assert_eq!(events, 0);
         // The queue goes on with the next request.
         let stored = queue
-            .record(&store, KEEP, 1, vec![event(2, "load")])
+            .record(&store, KEEP, &counters, 1, vec![event(2, "load")])
             .await
             .unwrap();
         assert_eq!(stored[0].recorded.outcome, Outcome::NewIssue);

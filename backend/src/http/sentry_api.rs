@@ -487,7 +487,13 @@ async fn store_events(
     Ok(state
         .error_runtime
         .event_queue
-        .record(&state.store, keep, project_id, events)
+        .record(
+            &state.store,
+            keep,
+            &state.telemetry.error_event_queue,
+            project_id,
+            events,
+        )
         .await?)
 }
 

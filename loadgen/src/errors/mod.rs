@@ -333,11 +333,25 @@ fn writer_batching(server: &Server, accepted: u64) -> String {
         read("partout_store_commits_total"),
         read("partout_store_wal_flushes_total"),
     ) {
-        (Some(commits), Some(flushes)) => format!(
-            "store writer: {commits:.0} commits ({:.1} events each), {flushes:.0} WAL flushes ({:.1} commits each) [no target]",
-            accepted as f64 / commits,
-            commits / flushes
-        ),
+        (Some(commits), Some(flushes)) => {
+            let jobs = match (
+                read("partout_error_event_jobs_total"),
+                read("partout_error_event_job_requests_total"),
+            ) {
+                (Some(jobs), Some(requests)) => {
+                    format!(
+                        ", {jobs:.0} event jobs ({:.1} requests each)",
+                        requests / jobs
+                    )
+                }
+                _ => String::new(),
+            };
+            format!(
+                "store writer: {commits:.0} commits ({:.1} events each), {flushes:.0} WAL flushes ({:.1} commits each){jobs} [no target]",
+                accepted as f64 / commits,
+                commits / flushes
+            )
+        }
         _ => "store writer: commits and flushes not in /metrics".to_owned(),
     }
 }
