@@ -260,7 +260,20 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
 
     // Issue notifications: the sender works through the outbox until the
     // HTTP server (which records notifications) has stopped.
-    let error_runtime = crate::errors::ErrorRuntime::default();
+    let error_runtime = crate::errors::ErrorRuntime {
+        counts: Arc::new(crate::errors::counts::IssueCounts::new(
+            telemetry.error_counts.clone(),
+        )),
+        ..crate::errors::ErrorRuntime::default()
+    };
+    // Issue counts are written from memory every second; the first write
+    // counts the events a crash left uncounted.
+    let counts_stop = CancellationToken::new();
+    let counts_task = tokio::spawn(crate::errors::counts::run(
+        Arc::clone(&error_runtime.counts),
+        store.clone(),
+        counts_stop.clone(),
+    ));
     let sender_stop = CancellationToken::new();
     let sender_task = {
         use crate::errors::notify::sender;
@@ -382,6 +395,12 @@ pub async fn run_until(settings: Settings, shutdown: CancellationToken) -> Resul
         sender_stop.cancel();
         if let Err(err) = sender_task.await {
             tracing::error!(error = %err, "the notification sender failed");
+        }
+        // Nothing records events any more: the counts in memory are the
+        // last ones.
+        counts_stop.cancel();
+        if let Err(err) = counts_task.await {
+            tracing::error!(error = %err, "writing issue counts failed");
         }
         store.close().await?;
         match served {

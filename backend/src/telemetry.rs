@@ -134,6 +134,9 @@ pub struct Telemetry {
     /// Writer jobs that recorded requests' events, and the requests they
     /// took: their ratio is how many requests share a job.
     pub error_event_queue: crate::errors::event_queue::QueueCounters,
+    /// Issue counts held in memory, their batches, and the events read
+    /// back to count them.
+    pub error_counts: crate::errors::counts::CountsCounters,
     /// Memory held by the issue dictionaries ingestion keeps prepared.
     pub error_dictionary_cache_bytes: Gauge,
     /// Error log lines with an exception that did not become error
@@ -346,6 +349,22 @@ impl Telemetry {
             "Sentry requests whose events those writer jobs recorded",
             error_event_queue.requests.clone(),
         );
+        let error_counts = crate::errors::counts::CountsCounters::default();
+        registry.register(
+            "error_count_batches",
+            "Batches of issue counts (hours, users, tag values) written from memory",
+            error_counts.batches.clone(),
+        );
+        registry.register(
+            "error_count_replayed_events",
+            "Stored error events read back to count them (after a crash, or a failed write)",
+            error_counts.replayed_events.clone(),
+        );
+        registry.register(
+            "error_count_pending_events",
+            "Error events whose issue counts are held in memory, not yet written (bounded)",
+            error_counts.pending_events.clone(),
+        );
         let error_dictionary_cache_bytes = Gauge::default();
         registry.register(
             "error_dictionary_cache_bytes",
@@ -402,6 +421,7 @@ impl Telemetry {
             error_notifications,
             error_events_rate_limited,
             error_event_queue,
+            error_counts,
             error_dictionary_cache_bytes,
             errors_from_logs_dropped,
         }

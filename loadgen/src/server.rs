@@ -291,7 +291,7 @@ fn without_colors(line: &str) -> String {
 }
 
 /// CPU seconds per thread of process `pid` now: (thread id, name, seconds).
-fn threads_now(pid: u32) -> Vec<(String, String, f64)> {
+pub(crate) fn threads_now(pid: u32) -> Vec<(String, String, f64)> {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return Vec::new();
     };

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::Connection;
 use tokio::sync::oneshot;
 
+use super::counts::IssueCounts;
 use super::notify::outbox::Enqueued;
 use super::prepare::NewEvent;
 use super::record::{record_and_notify, Recorded};
@@ -33,13 +34,15 @@ pub struct Stored {
     pub notification: Option<Enqueued>,
 }
 
-/// How events are kept, for every job.
-#[derive(Debug, Clone, Copy)]
+/// How events are kept and counted, for every job.
+#[derive(Clone)]
 pub struct Keep {
     /// Events kept per issue (`errors.events_per_issue`).
     pub events_per_issue: usize,
     /// Notifications a project sends per minute.
     pub notifications_per_minute: u32,
+    /// Where their issues' counts go.
+    pub counts: Arc<IssueCounts>,
 }
 
 /// What the queue counts, for `/metrics`.
@@ -124,7 +127,7 @@ impl EventQueue {
                 counters
                     .requests
                     .inc_by(u64::try_from(requests.len()).unwrap_or(u64::MAX));
-                record_requests(conn, keep, requests)
+                record_requests(conn, &keep, requests)
             })
             .await;
         let mut replies =
@@ -158,7 +161,7 @@ impl EventQueue {
 /// Records each request's events, in the order the requests came.
 fn record_requests(
     conn: &Connection,
-    keep: Keep,
+    keep: &Keep,
     requests: Vec<(i64, Vec<NewEvent>)>,
 ) -> Result<Vec<Vec<Stored>>, StoreError> {
     requests
@@ -173,6 +176,7 @@ fn record_requests(
                         &event,
                         keep.events_per_issue,
                         keep.notifications_per_minute,
+                        &keep.counts,
                     )?;
                     Ok(Stored {
                         recorded,
@@ -204,10 +208,13 @@ mod tests {
     use partout_protocols::sentry::event::{normalize_event, NormalizeLimits};
     use serde_json::json;
 
-    const KEEP: Keep = Keep {
-        events_per_issue: 100,
-        notifications_per_minute: 0,
-    };
+    fn keep() -> Keep {
+        Keep {
+            events_per_issue: 100,
+            notifications_per_minute: 0,
+            counts: Arc::default(),
+        }
+    }
 
     fn event(id: u32, function: &str) -> NewEvent {
         let payload = json!({
@@ -238,7 +245,7 @@ mod tests {
                 };
                 let events = vec![event(base * 2, "load"), event(base * 2 + 1, "save")];
                 let stored = queue
-                    .record(&store, KEEP, &counters, 1, events)
+                    .record(&store, keep(), &counters, 1, events)
                     .await
                     .unwrap();
                 (request, stored)
@@ -294,7 +301,7 @@ mod tests {
                 std::time::Duration::from_secs(10),
                 queue.record(
                     &store,
-                    KEEP,
+                    keep(),
                     &QueueCounters::default(),
                     1,
                     vec![event(id, "load")],
@@ -318,7 +325,7 @@ mod tests {
         // key of its issue: the whole job is rolled back.
         let counters = QueueCounters::default();
         let stored = queue
-            .record(&store, KEEP, &counters, 999, vec![event(1, "load")])
+            .record(&store, keep(), &counters, 999, vec![event(1, "load")])
             .await;
         assert!(stored.is_err(), "an event of no project was recorded");
         let events: i64 = store
@@ -328,7 +335,7 @@ mod tests {
         assert_eq!(events, 0);
         // The queue goes on with the next request.
         let stored = queue
-            .record(&store, KEEP, &counters, 1, vec![event(2, "load")])
+            .record(&store, keep(), &counters, 1, vec![event(2, "load")])
             .await
             .unwrap();
         assert_eq!(stored[0].recorded.outcome, Outcome::NewIssue);

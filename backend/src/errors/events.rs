@@ -260,6 +260,31 @@ fn from_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
 
 /// Rows into events, reading each issue's dictionary once.
 fn decode_rows(conn: &Connection, rows: Vec<RawRow>) -> Result<Vec<StoredEvent>, StoreError> {
+    decode_each(conn, rows)?
+        .into_iter()
+        .map(|(row, event)| {
+            let event = event.map_err(|error| {
+                StoreError::Task(format!("cannot read stored event {}: {error}", row.id))
+            })?;
+            Ok(StoredEvent {
+                id: row.id,
+                project_id: row.project_id,
+                issue_id: row.issue_id,
+                event_id: row.event_id,
+                timestamp_ms: row.timestamp_ms,
+                received_at_ms: row.received_at_ms,
+                event,
+            })
+        })
+        .collect()
+}
+
+/// Each row with its body decoded, or why it cannot be; each issue's
+/// dictionary is read once per run of its rows.
+fn decode_each(
+    conn: &Connection,
+    rows: Vec<RawRow>,
+) -> Result<Vec<(RawRow, std::io::Result<Event>)>, StoreError> {
     let mut dictionary: Option<(i64, Option<DictionaryContent>)> = None;
     rows.into_iter()
         .map(|row| {
@@ -274,20 +299,52 @@ fn decode_rows(conn: &Connection, rows: Vec<RawRow>) -> Result<Vec<StoredEvent>,
                     .as_ref()
                     .and_then(|(_, content)| content.as_ref())
             };
-            let event = decode(row.kind, &row.body, content).map_err(|error| {
-                StoreError::Task(format!("cannot read stored event {}: {error}", row.id))
-            })?;
-            Ok(StoredEvent {
-                id: row.id,
-                project_id: row.project_id,
-                issue_id: row.issue_id,
-                event_id: row.event_id,
-                timestamp_ms: row.timestamp_ms,
-                received_at_ms: row.received_at_ms,
-                event,
-            })
+            let event = decode(row.kind, &row.body, content);
+            Ok((row, event))
         })
         .collect()
+}
+
+/// An event read back in arrival order, to count it again (`counts`).
+#[derive(Debug)]
+pub struct ArrivedEvent {
+    pub id: i64,
+    pub issue_id: i64,
+    pub timestamp_ms: i64,
+    /// `None` when its body cannot be read: it still counts in its hour.
+    pub event: Option<Event>,
+}
+
+/// Up to `limit` events stored after the row id `after`, oldest first.
+pub fn arrived_after(
+    conn: &Connection,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<ArrivedEvent>, StoreError> {
+    let sql = format!("SELECT {COLUMNS} WHERE id > ?1 ORDER BY id LIMIT ?2");
+    let rows = conn
+        .prepare_cached(&sql)?
+        .query_map(
+            rusqlite::params![after, i64::try_from(limit).unwrap_or(i64::MAX)],
+            from_row,
+        )?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(decode_each(conn, rows)?
+        .into_iter()
+        .map(|(row, event)| {
+            let event = event
+                .map_err(|error| {
+                    tracing::warn!(event = row.id, %error, "a stored event cannot be read to count it");
+                })
+                .ok();
+            ArrivedEvent {
+                id: row.id,
+                issue_id: row.issue_id,
+                timestamp_ms: row.timestamp_ms,
+                event,
+            }
+        })
+        .collect())
 }
 
 /// The newest stored event of an issue.

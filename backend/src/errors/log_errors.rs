@@ -113,13 +113,14 @@ async fn record_lines(task: &LogErrors, lines: Vec<ExceptionLine>) -> Result<(),
     .map_err(|error| StoreError::Task(format!("cannot encode an event: {error}")))?;
     let keep = task.config.events_per_issue;
     let per_minute = task.config.notifications_per_minute;
+    let counts = Arc::clone(&task.runtime.counts);
     let outcomes = task
         .store
         .write(move |conn| {
             let mut outcomes = Vec::with_capacity(events.len());
             for event in &events {
                 let (recorded, notification) =
-                    record_and_notify(conn, project_id, event, keep, per_minute)?;
+                    record_and_notify(conn, project_id, event, keep, per_minute, &counts)?;
                 outcomes.push((recorded.outcome, notification));
             }
             Ok(outcomes)

@@ -10,9 +10,10 @@
 //!    the async worker for a small body, else on a blocking thread);
 //! 3. `event_queue` gathers the events of the requests waiting for the
 //!    writer into one job, in which `record` runs: the issue is created or
-//!    updated (`status` decides regressions), its aggregates counted, the
+//!    updated (`status` decides regressions) and its total counted, the
 //!    event stored, and events past the per-issue limit dropped, all in
-//!    the writer's transaction, so an answer means durable;
+//!    the writer's transaction, so an answer means durable; its hour,
+//!    user and tag values go to `counts`, written in batches;
 //! 4. `issues` and `events` read it back for `http::issues_api`, and
 //!    `view` turns stored events into API bodies.
 //!
@@ -23,6 +24,9 @@
 //! - `event_queue`: the events of concurrent requests, recorded together
 //!   in one writer job.
 //! - `record`: the write path, inside a writer job.
+//! - `counts`: issues' hourly, user and tag value counts, held in memory
+//!   and written in batches, with the events not counted yet kept and
+//!   read back after a crash.
 //! - `status`: issue statuses and what an event does to them (pure).
 //! - `issues`: issue queries: list, detail aggregates, status changes.
 //! - `events`: the stored event codec (zstd JSON) and event pages.
@@ -56,12 +60,14 @@
 //!   hour.
 //!
 //! Invariant: aggregates (counts, hours, users, tag values) are counted
-//! once per event when it is recorded and never recomputed from stored
-//! events, because stored events are cut to the newest N per issue.
+//! once per event and never recomputed from all stored events, because
+//! stored events are cut to the newest N per issue; only the events after
+//! `counts`' stored row, which retention keeps, are ever read back.
 
 pub mod attachments;
 pub mod checkins;
 pub mod client_reports;
+pub mod counts;
 pub mod dictionaries;
 pub mod envelope;
 pub mod event_queue;
@@ -147,6 +153,8 @@ pub struct ErrorRuntime {
     pub dictionaries: std::sync::Arc<dictionaries::DictionaryCache>,
     /// Requests' events waiting to be recorded together.
     pub event_queue: std::sync::Arc<event_queue::EventQueue>,
+    /// Issue counts not yet written.
+    pub counts: std::sync::Arc<counts::IssueCounts>,
 }
 
 impl Default for ErrorRuntime {
@@ -159,6 +167,7 @@ impl Default for ErrorRuntime {
             keys: std::sync::Arc::default(),
             dictionaries: std::sync::Arc::default(),
             event_queue: std::sync::Arc::default(),
+            counts: std::sync::Arc::default(),
         }
     }
 }

@@ -68,11 +68,8 @@ pub struct NewEvent {
     /// Where it was raised, for notifications
     /// ([`super::notify::message::first_in_app_frame`]).
     pub first_in_app_frame: Option<String>,
-    /// A digest of the user's identity, for distinct counts.
-    pub user_digest: Option<i64>,
-    /// What the issue's tag distribution counts: field tags first, then
-    /// the event's own.
-    pub tags: Vec<(String, String)>,
+    /// Its user and tag values, for its issue's counts.
+    pub facets: Facets,
     /// The normalized event, zstd-compressed JSON ([`events::encode`]).
     pub body: EncodedBody,
 }
@@ -143,8 +140,7 @@ pub fn prepare_against(
         .unwrap_or_else(|| new_event_id(received_at_ms));
     event.event_id = Some(event_id.clone());
     let grouping = group_event(&event);
-    let identity = event.user.as_ref().and_then(|user| user.identity());
-    let tags = issue_tags(&event, identity.as_deref());
+    let facets = facets(&event);
     let body = events::encode(&mut event, dictionaries(&grouping.key))?;
     let first_in_app_frame = super::notify::message::first_in_app_frame(&event);
     Ok(NewEvent {
@@ -157,8 +153,7 @@ pub fn prepare_against(
         release: event.release,
         environment: event.environment,
         first_in_app_frame,
-        user_digest: identity.as_deref().map(digest),
-        tags,
+        facets,
         body,
     })
 }
@@ -194,6 +189,26 @@ pub fn drift_corrected_ms(micros: i64, sent_at_micros: Option<i64>, received_at_
         micros
     };
     corrected.div_euclid(1000)
+}
+
+/// What an event adds to its issue's counts besides its hour: its user
+/// and its tag values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Facets {
+    /// A digest of the user's identity, for distinct counts.
+    pub user_digest: Option<i64>,
+    /// Field tags first, then the event's own.
+    pub tags: Vec<(String, String)>,
+}
+
+/// The facets of a normalized event: the same whether the event is being
+/// prepared or was read back from the store (see `counts`).
+pub fn facets(event: &Event) -> Facets {
+    let identity = event.user.as_ref().and_then(|user| user.identity());
+    Facets {
+        tags: issue_tags(event, identity.as_deref()),
+        user_digest: identity.as_deref().map(digest),
+    }
 }
 
 /// The tags an issue counts for one event.
@@ -323,8 +338,8 @@ pub(crate) mod tests {
             event.grouping.culprit.as_deref(),
             Some("__main__ in charge_card")
         );
-        assert!(event.user_digest.is_some());
-        let keys: Vec<&str> = event.tags.iter().map(|(k, _)| k.as_str()).collect();
+        assert!(event.facets.user_digest.is_some());
+        let keys: Vec<&str> = event.facets.tags.iter().map(|(k, _)| k.as_str()).collect();
         assert_eq!(
             keys,
             [
@@ -338,9 +353,11 @@ pub(crate) mod tests {
             ]
         );
         assert!(event
+            .facets
             .tags
             .contains(&("user".to_owned(), "id:1234".to_owned())));
         assert!(event
+            .facets
             .tags
             .contains(&("region".to_owned(), "eu-west".to_owned())));
         // The body is compressed well below the 3460 bytes the SDK sent.

@@ -3,22 +3,18 @@
 //! or not at all, and the SDK hears 200 only after the commit).
 //!
 //! Per event: skip it if its id was stored before (SDKs retry); find or
-//! create its issue and apply the status rules; count it (issue total,
-//! its hour, a new user, each tag value); store its body; every
+//! create its issue, apply the status rules and count it in the issue's
+//! total; store its body; add its hour, user and tag values to the
+//! issue's counts, which are written in batches (`counts`); every
 //! [`retention_slack`] events of the issue, delete its events past the
 //! newest `events_per_issue`.
-//!
-//! Tag values are bounded per issue: at most [`MAX_TAG_KEYS`] keys, and
-//! per key [`MAX_TAG_VALUES`] distinct values (more for `release` and
-//! `environment`, which filter the issue list); later values count under
-//! [`OTHER_VALUE`], so a tag that holds a request id cannot grow a table
-//! without end.
 
 use std::borrow::Cow;
 
 use rusqlite::{Connection, OptionalExtension};
 
 use super::attachments;
+use super::counts::{self, IssueCounts};
 use super::dictionaries;
 use super::events::{self, EncodedBody};
 use super::notify::message::Change;
@@ -27,15 +23,7 @@ use super::prepare::NewEvent;
 use super::status::{self, IssueStatus};
 use crate::store::StoreError;
 
-/// Distinct tag keys counted per issue.
-pub const MAX_TAG_KEYS: i64 = 200;
-/// Distinct values counted per tag key of an issue.
-pub const MAX_TAG_VALUES: i64 = 100;
-/// Distinct releases and environments counted per issue.
-pub const MAX_FILTER_TAG_VALUES: i64 = 1000;
-/// What values past the per-key limit count as.
-pub const OTHER_VALUE: &str = "<other>";
-const HOUR_MS: i64 = 3_600_000;
+pub use super::counts::OTHER_VALUE;
 
 /// What happened to one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,10 +54,11 @@ pub fn record_and_notify(
     conn: &Connection,
     project_id: i64,
     event: &NewEvent,
-    events_per_issue: usize,
+    keep: usize,
     per_minute: u32,
+    counts: &IssueCounts,
 ) -> Result<(Recorded, Option<Enqueued>), StoreError> {
-    let recorded = record_event(conn, project_id, event, events_per_issue)?;
+    let recorded = record_event(conn, project_id, event, keep, counts)?;
     let change = match recorded.outcome {
         Outcome::NewIssue => Some(Change::New),
         Outcome::Regressed => Some(Change::Regressed),
@@ -91,12 +80,13 @@ pub fn record_and_notify(
 }
 
 /// Records one event of `project_id`, keeping `events_per_issue` events
-/// per issue.
+/// per issue, and adds it to its issue's `counts`.
 pub fn record_event(
     conn: &Connection,
     project_id: i64,
     event: &NewEvent,
     events_per_issue: usize,
+    counts: &IssueCounts,
 ) -> Result<Recorded, StoreError> {
     let seen: Option<i64> = conn
         .prepare_cached(
@@ -113,18 +103,6 @@ pub fn record_event(
         });
     }
     let (issue_id, outcome, event_count) = upsert_issue(conn, project_id, event)?;
-    count_user(conn, issue_id, event.user_digest)?;
-    conn.prepare_cached(
-        "INSERT INTO error_issue_hours (issue_id, hour_ms, count) VALUES (?1, ?2, 1)
-         ON CONFLICT (issue_id, hour_ms) DO UPDATE SET count = count + 1",
-    )?
-    .execute(rusqlite::params![
-        issue_id,
-        event.timestamp_ms - event.timestamp_ms.rem_euclid(HOUR_MS)
-    ])?;
-    for (key, value) in &event.tags {
-        count_tag(conn, issue_id, key, value)?;
-    }
     let (kind, body) = stored_body(conn, issue_id, &event.body)?;
     conn.prepare_cached(
         "INSERT INTO error_events
@@ -140,6 +118,13 @@ pub fn record_event(
         kind,
         body.as_ref(),
     ])?;
+    counts.add(
+        conn,
+        conn.last_insert_rowid(),
+        issue_id,
+        event.timestamp_ms,
+        &event.facets,
+    )?;
     // Deleting one old event per new one costs more than storing it (the
     // freed blob pages, a walk of N index entries); a sweep every
     // `slack` events of the issue costs the walk once.
@@ -221,6 +206,9 @@ fn delete_past_newest(
     let Some(cut_off) = cut_off else {
         return Ok(());
     };
+    // Events not counted yet stay until they are: a crash leaves their
+    // counts to be read back from them.
+    let cut_off = cut_off.min(counts::stored_through(conn)?);
     attachments::delete_for_events(conn, project_id, issue_id, cut_off)?;
     conn.prepare_cached("DELETE FROM error_events WHERE issue_id = ?1 AND id <= ?2")?
         .execute(rusqlite::params![issue_id, cut_off])?;
@@ -319,73 +307,12 @@ fn upsert_issue(
     Ok((issue_id, outcome, event_count))
 }
 
-fn count_user(conn: &Connection, issue_id: i64, digest: Option<i64>) -> Result<(), StoreError> {
-    let Some(digest) = digest else {
-        return Ok(());
-    };
-    let added = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO error_issue_users (issue_id, user_digest) VALUES (?1, ?2)",
-        )?
-        .execute(rusqlite::params![issue_id, digest])?;
-    if added > 0 {
-        conn.prepare_cached("UPDATE error_issues SET user_count = user_count + 1 WHERE id = ?1")?
-            .execute([issue_id])?;
-    }
-    Ok(())
-}
-
-fn count_tag(conn: &Connection, issue_id: i64, key: &str, value: &str) -> Result<(), StoreError> {
-    let bump = |value: &str| -> Result<bool, StoreError> {
-        let bumped = conn
-            .prepare_cached(
-                "UPDATE error_issue_tags SET count = count + 1
-                 WHERE issue_id = ?1 AND key = ?2 AND value = ?3",
-            )?
-            .execute(rusqlite::params![issue_id, key, value])?;
-        Ok(bumped > 0)
-    };
-    if bump(value)? {
-        return Ok(());
-    }
-    // A key has an `<other>` row once it is past its bound, and from then
-    // on every new value counts there: one update instead of counting the
-    // key's values, for each event of a tag like a user or request id.
-    // A key sent a value that is literally `<other>` counts like a full
-    // one from then on: a bound no SDK reaches by accident.
-    if bump(OTHER_VALUE)? {
-        return Ok(());
-    }
-    // A value not counted yet: the slow path checks the bounds.
-    let values: i64 = conn
-        .prepare_cached("SELECT count(*) FROM error_issue_tags WHERE issue_id = ?1 AND key = ?2")?
-        .query_row(rusqlite::params![issue_id, key], |row| row.get(0))?;
-    if values == 0 {
-        let keys: i64 = conn
-            .prepare_cached(
-                "SELECT count(*) FROM (SELECT DISTINCT key FROM error_issue_tags WHERE issue_id = ?1)",
-            )?
-            .query_row([issue_id], |row| row.get(0))?;
-        if keys >= MAX_TAG_KEYS {
-            return Ok(());
-        }
-    }
-    let limit = match key {
-        "release" | "environment" => MAX_FILTER_TAG_VALUES,
-        _ => MAX_TAG_VALUES,
-    };
-    let value = if values >= limit { OTHER_VALUE } else { value };
-    conn.prepare_cached(
-        "INSERT INTO error_issue_tags (issue_id, key, value, count) VALUES (?1, ?2, ?3, 1)
-         ON CONFLICT (issue_id, key, value) DO UPDATE SET count = count + 1",
-    )?
-    .execute(rusqlite::params![issue_id, key, value])?;
-    Ok(())
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
+    use std::sync::Arc;
+
     use super::*;
+    use crate::errors::counts::MAX_TAG_VALUES;
     use crate::errors::issues::{self, IssueFilter};
     use crate::errors::prepare::prepare;
     use crate::errors::{events, projects};
@@ -422,9 +349,21 @@ pub(crate) mod tests {
         (store, dir)
     }
 
-    async fn record(store: &Store, event: NewEvent, keep: usize) -> Recorded {
+    /// Records an event and writes its issue's counts, as the next
+    /// batch would.
+    async fn record(
+        store: &Store,
+        counts: &Arc<IssueCounts>,
+        event: NewEvent,
+        keep: usize,
+    ) -> Recorded {
+        let counts = Arc::clone(counts);
         store
-            .write(move |c| record_event(c, 1, &event, keep))
+            .write(move |c| {
+                let recorded = record_event(c, 1, &event, keep, &counts)?;
+                counts.write(c)?;
+                Ok(recorded)
+            })
             .await
             .unwrap()
     }
@@ -435,11 +374,23 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn events_group_count_and_retain_the_newest() {
         let (store, _dir) = store().await;
-        let first = record(&store, event(crash(1, "load", "1.0", "ada"), T0), 2).await;
+        let counts = Arc::new(IssueCounts::default());
+        let first = record(
+            &store,
+            &counts,
+            event(crash(1, "load", "1.0", "ada"), T0),
+            2,
+        )
+        .await;
         assert_eq!(first.outcome, Outcome::NewIssue);
         for (id, user) in [(2, "bob"), (3, "ada"), (4, "cy")] {
-            let recorded =
-                record(&store, event(crash(id, "load", "1.1", user), T0 + HOUR), 2).await;
+            let recorded = record(
+                &store,
+                &counts,
+                event(crash(id, "load", "1.1", user), T0 + HOUR),
+                2,
+            )
+            .await;
             assert_eq!(
                 recorded,
                 Recorded {
@@ -448,9 +399,21 @@ pub(crate) mod tests {
                 }
             );
         }
-        let retry = record(&store, event(crash(4, "load", "1.1", "cy"), T0 + HOUR), 2).await;
+        let retry = record(
+            &store,
+            &counts,
+            event(crash(4, "load", "1.1", "cy"), T0 + HOUR),
+            2,
+        )
+        .await;
         assert_eq!(retry.outcome, Outcome::Duplicate);
-        let other = record(&store, event(crash(5, "save", "1.1", "ada"), T0), 2).await;
+        let other = record(
+            &store,
+            &counts,
+            event(crash(5, "save", "1.1", "ada"), T0),
+            2,
+        )
+        .await;
         assert_eq!(other.outcome, Outcome::NewIssue);
         assert_ne!(other.issue_id, first.issue_id);
 
@@ -514,7 +477,14 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn an_older_event_moves_first_seen_back_and_a_newer_one_last_seen() {
         let (store, _dir) = store().await;
-        let first = record(&store, event(crash(1, "load", "1.0", "ada"), T0), 10).await;
+        let counts = Arc::new(IssueCounts::default());
+        let first = record(
+            &store,
+            &counts,
+            event(crash(1, "load", "1.0", "ada"), T0),
+            10,
+        )
+        .await;
         let id = first.issue_id;
         let seen = |store: &Store| {
             let store = store.clone();
@@ -527,26 +497,57 @@ pub(crate) mod tests {
                 (issue.first_seen_ms, issue.last_seen_ms)
             }
         };
-        record(&store, event(crash(2, "load", "1.0", "bob"), T0 + HOUR), 10).await;
+        record(
+            &store,
+            &counts,
+            event(crash(2, "load", "1.0", "bob"), T0 + HOUR),
+            10,
+        )
+        .await;
         assert_eq!(seen(&store).await, (T0, T0 + HOUR));
         // Sent late: an SDK that was offline, or a slow retry.
-        record(&store, event(crash(3, "load", "1.0", "cy"), T0 - HOUR), 10).await;
+        record(
+            &store,
+            &counts,
+            event(crash(3, "load", "1.0", "cy"), T0 - HOUR),
+            10,
+        )
+        .await;
         assert_eq!(seen(&store).await, (T0 - HOUR, T0 + HOUR));
-        record(&store, event(crash(4, "load", "1.0", "cy"), T0), 10).await;
+        record(
+            &store,
+            &counts,
+            event(crash(4, "load", "1.0", "cy"), T0),
+            10,
+        )
+        .await;
         assert_eq!(seen(&store).await, (T0 - HOUR, T0 + HOUR));
     }
 
     #[tokio::test]
     async fn resolved_issues_regress_with_the_release_they_came_back_in() {
         let (store, _dir) = store().await;
-        let first = record(&store, event(crash(1, "load", "1.0", "ada"), T0), 10).await;
+        let counts = Arc::new(IssueCounts::default());
+        let first = record(
+            &store,
+            &counts,
+            event(crash(1, "load", "1.0", "ada"), T0),
+            10,
+        )
+        .await;
         let id = first.issue_id;
         store
             .write(move |c| issues::set_status(c, id, IssueStatus::Resolved))
             .await
             .unwrap()
             .unwrap();
-        let back = record(&store, event(crash(2, "load", "1.1", "ada"), T0 + 10), 10).await;
+        let back = record(
+            &store,
+            &counts,
+            event(crash(2, "load", "1.1", "ada"), T0 + 10),
+            10,
+        )
+        .await;
         assert_eq!(back.outcome, Outcome::Regressed);
         let issue = store
             .read(move |c| issues::get(c, id))
@@ -566,9 +567,21 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(issue.resolved_in_release.as_deref(), Some("1.1"));
         assert!(!issue.regressed, "leaving unresolved clears the mark");
-        let old = record(&store, event(crash(3, "load", "1.1", "ada"), T0 + 20), 10).await;
+        let old = record(
+            &store,
+            &counts,
+            event(crash(3, "load", "1.1", "ada"), T0 + 20),
+            10,
+        )
+        .await;
         assert_eq!(old.outcome, Outcome::Counted);
-        let new = record(&store, event(crash(4, "load", "1.2", "ada"), T0 + 30), 10).await;
+        let new = record(
+            &store,
+            &counts,
+            event(crash(4, "load", "1.2", "ada"), T0 + 30),
+            10,
+        )
+        .await;
         assert_eq!(new.outcome, Outcome::Regressed);
 
         let ignored = store
@@ -577,20 +590,32 @@ pub(crate) mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(ignored.status, "ignored");
-        let quiet = record(&store, event(crash(5, "load", "1.3", "ada"), T0 + 40), 10).await;
+        let quiet = record(
+            &store,
+            &counts,
+            event(crash(5, "load", "1.3", "ada"), T0 + 40),
+            10,
+        )
+        .await;
         assert_eq!(quiet.outcome, Outcome::Counted);
     }
 
     #[tokio::test]
     async fn old_events_go_in_sweeps_that_keep_the_newest() {
         let (store, _dir) = store().await;
+        let counts = Arc::new(IssueCounts::default());
         let keep = 20;
         assert_eq!(retention_slack(keep), 2);
         let mut issue_id = 0;
         for id in 1..=25 {
-            issue_id = record(&store, event(crash(id, "load", "1.0", "ada"), T0), keep)
-                .await
-                .issue_id;
+            issue_id = record(
+                &store,
+                &counts,
+                event(crash(id, "load", "1.0", "ada"), T0),
+                keep,
+            )
+            .await
+            .issue_id;
             let stored = store
                 .read(move |c| events::stored_count(c, issue_id))
                 .await
@@ -615,6 +640,7 @@ pub(crate) mod tests {
     async fn a_swept_event_takes_its_attachments_with_it() {
         use crate::errors::attachments::{self, AttachmentLimits, NewAttachment};
         let (store, _dir) = store().await;
+        let counts = Arc::new(IssueCounts::default());
         let keep = 2;
         let attach = |id: u32, bytes: &'static [u8]| {
             store.write(move |c| {
@@ -637,13 +663,25 @@ pub(crate) mod tests {
         };
         for id in 1..=2 {
             attach(id, b"a file of the event").await.unwrap();
-            record(&store, event(crash(id, "load", "1.0", "ada"), T0), keep).await;
+            record(
+                &store,
+                &counts,
+                event(crash(id, "load", "1.0", "ada"), T0),
+                keep,
+            )
+            .await;
         }
         let before = store.read(|c| attachments::usage(c, 1)).await.unwrap();
         assert!(before > 0);
         // The third event's sweep deletes the first event and its file,
         // and gives its bytes back to the project's allowance.
-        record(&store, event(crash(3, "load", "1.0", "ada"), T0), keep).await;
+        record(
+            &store,
+            &counts,
+            event(crash(3, "load", "1.0", "ada"), T0),
+            keep,
+        )
+        .await;
         let left =
             |id: u32| store.read(move |c| attachments::list_for_event(c, 1, &format!("{id:032x}")));
         assert!(left(1).await.unwrap().is_empty());
@@ -655,11 +693,17 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn tag_values_per_key_are_bounded() {
         let (store, _dir) = store().await;
+        let counts = Arc::new(IssueCounts::default());
         let mut issue_id = 0;
         for id in 0..(MAX_TAG_VALUES as u32 + 5) {
-            issue_id = record(&store, event(crash(id, "load", "1.0", "ada"), T0), 1)
-                .await
-                .issue_id;
+            issue_id = record(
+                &store,
+                &counts,
+                event(crash(id, "load", "1.0", "ada"), T0),
+                1,
+            )
+            .await
+            .issue_id;
         }
         let tags = store
             .read(move |c| issues::tag_distribution(c, issue_id, 1000))
@@ -691,6 +735,7 @@ pub(crate) mod tests {
         use crate::errors::dictionaries::DictionaryCache;
         use crate::errors::prepare::prepare_against;
         let (store, _dir) = store().await;
+        let counts = Arc::new(IssueCounts::default());
         let cache = DictionaryCache::default();
         let normalized = |id: u32| {
             normalize_event(
@@ -708,14 +753,14 @@ pub(crate) mod tests {
         let first = prepared(1, &store, &cache);
         let second = prepared(2, &store, &cache);
         assert!(matches!(first.body, EncodedBody::Offered(_)));
-        let issue_id = record(&store, first, 100).await.issue_id;
-        record(&store, second, 100).await;
+        let issue_id = record(&store, &counts, first, 100).await.issue_id;
+        record(&store, &counts, second, 100).await;
         // Later events find the dictionary in the store, then in memory.
         let third = prepared(3, &store, &cache);
         assert!(matches!(third.body, EncodedBody::AgainstIssue { .. }));
         assert_eq!(cache.usage().0, 1);
-        record(&store, third, 100).await;
-        record(&store, prepared(4, &store, &cache), 100).await;
+        record(&store, &counts, third, 100).await;
+        record(&store, &counts, prepared(4, &store, &cache), 100).await;
         let stored = kinds(&store, issue_id).await;
         let kinds_only: Vec<i64> = stored.iter().map(|(kind, _)| *kind).collect();
         assert_eq!(
@@ -733,7 +778,7 @@ pub(crate) mod tests {
         // one issue's dictionary but stored under another reads back too.
         let mut foreign = prepared(5, &store, &cache);
         foreign.grouping.key = "0".repeat(32);
-        let other_issue = record(&store, foreign, 100).await.issue_id;
+        let other_issue = record(&store, &counts, foreign, 100).await.issue_id;
         assert_ne!(other_issue, issue_id);
         assert_eq!(kinds(&store, other_issue).await[0].0, events::KIND_ALONE);
         let (page, _) = store
@@ -776,12 +821,12 @@ pub(crate) mod tests {
                 ..
             }
         ));
-        assert_eq!(record(&store, sixth, 100).await.issue_id, issue_id);
+        assert_eq!(record(&store, &counts, sixth, 100).await.issue_id, issue_id);
         let stored = kinds(&store, issue_id).await;
         assert_eq!(stored.last().unwrap().0, events::KIND_SHARED_TRACES);
         let mut moved = prepare_against(same_place(7), T0, None, None, &lookup).unwrap();
         moved.grouping.key = "1".repeat(32);
-        let moved_issue = record(&store, moved, 100).await.issue_id;
+        let moved_issue = record(&store, &counts, moved, 100).await.issue_id;
         assert_eq!(kinds(&store, moved_issue).await[0].0, events::KIND_ALONE);
         for (issue, id) in [(issue_id, 6), (moved_issue, 7)] {
             let latest = store

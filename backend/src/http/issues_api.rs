@@ -386,6 +386,8 @@ async fn list_issues(
     RawQuery(query): RawQuery,
 ) -> Result<Json<IssueList>, ApiError> {
     let filter = issue_filter(&pairs(query), unix_ms_now())?;
+    // Users, hours and tag values filter and fill the list.
+    state.error_runtime.counts.settle(&state.store).await?;
     let (issues, next_offset) = state
         .store
         .read(move |conn| issues::list(conn, &filter))
@@ -409,6 +411,7 @@ async fn issue_detail(
         None => now.saturating_sub(DEFAULT_HOURS_MS),
     }
     .max(now.saturating_sub(MAX_HOURS_MS));
+    state.error_runtime.counts.settle(&state.store).await?;
     let detail = state
         .store
         .read(move |conn| {
@@ -442,9 +445,14 @@ async fn update_issue(
             status_names()
         ))
     })?;
+    let counts = std::sync::Arc::clone(&state.error_runtime.counts);
     let issue = state
         .store
-        .write(move |conn| issues::set_status(conn, id, status))
+        .write(move |conn| {
+            // The issue answered holds its users counted so far.
+            counts.write(conn)?;
+            issues::set_status(conn, id, status)
+        })
         .await?
         .ok_or(ApiError::NotFound)?;
     tracing::info!(issue = id, status = status.as_str(), by = %caller.describe(), "issue status changed");

@@ -483,6 +483,7 @@ async fn store_events(
     let keep = Keep {
         events_per_issue: state.errors.events_per_issue,
         notifications_per_minute: state.errors.notifications_per_minute,
+        counts: Arc::clone(&state.error_runtime.counts),
     };
     Ok(state
         .error_runtime

@@ -343,6 +343,15 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE metric_chunks;
     ALTER TABLE metric_chunks_by_rowid RENAME TO metric_chunks;
     CREATE UNIQUE INDEX metric_chunks_by_key ON metric_chunks (series_id, level, start);",
+    // Issue counts (hours, users, tag values) are written in batches from
+    // memory (errors/counts.rs): the row says through which event they
+    // are complete. Every event stored before was counted as it came.
+    "CREATE TABLE error_counts_through (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        event_row_id INTEGER NOT NULL
+    );
+    INSERT INTO error_counts_through (id, event_row_id)
+        SELECT 1, coalesce(max(id), 0) FROM error_events;",
 ];
 
 /// The schema version this build migrates to.
@@ -414,6 +423,7 @@ mod tests {
                 "error_attachments",
                 "error_check_ins",
                 "error_client_report_hours",
+                "error_counts_through",
                 "error_deliveries",
                 "error_dictionaries",
                 "error_events",

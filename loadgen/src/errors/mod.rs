@@ -28,6 +28,7 @@ mod generate;
 mod send;
 mod stages;
 mod templates;
+mod writer;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -90,6 +91,7 @@ pub fn stages_only(options: &Options) {
         .map(|envelope| envelope.body)
         .collect();
     println!("{}", stages::one_core(&bodies));
+    println!("{}", writer::one_thread(&bodies));
 }
 
 pub fn run(partout: &Path, options: &Options) -> anyhow::Result<()> {
@@ -346,8 +348,13 @@ fn writer_batching(server: &Server, accepted: u64) -> String {
                 }
                 _ => String::new(),
             };
+            // How long the disk takes to flush: while it does, the
+            // writer may run one more batch and then waits.
+            let flush_ms = read("partout_store_wal_flush_seconds_total")
+                .map(|seconds| format!(", {:.2} ms each", seconds * 1000.0 / flushes))
+                .unwrap_or_default();
             format!(
-                "store writer: {commits:.0} commits ({:.1} events each), {flushes:.0} WAL flushes ({:.1} commits each){jobs} [no target]",
+                "store writer: {commits:.0} commits ({:.1} events each), {flushes:.0} WAL flushes ({:.1} commits each{flush_ms}){jobs} [no target]",
                 accepted as f64 / commits,
                 commits / flushes
             )

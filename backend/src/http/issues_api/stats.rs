@@ -135,6 +135,8 @@ async fn list_releases(
         environment: non_empty(&query.pairs, "environment"),
         limit: query.limit()?,
     };
+    // Error events per release are the issues' `release` tag counts.
+    state.error_runtime.counts.settle(&state.store).await?;
     let found = state
         .store
         .read(move |conn| {

@@ -9,6 +9,7 @@ use partout_model::errors::WebhookKind;
 use serde_json::json;
 
 use super::*;
+use crate::errors::counts::IssueCounts;
 use crate::errors::notify::sender::{self, SenderConfig};
 use crate::errors::notify::webhooks;
 use crate::errors::prepare::prepare;
@@ -58,7 +59,7 @@ async fn add_webhook(store: &Store, url: &str) -> i64 {
 async fn ingest(store: &Store, event: NewEvent, per_minute: u32) -> Option<Enqueued> {
     store
         .write(move |c| {
-            let recorded = record_event(c, 1, &event, 10)?;
+            let recorded = record_event(c, 1, &event, 10, &IssueCounts::default())?;
             let change = match recorded.outcome {
                 Outcome::NewIssue => Change::New,
                 Outcome::Regressed => Change::Regressed,
