@@ -1,9 +1,12 @@
-//! An issue's counts besides its total: events per hour, distinct users,
-//! and events per tag value.
+//! What each event adds to its issue: on the issue's row, its event
+//! count, last seen, the latest event's title, culprit, level and
+//! platform, and its first and last release; and the issue's events per
+//! hour, distinct users, and events per tag value.
 //!
-//! Every event adds to 8 to 12 of these rows. Written as each event was
-//! recorded, they took a third of the store writer's time under load: a
-//! B-tree page of each table rewritten into the WAL for every event.
+//! Every event changes 10 to 14 such rows. Written as each event was
+//! recorded, they took over half of the store writer's time under load:
+//! a B-tree page of each table rewritten into the WAL for every event,
+//! and two index entries of the issue row moved.
 //! Here the writer job that records an event adds its counts to memory,
 //! and they are written in one batch: every second
 //! ([`run`]), before any API read of them ([`IssueCounts::settle`]), and
@@ -27,7 +30,7 @@
 //! [`OTHER_VALUE`], so a tag that holds a request id cannot grow a table
 //! without end. Values meet the bounds in the order they arrived.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -40,6 +43,7 @@ use tokio_util::sync::CancellationToken;
 use super::events;
 use super::prepare::{facets, Facets};
 use crate::store::{Store, StoreError};
+use partout_protocols::sentry::grouping::group_event;
 
 /// Distinct tag keys counted per issue.
 pub const MAX_TAG_KEYS: i64 = 200;
@@ -85,6 +89,91 @@ impl Default for IssueCounts {
     }
 }
 
+/// What one recorded event adds to its issue.
+pub struct Counted<'a> {
+    /// Its row in `error_events`.
+    pub row_id: i64,
+    pub issue_id: i64,
+    /// Its time after the time policy, Unix ms.
+    pub timestamp_ms: i64,
+    /// `None` for an event read back whose body cannot be read: it counts
+    /// in its issue's total, last seen and hour only.
+    pub details: Option<Details<'a>>,
+}
+
+/// What an event says of itself that its issue counts or shows.
+pub struct Details<'a> {
+    pub facets: &'a Facets,
+    pub title: &'a str,
+    pub culprit: Option<&'a str>,
+    pub level: &'a str,
+    pub platform: &'a str,
+    pub release: Option<&'a str>,
+}
+
+/// What an issue's row gets from the events held.
+struct IssueDelta {
+    events: i64,
+    last_seen_ms: i64,
+    /// The newest event's, in arrival order.
+    latest: Option<Latest>,
+    /// The first release sent, for an issue that has none yet.
+    first_release: Option<String>,
+    /// The last release sent.
+    last_release: Option<String>,
+}
+
+struct Latest {
+    title: String,
+    culprit: Option<String>,
+    level: String,
+    platform: String,
+}
+
+impl IssueDelta {
+    fn add(&mut self, timestamp_ms: i64, details: Option<&Details<'_>>) {
+        self.events += 1;
+        self.last_seen_ms = self.last_seen_ms.max(timestamp_ms);
+        let Some(details) = details else {
+            return;
+        };
+        // Kept, not replaced, while the same: an issue's events mostly
+        // say the same.
+        match &mut self.latest {
+            Some(latest) => {
+                replace_if_changed(&mut latest.title, details.title);
+                replace_if_changed(&mut latest.level, details.level);
+                replace_if_changed(&mut latest.platform, details.platform);
+                if latest.culprit.as_deref() != details.culprit {
+                    latest.culprit = details.culprit.map(str::to_owned);
+                }
+            }
+            None => {
+                self.latest = Some(Latest {
+                    title: details.title.to_owned(),
+                    culprit: details.culprit.map(str::to_owned),
+                    level: details.level.to_owned(),
+                    platform: details.platform.to_owned(),
+                });
+            }
+        }
+        if let Some(release) = details.release {
+            if self.first_release.is_none() {
+                self.first_release = Some(release.to_owned());
+            }
+            if self.last_release.as_deref() != Some(release) {
+                self.last_release = Some(release.to_owned());
+            }
+        }
+    }
+}
+
+fn replace_if_changed(held: &mut String, new: &str) {
+    if held != new {
+        new.clone_into(held);
+    }
+}
+
 /// Counts held in memory.
 #[derive(Default)]
 struct Pending {
@@ -99,27 +188,60 @@ struct Pending {
     /// (issue, user digest): each user is counted once per issue.
     users: HashSet<(i64, i64)>,
     /// (issue, key, value), in the order the values arrived.
-    tags: IndexMap<(i64, String, String), i64>,
+    tags: IndexMap<(i64, String, String), i64, foldhash::fast::RandomState>,
+    issues: HashMap<i64, IssueDelta>,
+}
+
+/// A key of [`Pending::tags`] by reference. Hashed as the tuple is
+/// (each field in turn, and a `String` as its `str`), so it finds it.
+#[derive(Hash)]
+struct TagRef<'a>(i64, &'a str, &'a str);
+
+impl indexmap::Equivalent<(i64, String, String)> for TagRef<'_> {
+    fn equivalent(&self, key: &(i64, String, String)) -> bool {
+        self.0 == key.0 && self.1 == key.1 && self.2 == key.2
+    }
 }
 
 impl Pending {
-    fn add(&mut self, row_id: i64, issue_id: i64, timestamp_ms: i64, facets: Option<&Facets>) {
+    /// Adds an event; returns how many of its issue's events are held.
+    fn add(&mut self, counted: &Counted<'_>) -> i64 {
+        let Counted {
+            row_id,
+            issue_id,
+            timestamp_ms,
+            ref details,
+        } = *counted;
         self.through = self.through.max(row_id);
         self.events += 1;
         let hour = timestamp_ms - timestamp_ms.rem_euclid(HOUR_MS);
         *self.hours.entry((issue_id, hour)).or_default() += 1;
-        let Some(facets) = facets else {
-            return;
+        let issue = self.issues.entry(issue_id).or_insert_with(|| IssueDelta {
+            events: 0,
+            last_seen_ms: i64::MIN,
+            latest: None,
+            first_release: None,
+            last_release: None,
+        });
+        issue.add(timestamp_ms, details.as_ref());
+        let held = issue.events;
+        let Some(Details { facets, .. }) = details else {
+            return held;
         };
         if let Some(digest) = facets.user_digest {
             self.users.insert((issue_id, digest));
         }
         for (key, value) in &facets.tags {
-            *self
-                .tags
-                .entry((issue_id, key.clone(), value.clone()))
-                .or_default() += 1;
+            // Most values are counted already: found by reference, they
+            // are not copied.
+            match self.tags.get_mut(&TagRef(issue_id, key, value)) {
+                Some(count) => *count += 1,
+                None => {
+                    self.tags.insert((issue_id, key.clone(), value.clone()), 1);
+                }
+            }
         }
+        held
     }
 
     /// Empty, built on the stored counts being complete through `row`.
@@ -141,30 +263,25 @@ impl IssueCounts {
         }
     }
 
-    /// Adds the counts of the event just stored as row `row_id` of
-    /// `issue_id`. Runs in the writer job that stored it.
-    pub fn add(
-        &self,
-        conn: &Connection,
-        row_id: i64,
-        issue_id: i64,
-        timestamp_ms: i64,
-        facets: &Facets,
-    ) -> Result<(), StoreError> {
+    /// Adds what the event just stored adds to its issue, in the writer
+    /// job that stored it; returns how many of the issue's events memory
+    /// holds now (the issue row's count lacks them).
+    pub fn add(&self, conn: &Connection, counted: &Counted<'_>) -> Result<i64, StoreError> {
         let mut pending = self.lock();
         if pending.base.is_none() {
             // The first event since start: counting what the store holds
             // after its stored row counts this event too.
             self.replay(conn, &mut pending)?;
             self.show(&pending);
-            return Ok(());
+            return Ok(0);
         }
-        pending.add(row_id, issue_id, timestamp_ms, Some(facets));
+        let mut held = pending.add(counted);
         if pending.events >= self.max_pending {
             self.write_locked(conn, &mut pending)?;
+            held = 0;
         }
         self.show(&pending);
-        Ok(())
+        Ok(held)
     }
 
     /// Writes the counts held in memory. Runs in a writer job.
@@ -233,14 +350,28 @@ impl IssueCounts {
                 break;
             }
             let mut batch = Pending::default();
-            for event in &arrived {
-                let facets = event.event.as_ref().map(facets);
-                batch.add(
-                    event.id,
-                    event.issue_id,
-                    event.timestamp_ms,
-                    facets.as_ref(),
-                );
+            for arrived in &arrived {
+                let read = arrived.event.as_ref().map(|event| {
+                    let grouping = group_event(event);
+                    (facets(event), grouping.title, grouping.culprit)
+                });
+                let details = match (&arrived.event, &read) {
+                    (Some(event), Some((facets, title, culprit))) => Some(Details {
+                        facets,
+                        title,
+                        culprit: culprit.as_deref(),
+                        level: event.level.as_str(),
+                        platform: &event.platform,
+                        release: event.release.as_deref(),
+                    }),
+                    _ => None,
+                };
+                batch.add(&Counted {
+                    row_id: arrived.id,
+                    issue_id: arrived.issue_id,
+                    timestamp_ms: arrived.timestamp_ms,
+                    details,
+                });
             }
             apply(conn, &batch)?;
             through = batch.through;
@@ -269,6 +400,32 @@ fn set_stored_through(conn: &Connection, row: i64) -> Result<(), StoreError> {
 
 /// Adds a batch's counts to the stored ones.
 fn apply(conn: &Connection, batch: &Pending) -> Result<(), StoreError> {
+    let mut stmt = conn.prepare_cached(
+        "UPDATE error_issues SET
+             event_count = event_count + ?2,
+             last_seen_ms = max(last_seen_ms, ?3),
+             title = coalesce(?4, title),
+             culprit = CASE WHEN ?4 IS NULL THEN culprit ELSE ?5 END,
+             level = coalesce(?6, level),
+             platform = coalesce(?7, platform),
+             first_release = coalesce(first_release, ?8),
+             last_release = coalesce(?9, last_release)
+         WHERE id = ?1",
+    )?;
+    for (issue_id, delta) in &batch.issues {
+        let latest = delta.latest.as_ref();
+        stmt.execute(rusqlite::params![
+            issue_id,
+            delta.events,
+            delta.last_seen_ms,
+            latest.map(|latest| &latest.title),
+            latest.and_then(|latest| latest.culprit.as_ref()),
+            latest.map(|latest| &latest.level),
+            latest.map(|latest| &latest.platform),
+            delta.first_release,
+            delta.last_release,
+        ])?;
+    }
     let mut stmt = conn.prepare_cached(
         "INSERT INTO error_issue_hours (issue_id, hour_ms, count) VALUES (?1, ?2, ?3)
          ON CONFLICT (issue_id, hour_ms) DO UPDATE SET count = count + excluded.count",

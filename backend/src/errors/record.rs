@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use rusqlite::{Connection, OptionalExtension};
 
 use super::attachments;
-use super::counts::{self, IssueCounts};
+use super::counts::{self, Counted, Details, IssueCounts};
 use super::dictionaries;
 use super::events::{self, EncodedBody};
 use super::notify::message::Change;
@@ -64,6 +64,11 @@ pub fn record_and_notify(
         Outcome::Regressed => Some(Change::Regressed),
         Outcome::Counted | Outcome::Duplicate => None,
     };
+    if change.is_some() {
+        // The notification tells the issue's count and last seen: its
+        // row must hold this event's.
+        counts.write(conn)?;
+    }
     let notification = change
         .map(|change| {
             outbox::enqueue(
@@ -102,7 +107,7 @@ pub fn record_event(
             outcome: Outcome::Duplicate,
         });
     }
-    let (issue_id, outcome, event_count) = upsert_issue(conn, project_id, event)?;
+    let (issue_id, outcome, stored_count) = upsert_issue(conn, project_id, event)?;
     let (kind, body) = stored_body(conn, issue_id, &event.body)?;
     conn.prepare_cached(
         "INSERT INTO error_events
@@ -118,13 +123,23 @@ pub fn record_event(
         kind,
         body.as_ref(),
     ])?;
-    counts.add(
+    let held = counts.add(
         conn,
-        conn.last_insert_rowid(),
-        issue_id,
-        event.timestamp_ms,
-        &event.facets,
+        &Counted {
+            row_id: conn.last_insert_rowid(),
+            issue_id,
+            timestamp_ms: event.timestamp_ms,
+            details: Some(Details {
+                facets: &event.facets,
+                title: &event.grouping.title,
+                culprit: event.grouping.culprit.as_deref(),
+                level: event.level,
+                platform: &event.platform,
+                release: event.release.as_deref(),
+            }),
+        },
     )?;
+    let event_count = stored_count + held;
     // Deleting one old event per new one costs more than storing it (the
     // freed blob pages, a walk of N index entries); a sweep every
     // `slack` events of the issue costs the walk once.
@@ -215,32 +230,44 @@ fn delete_past_newest(
     Ok(())
 }
 
-/// Creates or updates the event's issue: its id, what the event did to
-/// it, and its event count now.
+/// Finds or creates the event's issue and applies the status rules: its
+/// id, what the event did to it, and its event count as stored (without
+/// the events `counts` holds). The rest of what an event changes on its
+/// issue row (the count, last seen, the latest title, culprit, level and
+/// platform, the releases) is written with the issue's counts: updating
+/// the row for every event moved two of its index entries each time.
 fn upsert_issue(
     conn: &Connection,
     project_id: i64,
     event: &NewEvent,
 ) -> Result<(i64, Outcome, i64), StoreError> {
     let grouping = &event.grouping;
-    let existing: Option<(i64, String, Option<String>, i64)> = conn
+    let existing: Option<(i64, String, Option<String>, i64, i64)> = conn
         .prepare_cached(
-            "SELECT id, status, resolved_in_release, first_seen_ms FROM error_issues
+            "SELECT id, status, resolved_in_release, first_seen_ms, event_count FROM error_issues
              WHERE project_id = ?1 AND grouping_key = ?2",
         )?
         .query_row(rusqlite::params![project_id, grouping.key], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
         })
         .optional()?;
-    let Some((issue_id, stored_status, resolved_in_release, first_seen_ms)) = existing else {
+    let Some((issue_id, stored_status, resolved_in_release, first_seen_ms, event_count)) = existing
+    else {
         let components = serde_json::to_string(&grouping.components).map_err(|error| {
             StoreError::Task(format!("cannot encode grouping components: {error}"))
         })?;
+        // Its first event counts with the others, in `counts`.
         conn.prepare_cached(
             "INSERT INTO error_issues (project_id, grouping_key, grouping_method,
                  grouping_components, title, culprit, level, platform, status,
                  first_seen_ms, last_seen_ms, event_count, user_count, first_release, last_release)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'unresolved', ?9, ?9, 1, 0, ?10, ?10)",
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'unresolved', ?9, ?9, 0, 0, ?10, ?10)",
         )?
         .execute(rusqlite::params![
             project_id,
@@ -254,7 +281,7 @@ fn upsert_issue(
             event.timestamp_ms,
             event.release,
         ])?;
-        return Ok((conn.last_insert_rowid(), Outcome::NewIssue, 1));
+        return Ok((conn.last_insert_rowid(), Outcome::NewIssue, 0));
     };
     // A status the schema allows but this build does not know cannot
     // happen (the CHECK constraint lists them); treat it as open.
@@ -264,35 +291,23 @@ fn upsert_issue(
         resolved_in_release.as_deref(),
         event.release.as_deref(),
     );
-    let event_count = conn
-        .prepare_cached(
+    if change.regressed || change.status != current {
+        conn.prepare_cached(
             "UPDATE error_issues SET
-             title = ?2, culprit = ?3, level = ?4, platform = ?5, status = ?6,
-             resolved_in_release = CASE WHEN ?7 THEN NULL ELSE resolved_in_release END,
-             regressed_at_ms = CASE WHEN ?7 THEN ?8 ELSE regressed_at_ms END,
-             regressed_in_release = CASE WHEN ?7 THEN ?9 ELSE regressed_in_release END,
-             last_seen_ms = max(last_seen_ms, ?10),
-             event_count = event_count + 1,
-             first_release = coalesce(first_release, ?9),
-             last_release = coalesce(?9, last_release)
-         WHERE id = ?1
-         RETURNING event_count",
+             status = ?2,
+             resolved_in_release = CASE WHEN ?3 THEN NULL ELSE resolved_in_release END,
+             regressed_at_ms = CASE WHEN ?3 THEN ?4 ELSE regressed_at_ms END,
+             regressed_in_release = CASE WHEN ?3 THEN ?5 ELSE regressed_in_release END
+         WHERE id = ?1",
         )?
-        .query_row(
-            rusqlite::params![
-                issue_id,
-                grouping.title,
-                grouping.culprit,
-                event.level,
-                event.platform,
-                change.status.as_str(),
-                change.regressed,
-                event.received_at_ms,
-                event.release,
-                event.timestamp_ms,
-            ],
-            |row| row.get::<_, i64>(0),
-        )?;
+        .execute(rusqlite::params![
+            issue_id,
+            change.status.as_str(),
+            change.regressed,
+            event.received_at_ms,
+            event.release,
+        ])?;
+    }
     // Only an event older than every other moves `first_seen_ms`; setting
     // it on every event would rewrite its index entry each time.
     if event.timestamp_ms < first_seen_ms {

@@ -12,7 +12,7 @@ const HOUR: i64 = 3_600_000;
 const T0: i64 = 1_800_000_000_000;
 
 /// Event `id` of one issue: over three hours, four users, two releases,
-/// and a tag whose value is new for every event.
+/// a title and a tag value of its own.
 fn event(id: u32) -> NewEvent {
     let payload = json!({
         "event_id": format!("{id:032x}"),
@@ -20,7 +20,7 @@ fn event(id: u32) -> NewEvent {
         "release": format!("1.{}", id % 2),
         "user": {"id": format!("u{}", id % 4)},
         "tags": {"request_id": format!("req-{id}")},
-        "exception": {"values": [{"type": "KeyError", "value": "k",
+        "exception": {"values": [{"type": "KeyError", "value": format!("k{id}"),
             "stacktrace": {"frames": [{"module": "app", "function": "load", "in_app": true}]}}]}
     });
     let event =
@@ -46,6 +46,8 @@ async fn record(store: &Store, counts: &Arc<IssueCounts>, ids: &[u32], keep: usi
 /// Every stored count: issues' users, hours, tag values.
 #[derive(Debug, PartialEq)]
 struct Snapshot {
+    /// Each issue row, as text.
+    issues: Vec<String>,
     user_counts: Vec<i64>,
     hours: Vec<(i64, i64, i64)>,
     tags: Vec<(i64, String, String, i64)>,
@@ -80,6 +82,13 @@ async fn snapshot(store: &Store) -> Snapshot {
                 other => panic!("not text: {other:?}"),
             };
             Ok(Snapshot {
+                issues: rows(
+                    "SELECT event_count, first_seen_ms, last_seen_ms, title, culprit, level,
+                         platform, status, first_release, last_release FROM error_issues ORDER BY id",
+                )?
+                .iter()
+                .map(|row| format!("{row:?}"))
+                .collect(),
                 user_counts: rows("SELECT user_count FROM error_issues ORDER BY id")?
                     .iter()
                     .map(|row| int(&row[0]))
@@ -135,12 +144,14 @@ async fn counts_reach_the_store_when_written_and_not_before() {
     assert_eq!(before.hour_total(), 0, "{before:?}");
     assert!(before.tags.is_empty());
     assert_eq!(before.user_counts, [0]);
+    assert!(before.issues[0].starts_with("[Integer(0), "), "{before:?}");
     assert_eq!(through(&store).await, 0);
     assert_eq!(counts.counters.pending_events.get(), 6);
 
     counts.settle(&store).await.unwrap();
     let after = snapshot(&store).await;
     assert_eq!(after.user_counts, [4]);
+    assert!(after.issues[0].starts_with("[Integer(6), "), "{after:?}");
     let hours: Vec<(i64, i64)> = after.hours.iter().map(|(_, h, n)| (*h, *n)).collect();
     assert_eq!(hours, [(T0, 2), (T0 + HOUR, 2), (T0 + 2 * HOUR, 2)]);
     let releases: Vec<(&str, i64)> = after
