@@ -364,23 +364,37 @@ pub(crate) mod tests {
         (store, dir)
     }
 
-    /// Records an event and writes its issue's counts, as the next
-    /// batch would.
-    async fn record(
-        store: &Store,
-        counts: &Arc<IssueCounts>,
-        event: NewEvent,
-        keep: usize,
-    ) -> Recorded {
-        let counts = Arc::clone(counts);
-        store
-            .write(move |c| {
-                let recorded = record_event(c, 1, &event, keep, &counts)?;
-                counts.write(c)?;
-                Ok(recorded)
-            })
-            .await
-            .unwrap()
+    /// A store with the default project, and the issue counts of its
+    /// events.
+    struct Fixture {
+        store: Store,
+        counts: Arc<IssueCounts>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        async fn new() -> Fixture {
+            let (store, dir) = store().await;
+            Fixture {
+                store,
+                counts: Arc::default(),
+                _dir: dir,
+            }
+        }
+
+        /// Records an event and writes its issue's counts, as the next
+        /// batch would.
+        async fn record(&self, event: NewEvent, keep: usize) -> Recorded {
+            let counts = Arc::clone(&self.counts);
+            self.store
+                .write(move |c| {
+                    let recorded = record_event(c, 1, &event, keep, &counts)?;
+                    counts.write(c)?;
+                    Ok(recorded)
+                })
+                .await
+                .unwrap()
+        }
     }
 
     const HOUR: i64 = 3_600_000;
@@ -388,24 +402,16 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn events_group_count_and_retain_the_newest() {
-        let (store, _dir) = store().await;
-        let counts = Arc::new(IssueCounts::default());
-        let first = record(
-            &store,
-            &counts,
-            event(crash(1, "load", "1.0", "ada"), T0),
-            2,
-        )
-        .await;
+        let fixture = Fixture::new().await;
+        let store = fixture.store.clone();
+        let first = fixture
+            .record(event(crash(1, "load", "1.0", "ada"), T0), 2)
+            .await;
         assert_eq!(first.outcome, Outcome::NewIssue);
         for (id, user) in [(2, "bob"), (3, "ada"), (4, "cy")] {
-            let recorded = record(
-                &store,
-                &counts,
-                event(crash(id, "load", "1.1", user), T0 + HOUR),
-                2,
-            )
-            .await;
+            let recorded = fixture
+                .record(event(crash(id, "load", "1.1", user), T0 + HOUR), 2)
+                .await;
             assert_eq!(
                 recorded,
                 Recorded {
@@ -414,21 +420,13 @@ pub(crate) mod tests {
                 }
             );
         }
-        let retry = record(
-            &store,
-            &counts,
-            event(crash(4, "load", "1.1", "cy"), T0 + HOUR),
-            2,
-        )
-        .await;
+        let retry = fixture
+            .record(event(crash(4, "load", "1.1", "cy"), T0 + HOUR), 2)
+            .await;
         assert_eq!(retry.outcome, Outcome::Duplicate);
-        let other = record(
-            &store,
-            &counts,
-            event(crash(5, "save", "1.1", "ada"), T0),
-            2,
-        )
-        .await;
+        let other = fixture
+            .record(event(crash(5, "save", "1.1", "ada"), T0), 2)
+            .await;
         assert_eq!(other.outcome, Outcome::NewIssue);
         assert_ne!(other.issue_id, first.issue_id);
 
@@ -491,15 +489,11 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn an_older_event_moves_first_seen_back_and_a_newer_one_last_seen() {
-        let (store, _dir) = store().await;
-        let counts = Arc::new(IssueCounts::default());
-        let first = record(
-            &store,
-            &counts,
-            event(crash(1, "load", "1.0", "ada"), T0),
-            10,
-        )
-        .await;
+        let fixture = Fixture::new().await;
+        let store = fixture.store.clone();
+        let first = fixture
+            .record(event(crash(1, "load", "1.0", "ada"), T0), 10)
+            .await;
         let id = first.issue_id;
         let seen = |store: &Store| {
             let store = store.clone();
@@ -512,57 +506,37 @@ pub(crate) mod tests {
                 (issue.first_seen_ms, issue.last_seen_ms)
             }
         };
-        record(
-            &store,
-            &counts,
-            event(crash(2, "load", "1.0", "bob"), T0 + HOUR),
-            10,
-        )
-        .await;
+        fixture
+            .record(event(crash(2, "load", "1.0", "bob"), T0 + HOUR), 10)
+            .await;
         assert_eq!(seen(&store).await, (T0, T0 + HOUR));
         // Sent late: an SDK that was offline, or a slow retry.
-        record(
-            &store,
-            &counts,
-            event(crash(3, "load", "1.0", "cy"), T0 - HOUR),
-            10,
-        )
-        .await;
+        fixture
+            .record(event(crash(3, "load", "1.0", "cy"), T0 - HOUR), 10)
+            .await;
         assert_eq!(seen(&store).await, (T0 - HOUR, T0 + HOUR));
-        record(
-            &store,
-            &counts,
-            event(crash(4, "load", "1.0", "cy"), T0),
-            10,
-        )
-        .await;
+        fixture
+            .record(event(crash(4, "load", "1.0", "cy"), T0), 10)
+            .await;
         assert_eq!(seen(&store).await, (T0 - HOUR, T0 + HOUR));
     }
 
     #[tokio::test]
     async fn resolved_issues_regress_with_the_release_they_came_back_in() {
-        let (store, _dir) = store().await;
-        let counts = Arc::new(IssueCounts::default());
-        let first = record(
-            &store,
-            &counts,
-            event(crash(1, "load", "1.0", "ada"), T0),
-            10,
-        )
-        .await;
+        let fixture = Fixture::new().await;
+        let store = fixture.store.clone();
+        let first = fixture
+            .record(event(crash(1, "load", "1.0", "ada"), T0), 10)
+            .await;
         let id = first.issue_id;
         store
             .write(move |c| issues::set_status(c, id, IssueStatus::Resolved))
             .await
             .unwrap()
             .unwrap();
-        let back = record(
-            &store,
-            &counts,
-            event(crash(2, "load", "1.1", "ada"), T0 + 10),
-            10,
-        )
-        .await;
+        let back = fixture
+            .record(event(crash(2, "load", "1.1", "ada"), T0 + 10), 10)
+            .await;
         assert_eq!(back.outcome, Outcome::Regressed);
         let issue = store
             .read(move |c| issues::get(c, id))
@@ -582,21 +556,13 @@ pub(crate) mod tests {
             .unwrap();
         assert_eq!(issue.resolved_in_release.as_deref(), Some("1.1"));
         assert!(!issue.regressed, "leaving unresolved clears the mark");
-        let old = record(
-            &store,
-            &counts,
-            event(crash(3, "load", "1.1", "ada"), T0 + 20),
-            10,
-        )
-        .await;
+        let old = fixture
+            .record(event(crash(3, "load", "1.1", "ada"), T0 + 20), 10)
+            .await;
         assert_eq!(old.outcome, Outcome::Counted);
-        let new = record(
-            &store,
-            &counts,
-            event(crash(4, "load", "1.2", "ada"), T0 + 30),
-            10,
-        )
-        .await;
+        let new = fixture
+            .record(event(crash(4, "load", "1.2", "ada"), T0 + 30), 10)
+            .await;
         assert_eq!(new.outcome, Outcome::Regressed);
 
         let ignored = store
@@ -605,32 +571,24 @@ pub(crate) mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(ignored.status, "ignored");
-        let quiet = record(
-            &store,
-            &counts,
-            event(crash(5, "load", "1.3", "ada"), T0 + 40),
-            10,
-        )
-        .await;
+        let quiet = fixture
+            .record(event(crash(5, "load", "1.3", "ada"), T0 + 40), 10)
+            .await;
         assert_eq!(quiet.outcome, Outcome::Counted);
     }
 
     #[tokio::test]
     async fn old_events_go_in_sweeps_that_keep_the_newest() {
-        let (store, _dir) = store().await;
-        let counts = Arc::new(IssueCounts::default());
+        let fixture = Fixture::new().await;
+        let store = fixture.store.clone();
         let keep = 20;
         assert_eq!(retention_slack(keep), 2);
         let mut issue_id = 0;
         for id in 1..=25 {
-            issue_id = record(
-                &store,
-                &counts,
-                event(crash(id, "load", "1.0", "ada"), T0),
-                keep,
-            )
-            .await
-            .issue_id;
+            issue_id = fixture
+                .record(event(crash(id, "load", "1.0", "ada"), T0), keep)
+                .await
+                .issue_id;
             let stored = store
                 .read(move |c| events::stored_count(c, issue_id))
                 .await
@@ -654,8 +612,8 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn a_swept_event_takes_its_attachments_with_it() {
         use crate::errors::attachments::{self, AttachmentLimits, NewAttachment};
-        let (store, _dir) = store().await;
-        let counts = Arc::new(IssueCounts::default());
+        let fixture = Fixture::new().await;
+        let store = fixture.store.clone();
         let keep = 2;
         let attach = |id: u32, bytes: &'static [u8]| {
             store.write(move |c| {
@@ -678,25 +636,17 @@ pub(crate) mod tests {
         };
         for id in 1..=2 {
             attach(id, b"a file of the event").await.unwrap();
-            record(
-                &store,
-                &counts,
-                event(crash(id, "load", "1.0", "ada"), T0),
-                keep,
-            )
-            .await;
+            fixture
+                .record(event(crash(id, "load", "1.0", "ada"), T0), keep)
+                .await;
         }
         let before = store.read(|c| attachments::usage(c, 1)).await.unwrap();
         assert!(before > 0);
         // The third event's sweep deletes the first event and its file,
         // and gives its bytes back to the project's allowance.
-        record(
-            &store,
-            &counts,
-            event(crash(3, "load", "1.0", "ada"), T0),
-            keep,
-        )
-        .await;
+        fixture
+            .record(event(crash(3, "load", "1.0", "ada"), T0), keep)
+            .await;
         let left =
             |id: u32| store.read(move |c| attachments::list_for_event(c, 1, &format!("{id:032x}")));
         assert!(left(1).await.unwrap().is_empty());
@@ -707,18 +657,14 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn tag_values_per_key_are_bounded() {
-        let (store, _dir) = store().await;
-        let counts = Arc::new(IssueCounts::default());
+        let fixture = Fixture::new().await;
+        let store = fixture.store.clone();
         let mut issue_id = 0;
         for id in 0..(MAX_TAG_VALUES as u32 + 5) {
-            issue_id = record(
-                &store,
-                &counts,
-                event(crash(id, "load", "1.0", "ada"), T0),
-                1,
-            )
-            .await
-            .issue_id;
+            issue_id = fixture
+                .record(event(crash(id, "load", "1.0", "ada"), T0), 1)
+                .await
+                .issue_id;
         }
         let tags = store
             .read(move |c| issues::tag_distribution(c, issue_id, 1000))
@@ -749,8 +695,8 @@ pub(crate) mod tests {
     async fn an_issue_takes_its_first_event_as_dictionary_and_its_events_read_back() {
         use crate::errors::dictionaries::DictionaryCache;
         use crate::errors::prepare::prepare_against;
-        let (store, _dir) = store().await;
-        let counts = Arc::new(IssueCounts::default());
+        let fixture = Fixture::new().await;
+        let store = fixture.store.clone();
         let cache = DictionaryCache::default();
         let normalized = |id: u32| {
             normalize_event(
@@ -768,14 +714,14 @@ pub(crate) mod tests {
         let first = prepared(1, &store, &cache);
         let second = prepared(2, &store, &cache);
         assert!(matches!(first.body, EncodedBody::Offered(_)));
-        let issue_id = record(&store, &counts, first, 100).await.issue_id;
-        record(&store, &counts, second, 100).await;
+        let issue_id = fixture.record(first, 100).await.issue_id;
+        fixture.record(second, 100).await;
         // Later events find the dictionary in the store, then in memory.
         let third = prepared(3, &store, &cache);
         assert!(matches!(third.body, EncodedBody::AgainstIssue { .. }));
         assert_eq!(cache.usage().0, 1);
-        record(&store, &counts, third, 100).await;
-        record(&store, &counts, prepared(4, &store, &cache), 100).await;
+        fixture.record(third, 100).await;
+        fixture.record(prepared(4, &store, &cache), 100).await;
         let stored = kinds(&store, issue_id).await;
         let kinds_only: Vec<i64> = stored.iter().map(|(kind, _)| *kind).collect();
         assert_eq!(
@@ -793,7 +739,7 @@ pub(crate) mod tests {
         // one issue's dictionary but stored under another reads back too.
         let mut foreign = prepared(5, &store, &cache);
         foreign.grouping.key = "0".repeat(32);
-        let other_issue = record(&store, &counts, foreign, 100).await.issue_id;
+        let other_issue = fixture.record(foreign, 100).await.issue_id;
         assert_ne!(other_issue, issue_id);
         assert_eq!(kinds(&store, other_issue).await[0].0, events::KIND_ALONE);
         let (page, _) = store
@@ -836,12 +782,12 @@ pub(crate) mod tests {
                 ..
             }
         ));
-        assert_eq!(record(&store, &counts, sixth, 100).await.issue_id, issue_id);
+        assert_eq!(fixture.record(sixth, 100).await.issue_id, issue_id);
         let stored = kinds(&store, issue_id).await;
         assert_eq!(stored.last().unwrap().0, events::KIND_SHARED_TRACES);
         let mut moved = prepare_against(same_place(7), T0, None, None, &lookup).unwrap();
         moved.grouping.key = "1".repeat(32);
-        let moved_issue = record(&store, &counts, moved, 100).await.issue_id;
+        let moved_issue = fixture.record(moved, 100).await.issue_id;
         assert_eq!(kinds(&store, moved_issue).await[0].0, events::KIND_ALONE);
         for (issue, id) in [(issue_id, 6), (moved_issue, 7)] {
             let latest = store
