@@ -232,9 +232,15 @@ mod tests {
         let (store, _dir) = store().await;
         let queue = Arc::new(EventQueue::default());
         let counters = QueueCounters::default();
+        let shared = keep();
         let mut requests = Vec::new();
         for request in 0..40u32 {
-            let (queue, store, counters) = (Arc::clone(&queue), store.clone(), counters.clone());
+            let (queue, store, counters, keep) = (
+                Arc::clone(&queue),
+                store.clone(),
+                counters.clone(),
+                shared.clone(),
+            );
             requests.push(tokio::spawn(async move {
                 // Two events a request; every fourth request repeats the
                 // previous one's ids, as an SDK's retry does.
@@ -245,7 +251,7 @@ mod tests {
                 };
                 let events = vec![event(base * 2, "load"), event(base * 2 + 1, "save")];
                 let stored = queue
-                    .record(&store, keep(), &counters, 1, events)
+                    .record(&store, keep, &counters, 1, events)
                     .await
                     .unwrap();
                 (request, stored)
@@ -324,8 +330,9 @@ mod tests {
         // An event of a project that does not exist breaks the foreign
         // key of its issue: the whole job is rolled back.
         let counters = QueueCounters::default();
+        let keep = keep();
         let stored = queue
-            .record(&store, keep(), &counters, 999, vec![event(1, "load")])
+            .record(&store, keep.clone(), &counters, 999, vec![event(1, "load")])
             .await;
         assert!(stored.is_err(), "an event of no project was recorded");
         let events: i64 = store
@@ -335,7 +342,7 @@ mod tests {
         assert_eq!(events, 0);
         // The queue goes on with the next request.
         let stored = queue
-            .record(&store, keep(), &counters, 1, vec![event(2, "load")])
+            .record(&store, keep, &counters, 1, vec![event(2, "load")])
             .await
             .unwrap();
         assert_eq!(stored[0].recorded.outcome, Outcome::NewIssue);

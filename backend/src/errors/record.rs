@@ -3,11 +3,11 @@
 //! or not at all, and the SDK hears 200 only after the commit).
 //!
 //! Per event: skip it if its id was stored before (SDKs retry); find or
-//! create its issue, apply the status rules and count it in the issue's
-//! total; store its body; add its hour, user and tag values to the
-//! issue's counts, which are written in batches (`counts`); every
-//! [`retention_slack`] events of the issue, delete its events past the
-//! newest `events_per_issue`.
+//! create its issue and apply the status rules; store its body; add what
+//! it changes on its issue (the count, last seen, the latest title, the
+//! releases, its hour, user and tag values) to `counts`, which writes
+//! them in batches; every [`retention_slack`] events of the issue, delete
+//! its events past the newest `events_per_issue` that are counted.
 
 use std::borrow::Cow;
 
