@@ -7,10 +7,13 @@
 //! recorded, they took over half of the store writer's time under load:
 //! a B-tree page of each table rewritten into the WAL for every event,
 //! and two index entries of the issue row moved.
+//!
 //! Here the writer job that records an event adds its counts to memory,
-//! and they are written in one batch: every second
-//! ([`run`]), before any API read of them ([`IssueCounts::settle`]), and
-//! at once when memory holds [`MAX_PENDING_EVENTS`] events.
+//! and they are written in one batch: every second ([`run`]), before any
+//! API read of them ([`IssueCounts::settle`]), before a notification
+//! tells an issue's count, and at once when memory holds
+//! [`MAX_PENDING_EVENTS`] events. Only the status rules still read the
+//! issue row for every event (and write it when the status changes).
 //!
 //! `error_counts_through` holds the event row through which the stored
 //! counts are complete. Retention keeps every event after it
@@ -30,20 +33,21 @@
 //! [`OTHER_VALUE`], so a tag that holds a request id cannot grow a table
 //! without end. Values meet the bounds in the order they arrived.
 
-use foldhash::{HashMap, HashMapExt, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use foldhash::{HashMap, HashMapExt, HashSet};
 use indexmap::IndexMap;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use rusqlite::Connection;
 use tokio_util::sync::CancellationToken;
 
+use partout_protocols::sentry::grouping::group_event;
+
 use super::events;
 use super::prepare::{facets, Facets};
 use crate::store::{Store, StoreError};
-use partout_protocols::sentry::grouping::group_event;
 
 /// Distinct tag keys counted per issue.
 pub const MAX_TAG_KEYS: i64 = 200;
