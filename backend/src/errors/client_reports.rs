@@ -13,8 +13,8 @@ use partout_model::errors::DiscardedCount;
 use partout_protocols::sentry::client_report::ClientReport;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::counts::OTHER_VALUE;
 use super::prepare::trusted_time_ms;
-use super::record::OTHER_VALUE;
 use crate::store::StoreError;
 
 /// Reason and category pairs per project and hour.

@@ -38,8 +38,8 @@ use partout_model::errors::ReleaseHealth;
 use partout_protocols::sentry::session::{SessionAggregates, SessionStatus, SessionUpdate};
 use rusqlite::{Connection, OptionalExtension};
 
+use super::counts::OTHER_VALUE;
 use super::prepare::{digest, drift_corrected_ms};
-use super::record::OTHER_VALUE;
 use crate::store::StoreError;
 
 /// Sessions that started longer ago than this are not counted, ms.

@@ -21,8 +21,8 @@ use partout_model::errors::TransactionStats;
 use partout_protocols::sentry::transaction::Transaction;
 use rusqlite::{Connection, OptionalExtension};
 
+use super::counts::OTHER_VALUE;
 use super::prepare::trusted_time_ms;
-use super::record::OTHER_VALUE;
 use crate::metrics::sketch::Sketch;
 use crate::store::StoreError;
 
