@@ -23,8 +23,6 @@ use super::prepare::NewEvent;
 use super::status::{self, IssueStatus};
 use crate::store::StoreError;
 
-pub use super::counts::OTHER_VALUE;
-
 /// What happened to one event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -64,11 +62,6 @@ pub fn record_and_notify(
         Outcome::Regressed => Some(Change::Regressed),
         Outcome::Counted | Outcome::Duplicate => None,
     };
-    if change.is_some() {
-        // The notification tells the issue's count and last seen: its
-        // row must hold this event's.
-        counts.write(conn)?;
-    }
     let notification = change
         .map(|change| {
             outbox::enqueue(
@@ -78,6 +71,7 @@ pub fn record_and_notify(
                 change,
                 event,
                 per_minute,
+                counts,
             )
         })
         .transpose()?;
@@ -327,7 +321,7 @@ pub(crate) mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::errors::counts::MAX_TAG_VALUES;
+    use crate::errors::counts::{MAX_TAG_VALUES, OTHER_VALUE};
     use crate::errors::issues::{self, IssueFilter};
     use crate::errors::prepare::prepare;
     use crate::errors::{events, projects};

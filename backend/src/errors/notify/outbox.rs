@@ -16,6 +16,7 @@
 use rusqlite::{Connection, OptionalExtension};
 
 use super::message::{Change, Context};
+use crate::errors::counts::IssueCounts;
 use crate::errors::prepare::NewEvent;
 use crate::store::StoreError;
 
@@ -45,7 +46,8 @@ pub enum Enqueued {
 
 /// Records the notification of `change` to `issue_id`, made by `event`,
 /// inside the writer job that made the change. `per_minute` is the
-/// project's notification limit (0: no limit).
+/// project's notification limit (0: no limit); `counts` are written
+/// first when a notification is made, for its issue's count.
 pub fn enqueue(
     conn: &Connection,
     project_id: i64,
@@ -53,6 +55,7 @@ pub fn enqueue(
     change: Change,
     event: &NewEvent,
     per_minute: u32,
+    counts: &IssueCounts,
 ) -> Result<Enqueued, StoreError> {
     let webhooks: Vec<i64> = {
         let mut stmt =
@@ -74,6 +77,9 @@ pub fn enqueue(
             |row| row.get(0),
         )?;
     let suppressed = per_minute > 0 && recent >= i64::from(per_minute);
+    // The snapshot tells the issue's count and last seen, which its row
+    // holds only once the events held in memory are written.
+    counts.write(conn)?;
     let Some(context) = context(conn, project_id, issue_id, change, event)? else {
         // The issue was written by this same job; not finding it would be
         // a bug, and a missing notification is better than a failed event.

@@ -14,7 +14,7 @@ use crate::errors::notify::sender::{self, SenderConfig};
 use crate::errors::notify::webhooks;
 use crate::errors::prepare::prepare;
 use crate::errors::projects;
-use crate::errors::record::{record_event, Outcome};
+use crate::errors::record::{record_and_notify, record_event, Outcome};
 use crate::store::Store;
 use crate::telemetry::{NotificationLabels, Telemetry};
 use partout_protocols::sentry::event::{normalize_event, NormalizeLimits};
@@ -59,13 +59,14 @@ async fn add_webhook(store: &Store, url: &str) -> i64 {
 async fn ingest(store: &Store, event: NewEvent, per_minute: u32) -> Option<Enqueued> {
     store
         .write(move |c| {
-            let recorded = record_event(c, 1, &event, 10, &IssueCounts::default())?;
+            let counts = IssueCounts::default();
+            let recorded = record_event(c, 1, &event, 10, &counts)?;
             let change = match recorded.outcome {
                 Outcome::NewIssue => Change::New,
                 Outcome::Regressed => Change::Regressed,
                 _ => return Ok(None),
             };
-            enqueue(c, 1, recorded.issue_id, change, &event, per_minute).map(Some)
+            enqueue(c, 1, recorded.issue_id, change, &event, per_minute, &counts).map(Some)
         })
         .await
         .unwrap()
@@ -113,7 +114,17 @@ async fn a_new_issue_is_queued_once_with_its_context() {
     // The same change recorded again is refused by its key.
     let issue_id = context.issue_id;
     let again = store
-        .write(move |c| enqueue(c, 1, issue_id, Change::New, &event(1, "load", T0), 10))
+        .write(move |c| {
+            enqueue(
+                c,
+                1,
+                issue_id,
+                Change::New,
+                &event(1, "load", T0),
+                10,
+                &IssueCounts::default(),
+            )
+        })
         .await
         .unwrap();
     assert_eq!(again, Enqueued::Duplicate);
@@ -126,6 +137,41 @@ async fn a_new_issue_is_queued_once_with_its_context() {
         assert_eq!(next, Next::Sent);
     }
     assert!(due_at(&store, T0 + 3_600_000).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_regression_tells_every_event_before_it_though_their_counts_are_held() {
+    let (store, _dir) = store().await;
+    add_webhook(&store, "http://127.0.0.1:9/a").await;
+    let counts = Arc::new(IssueCounts::default());
+    let record = |event: NewEvent| {
+        let counts = Arc::clone(&counts);
+        store.write(move |c| record_and_notify(c, 1, &event, 10, 10, &counts))
+    };
+    counts.settle(&store).await.unwrap();
+    for (id, at) in [(1, T0), (2, T0 + 10), (3, T0 + 20)] {
+        record(event(id, "load", at)).await.unwrap();
+    }
+    let issue_id = due_at(&store, T0).await[0].context.issue_id;
+    store
+        .write(move |c| {
+            crate::errors::issues::set_status(
+                c,
+                issue_id,
+                crate::errors::status::IssueStatus::Resolved,
+            )
+        })
+        .await
+        .unwrap();
+    // Events 2 and 3 are held in memory, not in the issue's row.
+    record(event(4, "load", T0 + 30)).await.unwrap();
+    let due = due_at(&store, T0 + 30).await;
+    let regressed = due
+        .iter()
+        .find(|due| due.context.change == Change::Regressed)
+        .expect("a regression notification");
+    assert_eq!(regressed.context.count, 4);
+    assert_eq!(regressed.context.last_seen_ms, T0 + 30);
 }
 
 #[tokio::test]
