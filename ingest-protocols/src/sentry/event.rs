@@ -314,7 +314,7 @@ fn from_payload(mut read: super::payload::Payload, limits: &NormalizeLimits) -> 
     } else {
         read.stacktrace.take().or_else(|| read.thread_stacktrace())
     };
-    assemble(&read.fields, read.exceptions, stacktrace, limits)
+    super::fields::assemble_owned(read.fields, read.exceptions, stacktrace, limits)
 }
 
 /// Normalizes an event already parsed as a JSON object.
@@ -401,7 +401,7 @@ pub(crate) fn sdk(value: Option<&Value>) -> Option<Sdk> {
 
 /// `logentry` (preferred) or `message`, which is a plain string in
 /// `capture_message` events and an object in old SDKs.
-fn log_entry(map: &Map<String, Value>, limits: &NormalizeLimits) -> Option<LogEntry> {
+pub(crate) fn log_entry(map: &Map<String, Value>, limits: &NormalizeLimits) -> Option<LogEntry> {
     let text = |value: Option<&Value>| string(value, limits.max_text_chars);
     let from_object = |entry: &Map<String, Value>| LogEntry {
         message: text(entry.get("message")),
@@ -565,7 +565,7 @@ fn pairs(value: Option<&Value>, max_entries: usize, max_chars: usize) -> Vec<(St
     }
 }
 
-fn json_bounds(limits: &NormalizeLimits) -> JsonBounds {
+pub(crate) fn json_bounds(limits: &NormalizeLimits) -> JsonBounds {
     JsonBounds {
         max_depth: limits.max_json_depth,
         max_entries: limits.max_json_entries,
@@ -595,7 +595,7 @@ fn contexts(value: Option<&Value>, limits: &NormalizeLimits) -> Map<String, Valu
         .collect()
 }
 
-fn user(value: Option<&Value>, limits: &NormalizeLimits) -> Option<User> {
+pub(crate) fn user(value: Option<&Value>, limits: &NormalizeLimits) -> Option<User> {
     let map = object(value)?;
     let field = |key: &str| {
         map.get(key)
@@ -611,7 +611,7 @@ fn user(value: Option<&Value>, limits: &NormalizeLimits) -> Option<User> {
 }
 
 /// Header names (lowercased) containing any of these are dropped.
-const SECRET_HEADER_PARTS: &[&str] = &[
+pub(crate) const SECRET_HEADER_PARTS: &[&str] = &[
     "cookie", "auth", "token", "secret", "password", "key", "session", "csrf", "xsrf",
 ];
 
@@ -633,7 +633,7 @@ fn request(value: Option<&Value>, limits: &NormalizeLimits) -> Option<Request> {
 }
 
 /// `https://user:pass@host/path` without `user:pass@`.
-fn without_userinfo(url: &str) -> String {
+pub(crate) fn without_userinfo(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_owned();
     };
@@ -666,7 +666,7 @@ fn breadcrumbs(value: Option<&Value>, limits: &NormalizeLimits) -> Vec<Breadcrum
         .collect()
 }
 
-fn fingerprint(value: Option<&Value>, limits: &NormalizeLimits) -> Vec<String> {
+pub(crate) fn fingerprint(value: Option<&Value>, limits: &NormalizeLimits) -> Vec<String> {
     match value {
         Some(Value::Array(parts)) => parts
             .iter()
@@ -962,7 +962,7 @@ mod tests {
         /// `Value` must agree on everything, cuts included.
         #[test]
         fn reading_bytes_equals_reading_the_value(
-            value in proptest::prop_oneof![arbitrary_json(), event_json()]
+            value in proptest::prop_oneof![arbitrary_json(), event_json(), fields_json()]
         ) {
             let limits = NormalizeLimits {
                 max_frames: 3,
@@ -971,6 +971,9 @@ mod tests {
                 max_context_lines: 2,
                 max_name_chars: 4,
                 max_text_chars: 6,
+                max_tags: 3,
+                max_json_depth: 3,
+                max_json_entries: 3,
                 ..NormalizeLimits::default()
             };
             let bytes = value.to_string();
@@ -1187,6 +1190,55 @@ mod tests {
             })
     }
 
+    /// Top-level fields other than stack traces, each present often: the
+    /// free-form JSON, tags, request headers and breadcrumbs are what the
+    /// one-pass reader moves rather than copies (`fields`).
+    fn fields_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::collection::{btree_map, vec};
+        use proptest::prelude::*;
+        let any_json = arbitrary_json().boxed();
+        let field = |keys: &'static [&'static str]| {
+            btree_map(
+                proptest::sample::select(keys),
+                arbitrary_json(),
+                0..keys.len(),
+            )
+            .prop_map(|map| {
+                Value::Object(
+                    map.into_iter()
+                        .map(|(key, value)| (key.to_owned(), value))
+                        .collect(),
+                )
+            })
+            .boxed()
+        };
+        let crumb = field(&["type", "category", "message", "level", "data", "timestamp"]);
+        let request = field(&["url", "method", "headers"]);
+        let crumbs = prop_oneof![
+            vec(crumb.clone(), 0..4).prop_map(Value::Array),
+            vec(crumb, 0..4).prop_map(|items| json!({ "values": items })),
+            any_json.clone(),
+        ];
+        (
+            any_json.clone(),
+            any_json.clone(),
+            any_json.clone(),
+            prop_oneof![request, any_json.clone()],
+            crumbs,
+            field(&["release", "platform", "type", "logger", "environment"]),
+        )
+            .prop_map(|(tags, contexts, extra, request, breadcrumbs, names)| {
+                let mut event = json!({
+                    "tags": tags, "contexts": contexts, "extra": extra,
+                    "request": request, "breadcrumbs": breadcrumbs,
+                });
+                if let (Value::Object(event), Value::Object(names)) = (&mut event, names) {
+                    event.extend(names);
+                }
+                event
+            })
+    }
+
     /// JSON shaped like events often enough to reach the interesting code:
     /// keys are drawn from the protocol's field names.
     fn arbitrary_json() -> impl proptest::strategy::Strategy<Value = Value> {
@@ -1221,6 +1273,19 @@ mod tests {
             Just("vars".to_owned()),
             Just("crashed".to_owned()),
             Just("current".to_owned()),
+            Just("extra".to_owned()),
+            Just("data".to_owned()),
+            Just("category".to_owned()),
+            Just("level".to_owned()),
+            Just("url".to_owned()),
+            Just("method".to_owned()),
+            Just("release".to_owned()),
+            Just("platform".to_owned()),
+            Just("user".to_owned()),
+            Just("id".to_owned()),
+            Just("params".to_owned()),
+            Just("formatted".to_owned()),
+            Just("a long key".to_owned()),
             "[a-z]{1,3}",
         ];
         let leaf = prop_oneof![

@@ -39,6 +39,7 @@ pub mod client_report;
 pub mod envelope;
 pub mod error;
 pub mod event;
+mod fields;
 pub mod grouping;
 pub mod logs;
 pub mod message;

@@ -33,6 +33,27 @@ pub(crate) fn truncate(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// [`truncate`] of a string already owned: the same result, without a
+/// copy when nothing is cut, and cut in place when something is.
+pub(crate) fn cut_owned(mut text: String, max_chars: usize) -> String {
+    if text.len() <= max_chars {
+        return text;
+    }
+    if text.char_indices().nth(max_chars).is_none() {
+        return text;
+    }
+    let keep = max_chars.saturating_sub(1);
+    let end = text
+        .char_indices()
+        .nth(keep)
+        .map_or(text.len(), |(at, _)| at);
+    text.truncate(end);
+    if max_chars > 0 {
+        text.push(ELLIPSIS);
+    }
+    text
+}
+
 /// A non-empty string field, cut to `max_chars`.
 pub(crate) fn string(value: Option<&Value>, max_chars: usize) -> Option<String> {
     match value? {
@@ -49,6 +70,23 @@ pub(crate) fn scalar_string(value: &Value, max_chars: usize) -> Option<String> {
         Value::Number(number) => Some(truncate(&number.to_string(), max_chars)),
         Value::Bool(flag) => Some(truncate(&flag.to_string(), max_chars)),
         _ => None,
+    }
+}
+
+/// [`string`] of a value taken out of its map: its text is moved, not
+/// copied.
+pub(crate) fn take_string(value: Option<Value>, max_chars: usize) -> Option<String> {
+    match value? {
+        Value::String(text) if !text.is_empty() => Some(cut_owned(text, max_chars)),
+        _ => None,
+    }
+}
+
+/// [`scalar_string`] of a value taken out of its map.
+pub(crate) fn take_scalar_string(value: Value, max_chars: usize) -> Option<String> {
+    match value {
+        Value::String(text) => take_string(Some(Value::String(text)), max_chars),
+        other => scalar_string(&other, max_chars),
     }
 }
 
@@ -76,6 +114,18 @@ pub(crate) fn values_array(value: Option<&Value>) -> &[Value] {
             _ => &[],
         },
         _ => &[],
+    }
+}
+
+/// [`values_array`] of a value taken out of its map.
+pub(crate) fn take_values_array(value: Option<Value>) -> Vec<Value> {
+    match value {
+        Some(Value::Array(items)) => items,
+        Some(Value::Object(mut map)) => match map.remove("values") {
+            Some(Value::Array(items)) => items,
+            _ => Vec::new(),
+        },
+        _ => Vec::new(),
     }
 }
 
@@ -119,6 +169,52 @@ fn bounded_at(value: &Value, bounds: JsonBounds, depth: usize) -> Value {
                 .collect(),
         ),
         other => other.clone(),
+    }
+}
+
+/// [`bounded_json`] of a value that is not needed afterwards: what is
+/// kept is moved rather than copied, and an object within every bound is
+/// bounded in place.
+pub(crate) fn bounded_json_owned(value: Value, bounds: JsonBounds) -> Value {
+    bounded_owned_at(value, bounds, 0)
+}
+
+fn bounded_owned_at(value: Value, bounds: JsonBounds, depth: usize) -> Value {
+    match value {
+        Value::String(text) => Value::String(cut_owned(text, bounds.max_chars)),
+        Value::Array(_) | Value::Object(_) if depth >= bounds.max_depth => {
+            Value::String(String::from("[nested too deep]"))
+        }
+        Value::Array(mut items) => {
+            items.truncate(bounds.max_entries);
+            Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| bounded_owned_at(item, bounds, depth + 1))
+                    .collect(),
+            )
+        }
+        Value::Object(mut map)
+            if map.len() <= bounds.max_entries
+                && map.keys().all(|key| key.len() <= bounds.max_chars) =>
+        {
+            for item in map.values_mut() {
+                *item = bounded_owned_at(std::mem::take(item), bounds, depth + 1);
+            }
+            Value::Object(map)
+        }
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .take(bounds.max_entries)
+                .map(|(key, item)| {
+                    (
+                        cut_owned(key, bounds.max_chars),
+                        bounded_owned_at(item, bounds, depth + 1),
+                    )
+                })
+                .collect(),
+        ),
+        other => other,
     }
 }
 
