@@ -128,7 +128,7 @@ impl Store {
         migrations::migrate(&mut conn, &path)?;
         flush()
             .map_err(|err| StoreError::Task(format!("cannot sync {}: {err}", path.display())))?;
-        let writer = writer::spawn(conn, flush, counters)?;
+        let writer = writer::spawn(conn, flush, counters, writer::COMMIT_INTERVAL)?;
         Ok(Store {
             inner: Arc::new(Inner {
                 path,

@@ -11,7 +11,11 @@
 //! disk flushes one batch the writer already runs the next, and one flush
 //! covers every batch committed before it began: the flush, about a
 //! millisecond here, was most of the writer's time when each commit waited
-//! for its own.
+//! for its own. Commits come at most every [`COMMIT_INTERVAL`] while jobs
+//! keep arriving: each commit rewrites the hot pages (an issue's row, the
+//! index tails) into the WAL and costs the syncer a flush, so a writer
+//! that commits whatever one request brings spends more per job than one
+//! that waits a moment for the requests behind it.
 //!
 //! A crash can lose only commits nobody was answered for, and only a suffix
 //! of them: SQLite's recovery reads the WAL's frames in order and stops at
@@ -19,6 +23,7 @@
 //! state after some commit.
 
 use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
@@ -34,6 +39,15 @@ const MAX_BATCH: usize = 512;
 /// instead of committing ever smaller batches (each commit rewrites the
 /// hot pages, an issue's row and the index tails, into the WAL again).
 const UNSYNCED_BATCHES: usize = 1;
+/// The least time from one commit to the next while jobs keep coming
+/// ([`Store::open`](super::Store::open)'s writer): a job that finds the
+/// writer idle sooner waits out the rest, and the jobs that arrive
+/// meanwhile share its commit (a group commit with a delay, as
+/// PostgreSQL's `commit_delay`). Under the errors benchmark's load,
+/// commits went from about 4 events to 15, the writer's and syncer's CPU
+/// per event fell by a fifth and a half, and accepted events/s rose by
+/// 9 to 17%; a job alone, after a quiet spell, is not delayed.
+pub const COMMIT_INTERVAL: Duration = Duration::from_micros(1500);
 
 /// Runs a job inside the open transaction and returns what to do once the
 /// transaction's fate is known.
@@ -72,10 +86,13 @@ pub struct WriterHandle {
     sender: mpsc::Sender<Message>,
 }
 
+/// Starts the writer and its syncer; `commit_interval` is
+/// [`COMMIT_INTERVAL`] but in tests.
 pub fn spawn(
     conn: Connection,
     flush: Flush,
     counters: WriterCounters,
+    commit_interval: Duration,
 ) -> Result<WriterHandle, StoreError> {
     let (sender, receiver) = mpsc::channel(QUEUE_CAPACITY);
     let (committed, to_sync) = std_mpsc::sync_channel(UNSYNCED_BATCHES);
@@ -92,7 +109,7 @@ pub fn spawn(
                 syncer,
                 commits,
             };
-            run(conn, receiver, syncer)
+            run(conn, receiver, syncer, commit_interval)
         })
         .map_err(|err| StoreError::Task(format!("cannot start the writer thread: {err}")))?;
     Ok(WriterHandle { sender })
@@ -182,8 +199,14 @@ fn in_savepoint<T>(
     result
 }
 
-fn run(conn: Connection, mut receiver: mpsc::Receiver<Message>, syncer: Syncer) {
+fn run(
+    conn: Connection,
+    mut receiver: mpsc::Receiver<Message>,
+    syncer: Syncer,
+    commit_interval: Duration,
+) {
     let mut batch: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    let mut last_commit: Option<Instant> = None;
     loop {
         let mut close_reply = None;
         match receiver.blocking_recv() {
@@ -191,14 +214,18 @@ fn run(conn: Connection, mut receiver: mpsc::Receiver<Message>, syncer: Syncer) 
             Some(Message::Close(reply)) => close_reply = Some(reply),
             None => {}
         }
-        while close_reply.is_none() && !batch.is_empty() && batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(Message::Job(job)) => batch.push(job),
-                Ok(Message::Close(reply)) => close_reply = Some(reply),
-                Err(_) => break,
-            }
+        gather(&mut receiver, &mut batch, &mut close_reply);
+        // Caught up with the queue, soon after the last commit: wait out
+        // the interval for the jobs behind this one. A writer behind its
+        // queue (a full batch taken) never waits.
+        let wait = last_commit.and_then(|at| commit_interval.checked_sub(at.elapsed()));
+        let caught_up = !batch.is_empty() && batch.len() < MAX_BATCH && close_reply.is_none();
+        if let Some(wait) = wait.filter(|_| caught_up) {
+            std::thread::sleep(wait);
+            gather(&mut receiver, &mut batch, &mut close_reply);
         }
         if !batch.is_empty() {
+            last_commit = Some(Instant::now());
             if let Some(committed) = commit_batch(&conn, &mut batch) {
                 syncer.hand_over(committed);
             }
@@ -216,6 +243,22 @@ fn run(conn: Connection, mut receiver: mpsc::Receiver<Message>, syncer: Syncer) 
             syncer.stop();
             let _ = finish(conn);
             return;
+        }
+    }
+}
+
+/// Adds the jobs already queued to `batch`, up to [`MAX_BATCH`], until the
+/// queue is empty or a close request comes.
+fn gather(
+    receiver: &mut mpsc::Receiver<Message>,
+    batch: &mut Vec<Job>,
+    close_reply: &mut Option<oneshot::Sender<Result<(), StoreError>>>,
+) {
+    while close_reply.is_none() && !batch.is_empty() && batch.len() < MAX_BATCH {
+        match receiver.try_recv() {
+            Ok(Message::Job(job)) => batch.push(job),
+            Ok(Message::Close(reply)) => *close_reply = Some(reply),
+            Err(_) => break,
         }
     }
 }
@@ -315,7 +358,8 @@ mod tests {
             })
         };
         let counters = WriterCounters::default();
-        let writer = Arc::new(spawn(connection(&dir), flush, counters.clone()).unwrap());
+        let writer =
+            Arc::new(spawn(connection(&dir), flush, counters.clone(), Duration::ZERO).unwrap());
         let mut callers = Vec::new();
         for value in 0..200_i64 {
             let (writer, started, finished) = (
@@ -359,13 +403,72 @@ mod tests {
         assert_eq!(rows, 200);
     }
 
+    fn insert(value: i64) -> impl FnOnce(&Connection) -> Result<(), StoreError> {
+        move |conn: &Connection| {
+            conn.execute("INSERT INTO t (x) VALUES (?1)", [value])?;
+            Ok(())
+        }
+    }
+
+    /// Jobs that come within the interval after a commit share the next
+    /// one, even when the writer was idle as each arrived.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn jobs_within_the_commit_interval_share_a_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let counters = WriterCounters::default();
+        let interval = Duration::from_millis(300);
+        let flush: Flush = Box::new(|| Ok(()));
+        let writer = Arc::new(spawn(connection(&dir), flush, counters.clone(), interval).unwrap());
+        writer.submit(insert(1)).await.unwrap();
+        assert_eq!(counters.commits.get(), 1);
+        let first = tokio::spawn({
+            let writer = Arc::clone(&writer);
+            async move { writer.submit(insert(2)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        writer.submit(insert(3)).await.unwrap();
+        first.await.unwrap().unwrap();
+        assert_eq!(
+            counters.commits.get(),
+            2,
+            "the two later jobs in one commit"
+        );
+        writer.close().await.unwrap();
+    }
+
+    /// A job that comes after a quiet spell longer than the interval is
+    /// committed at once.
+    #[tokio::test]
+    async fn a_job_after_a_quiet_spell_is_not_delayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let interval = Duration::from_millis(400);
+        let flush: Flush = Box::new(|| Ok(()));
+        let writer = spawn(connection(&dir), flush, WriterCounters::default(), interval).unwrap();
+        writer.submit(insert(1)).await.unwrap();
+        tokio::time::sleep(interval + Duration::from_millis(50)).await;
+        let asked = Instant::now();
+        writer.submit(insert(2)).await.unwrap();
+        assert!(
+            asked.elapsed() < interval / 2,
+            "answered after {:?}",
+            asked.elapsed()
+        );
+        writer.close().await.unwrap();
+    }
+
     /// A commit that cannot be flushed is not reported as stored, and the
     /// error says why; a full disk is recognised as such.
     #[tokio::test]
     async fn a_failed_flush_fails_the_jobs_it_covered() {
         let dir = tempfile::tempdir().unwrap();
         let flush: Flush = Box::new(|| Err(std::io::Error::from_raw_os_error(libc::ENOSPC)));
-        let writer = spawn(connection(&dir), flush, WriterCounters::default()).unwrap();
+        let writer = spawn(
+            connection(&dir),
+            flush,
+            WriterCounters::default(),
+            Duration::ZERO,
+        )
+        .unwrap();
         let error = writer
             .submit(|conn| {
                 conn.execute("INSERT INTO t (x) VALUES (1)", [])?;
@@ -383,7 +486,13 @@ mod tests {
     async fn a_failed_job_reports_its_own_error_not_the_flush() {
         let dir = tempfile::tempdir().unwrap();
         let flush: Flush = Box::new(|| Err(std::io::Error::other("disk gone")));
-        let writer = spawn(connection(&dir), flush, WriterCounters::default()).unwrap();
+        let writer = spawn(
+            connection(&dir),
+            flush,
+            WriterCounters::default(),
+            Duration::ZERO,
+        )
+        .unwrap();
         let error = writer
             .submit(|conn| -> Result<(), StoreError> {
                 conn.execute("INSERT INTO missing (x) VALUES (1)", [])?;
