@@ -314,7 +314,13 @@ fn from_payload(mut read: super::payload::Payload, limits: &NormalizeLimits) -> 
     } else {
         read.stacktrace.take().or_else(|| read.thread_stacktrace())
     };
-    super::fields::assemble_owned(read.fields, read.exceptions, stacktrace, limits)
+    super::fields::assemble_owned(
+        read.fields,
+        read.exceptions,
+        stacktrace,
+        read.breadcrumbs,
+        limits,
+    )
 }
 
 /// Normalizes an event already parsed as a JSON object.

@@ -1,6 +1,6 @@
 //! The top-level fields of an event payload (everything but its stack
-//! traces) into the event, taking each value out of the map the one-pass
-//! reader ([`super::payload`]) built.
+//! traces and breadcrumbs, read already) into the event, taking each
+//! value out of the map the one-pass reader ([`super::payload`]) built.
 //!
 //! Why a second assembly beside `event::assemble`: that one reads a map
 //! it borrows, so every string it keeps is copied, and free-form JSON
@@ -18,9 +18,7 @@ use super::event::{
     Exception, Level, NormalizeLimits, Request, Stacktrace, SECRET_HEADER_PARTS,
 };
 use super::timestamp;
-use super::value::{
-    bounded_json_owned, cut_owned, take_scalar_string, take_string, take_values_array,
-};
+use super::value::{bounded_json_owned, cut_owned, take_scalar_string, take_string};
 
 /// The event from its stack traces, read already, and the rest of its
 /// top-level fields, which are moved out of `map`.
@@ -28,6 +26,7 @@ pub(crate) fn assemble_owned(
     mut map: Map<String, Value>,
     exceptions: Vec<Exception>,
     stacktrace: Option<Stacktrace>,
+    breadcrumbs: Vec<Breadcrumb>,
     limits: &NormalizeLimits,
 ) -> Event {
     // The fields read in place first: these are small, or read from two
@@ -80,7 +79,7 @@ pub(crate) fn assemble_owned(
         },
         user,
         request: request(map.remove("request"), limits),
-        breadcrumbs: breadcrumbs(map.remove("breadcrumbs"), limits),
+        breadcrumbs,
         sdk,
         fingerprint,
     }
@@ -156,31 +155,4 @@ fn request(value: Option<Value>, limits: &NormalizeLimits) -> Option<Request> {
             .collect(),
     };
     (request != Request::default()).then_some(request)
-}
-
-fn breadcrumbs(value: Option<Value>, limits: &NormalizeLimits) -> Vec<Breadcrumb> {
-    let values = take_values_array(value);
-    let skip = values.len().saturating_sub(limits.max_breadcrumbs);
-    values
-        .into_iter()
-        .skip(skip)
-        .filter_map(|value| match value {
-            Value::Object(map) => Some(map),
-            _ => None,
-        })
-        .map(|mut map| Breadcrumb {
-            timestamp_micros: map.get("timestamp").and_then(timestamp::from_json),
-            level: map
-                .get("level")
-                .and_then(Value::as_str)
-                .and_then(Level::from_name),
-            kind: take_string(map.remove("type"), limits.max_name_chars),
-            category: take_string(map.remove("category"), limits.max_name_chars),
-            message: take_string(map.remove("message"), limits.max_text_chars),
-            data: match map.remove("data") {
-                Some(Value::Object(data)) => Some(bounded_map(data, limits)),
-                _ => None,
-            },
-        })
-        .collect()
 }

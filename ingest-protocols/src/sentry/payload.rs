@@ -9,9 +9,10 @@
 //! read straight into their normalized structs, frame fields that are
 //! never kept (`vars`, and anything unknown) are skipped without
 //! allocating, and top-level fields normalization does not read are
-//! skipped too. The small fields it does read (tags, contexts, user,
-//! request, breadcrumbs...) still become `Value`s, so their rules stay in
-//! one place.
+//! skipped too. Breadcrumbs, up to a hundred small objects, are read
+//! straight into theirs too (`breadcrumbs`). The small fields it does
+//! read (tags, contexts, user, request...) still become `Value`s, so their
+//! rules stay in one place.
 //!
 //! The result must equal what [`super::event::normalize_event_map`] makes
 //! of the same payload parsed as a `Value`: the same tolerance (a field of
@@ -27,11 +28,12 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::event::{Exception, Frame, Mechanism, NormalizeLimits, Stacktrace};
+use super::event::{Breadcrumb, Exception, Frame, Mechanism, NormalizeLimits, Stacktrace};
 use super::value::truncate;
 
 /// Top-level keys whose values normalization reads as JSON values. Every
-/// other key but `exception`, `stacktrace` and `threads` is skipped.
+/// other key but `exception`, `stacktrace`, `threads` and `breadcrumbs`
+/// is skipped.
 const VALUE_KEYS: &[&str] = &[
     "type",
     "event_id",
@@ -52,7 +54,6 @@ const VALUE_KEYS: &[&str] = &[
     "extra",
     "user",
     "request",
-    "breadcrumbs",
     "sdk",
     "fingerprint",
 ];
@@ -69,6 +70,8 @@ pub(crate) struct Payload {
     pub stacktrace: Option<Stacktrace>,
     /// The `threads` interface, object items only.
     pub threads: Vec<Thread>,
+    /// The breadcrumbs kept, oldest first (`breadcrumbs`).
+    pub breadcrumbs: Vec<Breadcrumb>,
 }
 
 impl Payload {
@@ -291,6 +294,10 @@ macro_rules! skip_map {
     };
 }
 
+mod breadcrumbs;
+
+use breadcrumbs::BreadcrumbsSeed;
+
 /// An object key, borrowed from the payload unless it had escapes. (The
 /// `Cow<str>` of serde always copies.)
 struct Key<'de>(Cow<'de, str>);
@@ -394,6 +401,9 @@ impl<'de> Visitor<'de> for EventSeed<'_> {
                     payload.stacktrace = map.next_value_seed(StacktraceSeed { limits })?;
                 }
                 "threads" => payload.threads = map.next_value_seed(ThreadsSeed { limits })?,
+                "breadcrumbs" => {
+                    payload.breadcrumbs = map.next_value_seed(BreadcrumbsSeed { limits })?;
+                }
                 name if VALUE_KEYS.contains(&name) => {
                     let value: Value = map.next_value()?;
                     payload.fields.insert(key.0.into_owned(), value);
@@ -998,6 +1008,7 @@ mod tests {
             r#"{"stacktrace": {"frames": [{"function": "f", "function": "g"}], "frames": []}}"#,
             r#"{"excep\u0074ion": {"type": "T\"1", "stacktrace": {"frames": [{"pre_context": ["a\nb", 1, "c"]}]}}}"#,
             r#"{"threads": {"values": [], "values": [{"crashed": true, "stacktrace": {"frames": [{}]}}]}}"#,
+            r#"{"breadcrumbs": {"values": [{"type": "a"}], "values": [{"type": "a", "type": 3, "data": {"x": 1}, "data": 2}, 5, {"message": "m", "message": "n\u00e9", "level": "warn", "level": "bogus", "timestamp": "2026-11-25T06:00:00Z", "timestamp": 1795586159.5}]}, "breadcrumbs": [{"category": "c", "data": 1, "data": {"y": [1]}}, {"level": "warn"}]}"#,
         ] {
             let limits = NormalizeLimits::default();
             let from_bytes = normalize_event(payload.as_bytes(), &limits).unwrap();

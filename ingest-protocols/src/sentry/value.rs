@@ -117,18 +117,6 @@ pub(crate) fn values_array(value: Option<&Value>) -> &[Value] {
     }
 }
 
-/// [`values_array`] of a value taken out of its map.
-pub(crate) fn take_values_array(value: Option<Value>) -> Vec<Value> {
-    match value {
-        Some(Value::Array(items)) => items,
-        Some(Value::Object(mut map)) => match map.remove("values") {
-            Some(Value::Array(items)) => items,
-            _ => Vec::new(),
-        },
-        _ => Vec::new(),
-    }
-}
-
 /// Bounds for free-form JSON kept as sent (contexts, breadcrumb data).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct JsonBounds {
