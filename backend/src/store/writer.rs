@@ -403,6 +403,18 @@ mod tests {
         assert_eq!(rows, 200);
     }
 
+    /// A writer that commits as soon as it can, as the tests of
+    /// durability want.
+    fn spawn_unpaced(dir: &tempfile::TempDir, flush: Flush) -> WriterHandle {
+        spawn(
+            connection(dir),
+            flush,
+            WriterCounters::default(),
+            Duration::ZERO,
+        )
+        .unwrap()
+    }
+
     fn insert(value: i64) -> impl FnOnce(&Connection) -> Result<(), StoreError> {
         move |conn: &Connection| {
             conn.execute("INSERT INTO t (x) VALUES (?1)", [value])?;
@@ -462,13 +474,7 @@ mod tests {
     async fn a_failed_flush_fails_the_jobs_it_covered() {
         let dir = tempfile::tempdir().unwrap();
         let flush: Flush = Box::new(|| Err(std::io::Error::from_raw_os_error(libc::ENOSPC)));
-        let writer = spawn(
-            connection(&dir),
-            flush,
-            WriterCounters::default(),
-            Duration::ZERO,
-        )
-        .unwrap();
+        let writer = spawn_unpaced(&dir, flush);
         let error = writer
             .submit(|conn| {
                 conn.execute("INSERT INTO t (x) VALUES (1)", [])?;
@@ -486,13 +492,7 @@ mod tests {
     async fn a_failed_job_reports_its_own_error_not_the_flush() {
         let dir = tempfile::tempdir().unwrap();
         let flush: Flush = Box::new(|| Err(std::io::Error::other("disk gone")));
-        let writer = spawn(
-            connection(&dir),
-            flush,
-            WriterCounters::default(),
-            Duration::ZERO,
-        )
-        .unwrap();
+        let writer = spawn_unpaced(&dir, flush);
         let error = writer
             .submit(|conn| -> Result<(), StoreError> {
                 conn.execute("INSERT INTO missing (x) VALUES (1)", [])?;

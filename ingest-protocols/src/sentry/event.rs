@@ -617,7 +617,7 @@ pub(crate) fn user(value: Option<&Value>, limits: &NormalizeLimits) -> Option<Us
 }
 
 /// Header names (lowercased) containing any of these are dropped.
-pub(crate) const SECRET_HEADER_PARTS: &[&str] = &[
+const SECRET_HEADER_PARTS: &[&str] = &[
     "cookie", "auth", "token", "secret", "password", "key", "session", "csrf", "xsrf",
 ];
 
@@ -626,16 +626,28 @@ fn request(value: Option<&Value>, limits: &NormalizeLimits) -> Option<Request> {
     let request = Request {
         url: string(map.get("url"), limits.max_text_chars).map(|url| without_userinfo(&url)),
         method: string(map.get("method"), limits.max_name_chars),
-        headers: pairs(map.get("headers"), usize::MAX, limits.max_text_chars)
-            .into_iter()
-            .filter(|(name, _)| {
-                let name = name.to_ascii_lowercase();
-                !SECRET_HEADER_PARTS.iter().any(|part| name.contains(part))
-            })
-            .take(limits.max_tags)
-            .collect(),
+        headers: without_secrets(
+            pairs(map.get("headers"), usize::MAX, limits.max_text_chars),
+            limits,
+        ),
     };
     (request != Request::default()).then_some(request)
+}
+
+/// Request headers without those that carry credentials, at most
+/// `max_tags` of them.
+pub(crate) fn without_secrets(
+    headers: Vec<(String, String)>,
+    limits: &NormalizeLimits,
+) -> Vec<(String, String)> {
+    headers
+        .into_iter()
+        .filter(|(name, _)| {
+            let name = name.to_ascii_lowercase();
+            !SECRET_HEADER_PARTS.iter().any(|part| name.contains(part))
+        })
+        .take(limits.max_tags)
+        .collect()
 }
 
 /// `https://user:pass@host/path` without `user:pass@`.

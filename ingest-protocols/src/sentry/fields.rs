@@ -14,8 +14,8 @@
 use serde_json::{Map, Value};
 
 use super::event::{
-    event_id, fingerprint, json_bounds, log_entry, sdk, user, without_userinfo, Breadcrumb, Event,
-    Exception, Level, NormalizeLimits, Request, Stacktrace, SECRET_HEADER_PARTS,
+    event_id, fingerprint, json_bounds, log_entry, sdk, user, without_secrets, without_userinfo,
+    Breadcrumb, Event, Exception, Level, NormalizeLimits, Request, Stacktrace,
 };
 use super::timestamp;
 use super::value::{bounded_json_owned, cut_owned, take_scalar_string, take_string};
@@ -145,14 +145,10 @@ fn request(value: Option<Value>, limits: &NormalizeLimits) -> Option<Request> {
         url: take_string(map.remove("url"), limits.max_text_chars)
             .map(|url| without_userinfo(&url)),
         method: take_string(map.remove("method"), limits.max_name_chars),
-        headers: pairs(map.remove("headers"), usize::MAX, limits.max_text_chars)
-            .into_iter()
-            .filter(|(name, _)| {
-                let name = name.to_ascii_lowercase();
-                !SECRET_HEADER_PARTS.iter().any(|part| name.contains(part))
-            })
-            .take(limits.max_tags)
-            .collect(),
+        headers: without_secrets(
+            pairs(map.remove("headers"), usize::MAX, limits.max_text_chars),
+            limits,
+        ),
     };
     (request != Request::default()).then_some(request)
 }
