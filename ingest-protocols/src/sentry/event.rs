@@ -1209,8 +1209,8 @@ mod tests {
     }
 
     /// Top-level fields other than stack traces, each present often: the
-    /// free-form JSON, tags, request headers and breadcrumbs are what the
-    /// one-pass reader moves rather than copies (`fields`).
+    /// one-pass reader moves free-form JSON, tags and request headers out
+    /// of its map (`fields`) and reads breadcrumbs straight into theirs.
     fn fields_json() -> impl proptest::strategy::Strategy<Value = Value> {
         use proptest::collection::{btree_map, vec};
         use proptest::prelude::*;

@@ -29,7 +29,7 @@ use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess,
 use serde_json::{Map, Value};
 
 use super::event::{Breadcrumb, Exception, Frame, Mechanism, NormalizeLimits, Stacktrace};
-use super::value::truncate;
+use super::value::{cut_owned, truncate};
 
 /// Top-level keys whose values normalization reads as JSON values. Every
 /// other key but `exception`, `stacktrace`, `threads` and `breadcrumbs`
@@ -201,8 +201,8 @@ pub(crate) fn read_with_serde_json(
 /// had to be unescaped already rather than copying it again.
 fn cut(text: Cow<'_, str>, max_chars: usize) -> String {
     match text {
-        Cow::Owned(text) if text.len() <= max_chars => text,
-        text => truncate(&text, max_chars),
+        Cow::Owned(text) => cut_owned(text, max_chars),
+        Cow::Borrowed(text) => truncate(text, max_chars),
     }
 }
 
