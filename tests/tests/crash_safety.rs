@@ -12,6 +12,21 @@ use serde_json::{json, Value};
 
 /// Runs `send(n)` for n = 0, 1, ... until `stop`, counting the answers
 /// that were 2xx (and stopping at the first failure to connect: the kill).
+/// A GET answered with JSON.
+fn get_json(url: String) -> Value {
+    http().get(url).send().unwrap().json().unwrap()
+}
+
+/// The sum of `field` over the objects of `array` (an API answer's list).
+fn sum_of(array: &Value, field: &str) -> u64 {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|item| item[field].as_u64().unwrap())
+        .sum()
+}
+
 fn load(
     stop: Arc<AtomicBool>,
     send: impl Fn(u64) -> Option<bool> + Send + 'static,
@@ -38,12 +53,7 @@ fn everything_acknowledged_survives_kill_9_under_load() {
     let data = dir.path().join("data");
     let mut partout = Partout::start_with(Some(&data), &[]);
     let base = partout.url();
-    let projects: Value = http()
-        .get(format!("{base}/api/v1/projects"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let projects = get_json(format!("{base}/api/v1/projects"));
     let key = projects[0]["keys"][0]["public_key"]
         .as_str()
         .unwrap()
@@ -116,14 +126,9 @@ fn everything_acknowledged_survives_kill_9_under_load() {
 
     let partout = Partout::start_with(Some(&data), &[]);
     let base = partout.url();
-    let histogram: Value = http()
-        .get(format!(
-            "{base}/api/v1/logs/histogram?q=service:crashlog&from=-1h"
-        ))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let histogram = get_json(format!(
+        "{base}/api/v1/logs/histogram?q=service:crashlog&from=-1h"
+    ));
     let stored_lines = histogram["total"].as_u64().unwrap();
     assert!(
         stored_lines >= 50 * logs.len() as u64,
@@ -131,14 +136,9 @@ fn everything_acknowledged_survives_kill_9_under_load() {
         logs.len()
     );
     for batch in [logs[0], logs[logs.len() - 1]] {
-        let found: Value = http()
-            .get(format!(
-                "{base}/api/v1/logs/search?q=batch:{batch}&from=-1h&limit=100"
-            ))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
+        let found = get_json(format!(
+            "{base}/api/v1/logs/search?q=batch:{batch}&from=-1h&limit=100"
+        ));
         assert_eq!(
             found["lines"].as_array().unwrap().len(),
             50,
@@ -146,18 +146,8 @@ fn everything_acknowledged_survives_kill_9_under_load() {
         );
     }
 
-    let issues: Value = http()
-        .get(format!("{base}/api/v1/issues?limit=1000"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
-    let counted: u64 = issues["issues"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{issues}"))
-        .iter()
-        .map(|issue| issue["count"].as_u64().unwrap())
-        .sum();
+    let issues = get_json(format!("{base}/api/v1/issues?limit=1000"));
+    let counted = sum_of(&issues["issues"], "count");
     assert!(
         counted >= events.len() as u64,
         "{counted} events stored, {} acknowledged",
@@ -166,18 +156,8 @@ fn everything_acknowledged_survives_kill_9_under_load() {
     // An issue's hours and tag values are written from memory in batches;
     // those of the events after the last batch are counted at start.
     for issue in issues["issues"].as_array().unwrap() {
-        let detail: Value = http()
-            .get(format!("{base}/api/v1/issues/{}?from=-24h", issue["id"]))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        let hourly: u64 = detail["hourly"]
-            .as_array()
-            .unwrap_or_else(|| panic!("{detail}"))
-            .iter()
-            .map(|hour| hour["count"].as_u64().unwrap())
-            .sum();
+        let detail = get_json(format!("{base}/api/v1/issues/{}?from=-24h", issue["id"]));
+        let hourly = sum_of(&detail["hourly"], "count");
         assert_eq!(hourly, issue["count"].as_u64().unwrap(), "{detail}");
         let level = detail["tags"]
             .as_array()
@@ -188,12 +168,7 @@ fn everything_acknowledged_survives_kill_9_under_load() {
         assert_eq!(level["total"], issue["count"], "{detail}");
     }
 
-    let listed: Value = http()
-        .get(format!("{base}/api/v1/deploys?service=crashsvc&limit=1000"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap();
+    let listed = get_json(format!("{base}/api/v1/deploys?service=crashsvc&limit=1000"));
     let versions: std::collections::BTreeSet<String> = listed
         .as_array()
         .unwrap()
