@@ -2,12 +2,13 @@
 //! (so inside the writer's transaction: everything below commits together
 //! or not at all, and the SDK hears 200 only after the commit).
 //!
-//! Per event: skip it if its id was stored before (SDKs retry); find or
-//! create its issue and apply the status rules; store its body; add what
-//! it changes on its issue (the count, last seen, the latest title, the
-//! releases, its hour, user and tag values) to `counts`, which writes
-//! them in batches; every [`retention_slack`] events of the issue, delete
-//! its events past the newest `events_per_issue` that are counted.
+//! Per event: find or create its issue; store its body, unless the issue
+//! holds an event with its id (SDKs retry), which ends there; apply the
+//! status rules; add what it changes on its issue (the count, last seen,
+//! the latest title, the releases, its hour, user and tag values) to
+//! `counts`, which writes them in batches; every [`retention_slack`]
+//! events of the issue, delete its events past the newest
+//! `events_per_issue` that are counted.
 
 use std::borrow::Cow;
 
@@ -87,40 +88,27 @@ pub fn record_event(
     events_per_issue: usize,
     counts: &IssueCounts,
 ) -> Result<Recorded, StoreError> {
-    let seen: Option<i64> = conn
-        .prepare_cached(
-            "SELECT issue_id FROM error_events WHERE project_id = ?1 AND event_id = ?2",
-        )?
-        .query_row(rusqlite::params![project_id, event.event_id], |row| {
-            row.get(0)
-        })
-        .optional()?;
-    if let Some(issue_id) = seen {
+    let found = find_issue(conn, project_id, &event.grouping.key)?;
+    let issue_id = match &found {
+        Some(issue) => issue.id,
+        None => insert_issue(conn, project_id, event)?,
+    };
+    // Before the status rules: a retry must not reopen its issue.
+    let Some(row_id) = insert_event(conn, project_id, issue_id, event)? else {
         return Ok(Recorded {
             issue_id,
             outcome: Outcome::Duplicate,
         });
-    }
-    let (issue_id, outcome, stored_count) = upsert_issue(conn, project_id, event)?;
-    let (kind, body) = stored_body(conn, issue_id, &event.body)?;
-    conn.prepare_cached(
-        "INSERT INTO error_events
-             (project_id, issue_id, event_id, timestamp_ms, received_at_ms, body_kind, body)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(rusqlite::params![
-        project_id,
-        issue_id,
-        event.event_id,
-        event.timestamp_ms,
-        event.received_at_ms,
-        kind,
-        body.as_ref(),
-    ])?;
+    };
+    let (outcome, stored_count) = match found {
+        Some(issue) => (apply_status_rules(conn, &issue, event)?, issue.event_count),
+        // Its first event counts with the others, in `counts`.
+        None => (Outcome::NewIssue, 0),
+    };
     let held = counts.add(
         conn,
         &Counted {
-            row_id: conn.last_insert_rowid(),
+            row_id,
             issue_id,
             timestamp_ms: event.timestamp_ms,
             details: Some(Details {
@@ -141,6 +129,42 @@ pub fn record_event(
         delete_past_newest(conn, project_id, issue_id, events_per_issue)?;
     }
     Ok(Recorded { issue_id, outcome })
+}
+
+/// Stores the event's row under `issue_id`; its row id, or `None` when
+/// the issue already holds an event with its id (SDKs retry).
+///
+/// The check is the insert itself, on the unique index of
+/// `(issue_id, event_id)`: a retry carries the same payload, so it groups
+/// into the same issue. An index of event ids across the project would
+/// put each new id on a random page of it, and each old one a sweep
+/// deletes on another: in the errors benchmark that index was half the
+/// pages every commit rewrote, and a quarter of the writer's time. Within
+/// an issue, the pages an event touches are its issue's, few and hot.
+fn insert_event(
+    conn: &Connection,
+    project_id: i64,
+    issue_id: i64,
+    event: &NewEvent,
+) -> Result<Option<i64>, StoreError> {
+    let (kind, body) = stored_body(conn, issue_id, &event.body)?;
+    let inserted = conn
+        .prepare_cached(
+            "INSERT INTO error_events
+                 (project_id, issue_id, event_id, timestamp_ms, received_at_ms, body_kind, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+             ON CONFLICT (issue_id, event_id) DO NOTHING",
+        )?
+        .execute(rusqlite::params![
+            project_id,
+            issue_id,
+            event.event_id,
+            event.timestamp_ms,
+            event.received_at_ms,
+            kind,
+            body.as_ref(),
+        ])?;
+    Ok((inserted > 0).then(|| conn.last_insert_rowid()))
 }
 
 /// How an event's body is stored (`body_kind`, `body`): an offered body
@@ -224,65 +248,83 @@ fn delete_past_newest(
     Ok(())
 }
 
-/// Finds or creates the event's issue and applies the status rules: its
-/// id, what the event did to it, and its event count as stored (without
-/// the events `counts` holds). The rest of what an event changes on its
-/// issue row (the count, last seen, the latest title, culprit, level and
-/// platform, the releases) is written with the issue's counts: updating
-/// the row for every event moved two of its index entries each time.
-fn upsert_issue(
+/// What the status rules need of an existing issue.
+struct FoundIssue {
+    id: i64,
+    status: String,
+    resolved_in_release: Option<String>,
+    first_seen_ms: i64,
+    /// Its event count as stored (without the events `counts` holds).
+    event_count: i64,
+}
+
+/// The project's issue of `grouping_key`, if it has one.
+fn find_issue(
     conn: &Connection,
     project_id: i64,
-    event: &NewEvent,
-) -> Result<(i64, Outcome, i64), StoreError> {
-    let grouping = &event.grouping;
-    let existing: Option<(i64, String, Option<String>, i64, i64)> = conn
+    grouping_key: &str,
+) -> Result<Option<FoundIssue>, StoreError> {
+    let found = conn
         .prepare_cached(
             "SELECT id, status, resolved_in_release, first_seen_ms, event_count FROM error_issues
              WHERE project_id = ?1 AND grouping_key = ?2",
         )?
-        .query_row(rusqlite::params![project_id, grouping.key], |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
+        .query_row(rusqlite::params![project_id, grouping_key], |row| {
+            Ok(FoundIssue {
+                id: row.get(0)?,
+                status: row.get(1)?,
+                resolved_in_release: row.get(2)?,
+                first_seen_ms: row.get(3)?,
+                event_count: row.get(4)?,
+            })
         })
         .optional()?;
-    let Some((issue_id, stored_status, resolved_in_release, first_seen_ms, event_count)) = existing
-    else {
-        let components = serde_json::to_string(&grouping.components).map_err(|error| {
-            StoreError::Task(format!("cannot encode grouping components: {error}"))
-        })?;
-        // Its first event counts with the others, in `counts`.
-        conn.prepare_cached(
-            "INSERT INTO error_issues (project_id, grouping_key, grouping_method,
-                 grouping_components, title, culprit, level, platform, status,
-                 first_seen_ms, last_seen_ms, event_count, user_count, first_release, last_release)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'unresolved', ?9, ?9, 0, 0, ?10, ?10)",
-        )?
-        .execute(rusqlite::params![
-            project_id,
-            grouping.key,
-            grouping.method.as_str(),
-            components,
-            grouping.title,
-            grouping.culprit,
-            event.level,
-            event.platform,
-            event.timestamp_ms,
-            event.release,
-        ])?;
-        return Ok((conn.last_insert_rowid(), Outcome::NewIssue, 0));
-    };
+    Ok(found)
+}
+
+/// Opens the issue of the event's grouping; its id. The rest of what an
+/// event changes on its issue row (the count, last seen, the latest
+/// title, culprit, level and platform, the releases) is written with the
+/// issue's counts: updating the row for every event moved two of its
+/// index entries each time.
+fn insert_issue(conn: &Connection, project_id: i64, event: &NewEvent) -> Result<i64, StoreError> {
+    let grouping = &event.grouping;
+    let components = serde_json::to_string(&grouping.components)
+        .map_err(|error| StoreError::Task(format!("cannot encode grouping components: {error}")))?;
+    conn.prepare_cached(
+        "INSERT INTO error_issues (project_id, grouping_key, grouping_method,
+             grouping_components, title, culprit, level, platform, status,
+             first_seen_ms, last_seen_ms, event_count, user_count, first_release, last_release)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'unresolved', ?9, ?9, 0, 0, ?10, ?10)",
+    )?
+    .execute(rusqlite::params![
+        project_id,
+        grouping.key,
+        grouping.method.as_str(),
+        components,
+        grouping.title,
+        grouping.culprit,
+        event.level,
+        event.platform,
+        event.timestamp_ms,
+        event.release,
+    ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Applies the status rules to an existing issue for a new event of it,
+/// and moves its first seen back for an event older than every other.
+fn apply_status_rules(
+    conn: &Connection,
+    issue: &FoundIssue,
+    event: &NewEvent,
+) -> Result<Outcome, StoreError> {
     // A status the schema allows but this build does not know cannot
     // happen (the CHECK constraint lists them); treat it as open.
-    let current = IssueStatus::parse(&stored_status).unwrap_or(IssueStatus::Unresolved);
+    let current = IssueStatus::parse(&issue.status).unwrap_or(IssueStatus::Unresolved);
     let change = status::on_event(
         current,
-        resolved_in_release.as_deref(),
+        issue.resolved_in_release.as_deref(),
         event.release.as_deref(),
     );
     if change.regressed || change.status != current {
@@ -295,7 +337,7 @@ fn upsert_issue(
          WHERE id = ?1",
         )?
         .execute(rusqlite::params![
-            issue_id,
+            issue.id,
             change.status.as_str(),
             change.regressed,
             event.received_at_ms,
@@ -304,16 +346,15 @@ fn upsert_issue(
     }
     // Only an event older than every other moves `first_seen_ms`; setting
     // it on every event would rewrite its index entry each time.
-    if event.timestamp_ms < first_seen_ms {
+    if event.timestamp_ms < issue.first_seen_ms {
         conn.prepare_cached("UPDATE error_issues SET first_seen_ms = ?2 WHERE id = ?1")?
-            .execute(rusqlite::params![issue_id, event.timestamp_ms])?;
+            .execute(rusqlite::params![issue.id, event.timestamp_ms])?;
     }
-    let outcome = if change.regressed {
+    Ok(if change.regressed {
         Outcome::Regressed
     } else {
         Outcome::Counted
-    };
-    Ok((issue_id, outcome, event_count))
+    })
 }
 
 #[cfg(test)]
@@ -569,6 +610,50 @@ pub(crate) mod tests {
             .record(event(crash(5, "load", "1.3", "ada"), T0 + 40), 10)
             .await;
         assert_eq!(quiet.outcome, Outcome::Counted);
+    }
+
+    #[tokio::test]
+    async fn a_retried_event_neither_reopens_nor_counts() {
+        let fixture = Fixture::new().await;
+        let store = fixture.store.clone();
+        let first = fixture
+            .record(event(crash(1, "load", "1.0", "ada"), T0), 10)
+            .await;
+        let id = first.issue_id;
+        store
+            .write(move |c| issues::set_status(c, id, IssueStatus::Resolved))
+            .await
+            .unwrap()
+            .unwrap();
+        let retry = fixture
+            .record(event(crash(1, "load", "1.0", "ada"), T0), 10)
+            .await;
+        assert_eq!(
+            retry,
+            Recorded {
+                issue_id: id,
+                outcome: Outcome::Duplicate
+            }
+        );
+        let issue = store
+            .read(move |c| issues::get(c, id))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(issue.status, "resolved", "a retry is not a recurrence");
+        assert!(!issue.regressed);
+        assert_eq!(issue.count, 1);
+        let rows: i64 = store
+            .read(move |c| {
+                Ok(c.query_row(
+                    "SELECT count(*) FROM error_events WHERE issue_id = ?1",
+                    [id],
+                    |row| row.get(0),
+                )?)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, 1, "stored once");
     }
 
     #[tokio::test]

@@ -352,6 +352,29 @@ const MIGRATIONS: &[&str] = &[
     );
     INSERT INTO error_counts_through (id, event_row_id)
         SELECT 1, coalesce(max(id), 0) FROM error_events;",
+    // Retried events are found by the unique index of (issue_id,
+    // event_id) instead of the table's UNIQUE (project_id, event_id): a
+    // new id fell on a random page of that index, and each event deleted
+    // by retention on another (errors/record.rs). SQLite cannot drop a
+    // table's constraint, so the table is rebuilt, row ids kept.
+    "CREATE TABLE error_events_rebuilt (
+        id INTEGER PRIMARY KEY,
+        project_id INTEGER NOT NULL REFERENCES error_projects (id),
+        issue_id INTEGER NOT NULL REFERENCES error_issues (id),
+        event_id TEXT NOT NULL,
+        timestamp_ms INTEGER NOT NULL,
+        received_at_ms INTEGER NOT NULL,
+        body BLOB NOT NULL,
+        body_kind INTEGER NOT NULL DEFAULT 0
+    );
+    INSERT INTO error_events_rebuilt
+            (id, project_id, issue_id, event_id, timestamp_ms, received_at_ms, body, body_kind)
+        SELECT id, project_id, issue_id, event_id, timestamp_ms, received_at_ms, body, body_kind
+        FROM error_events ORDER BY id;
+    DROP TABLE error_events;
+    ALTER TABLE error_events_rebuilt RENAME TO error_events;
+    CREATE INDEX error_events_by_issue ON error_events (issue_id, id);
+    CREATE UNIQUE INDEX error_events_by_issue_event ON error_events (issue_id, event_id);",
 ];
 
 /// The schema version this build migrates to.
@@ -515,6 +538,83 @@ mod tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(blobs, [vec![4], vec![1]]);
+    }
+
+    #[test]
+    fn error_events_keep_their_rows_when_the_table_is_rebuilt() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        let before = MIGRATIONS
+            .iter()
+            .position(|sql| sql.contains("error_events_rebuilt"))
+            .unwrap() as u32;
+        migrate_to(&mut conn, Path::new(":memory:"), before).unwrap();
+        conn.execute_batch(
+            "INSERT INTO error_projects (id, name, created_at_ms) VALUES (1, 'p', 0);
+             INSERT INTO error_issues (id, project_id, grouping_key, grouping_method,
+                 grouping_components, title, level, platform, status, first_seen_ms,
+                 last_seen_ms, event_count, user_count)
+             VALUES (7, 1, 'k', 'message', '[]', 't', 'error', 'python', 'unresolved', 0, 0, 2, 0),
+                    (8, 1, 'l', 'message', '[]', 't', 'error', 'python', 'unresolved', 0, 0, 1, 0);
+             INSERT INTO error_events (id, project_id, issue_id, event_id, timestamp_ms,
+                 received_at_ms, body, body_kind)
+             VALUES (40, 1, 7, 'aa', 1, 2, x'0102', 2), (41, 1, 8, 'bb', 3, 4, zeroblob(9000), 0),
+                    (45, 1, 7, 'cc', 5, 6, x'03', 3);",
+        )
+        .unwrap();
+        migrate(&mut conn, Path::new(":memory:")).unwrap();
+        type Row = (i64, i64, String, i64, i64, Vec<u8>, i64);
+        let rows: Vec<Row> = conn
+            .prepare(
+                "SELECT id, issue_id, event_id, timestamp_ms, received_at_ms, body, body_kind
+                 FROM error_events ORDER BY id",
+            )
+            .unwrap()
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            })
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                (40, 7, "aa".into(), 1, 2, vec![1, 2], 2),
+                (41, 8, "bb".into(), 3, 4, vec![0; 9000], 0),
+                (45, 7, "cc".into(), 5, 6, vec![3], 3),
+            ]
+        );
+        let insert = |issue_id: i64, event_id: &str| {
+            conn.execute(
+                "INSERT INTO error_events (project_id, issue_id, event_id, timestamp_ms,
+                     received_at_ms, body)
+                 VALUES (1, ?1, ?2, 0, 0, x'00') ON CONFLICT (issue_id, event_id) DO NOTHING",
+                rusqlite::params![issue_id, event_id],
+            )
+            .unwrap()
+        };
+        assert_eq!(insert(7, "aa"), 0, "an issue holds each event id once");
+        assert_eq!(insert(8, "aa"), 1, "another issue may hold it");
+        assert_eq!(
+            conn.last_insert_rowid(),
+            46,
+            "new rows come after the kept ids"
+        );
+        let plan: String = conn
+            .query_row(
+                "EXPLAIN QUERY PLAN SELECT id FROM error_events WHERE issue_id = 7 ORDER BY id DESC",
+                [],
+                |r| r.get(3),
+            )
+            .unwrap();
+        assert!(plan.contains("error_events_by_issue"), "{plan}");
     }
 
     #[test]
