@@ -136,11 +136,12 @@ pub fn record_event(
 ///
 /// The check is the insert itself, on the unique index of
 /// `(issue_id, event_id)`: a retry carries the same payload, so it groups
-/// into the same issue. An index of event ids across the project would
-/// put each new id on a random page of it, and each old one a sweep
-/// deletes on another: in the errors benchmark that index was half the
-/// pages every commit rewrote, and a quarter of the writer's time. Within
-/// an issue, the pages an event touches are its issue's, few and hot.
+/// into the same issue. An index of event ids across the project puts
+/// each new id on a random page of it, and each id a sweep deletes on
+/// another, every one a page the commit writes to the WAL again: with it,
+/// the writer took about a tenth more CPU per event (the errors
+/// benchmark's writer line, median of three). Within an issue, the pages
+/// an event touches are its issue's, few and hot.
 fn insert_event(
     conn: &Connection,
     project_id: i64,
