@@ -95,7 +95,7 @@ pub fn digest(event: &Event) -> Option<u128> {
                     bytes.push(1);
                     bytes.extend_from_slice(&(trace.frames_omitted as u64).to_le_bytes());
                     bytes.extend_from_slice(&(trace.frames.len() as u64).to_le_bytes());
-                    for frame in &trace.frames {
+                    for frame in trace.frames.iter() {
                         frame_into(bytes, frame);
                     }
                 }

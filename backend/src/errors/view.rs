@@ -97,7 +97,7 @@ pub fn error_event(stored: StoredEvent) -> ErrorEvent {
 
 fn stacktrace(stack: Stacktrace) -> EventStacktrace {
     EventStacktrace {
-        frames: stack.frames.into_iter().map(frame).collect(),
+        frames: stack.frames.iter().cloned().map(frame).collect(),
         frames_omitted: u64::try_from(stack.frames_omitted).unwrap_or(u64::MAX),
     }
 }

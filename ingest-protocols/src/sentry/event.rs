@@ -204,7 +204,10 @@ pub struct Mechanism {
 /// A stack trace, outermost call first and the failing frame last.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Stacktrace {
-    pub frames: Vec<Frame>,
+    /// Shared: events of one issue mostly carry the same frames, and a
+    /// reader that has built them once hands out the same ones
+    /// (`payload::KnownStacktraces`).
+    pub frames: std::sync::Arc<[Frame]>,
     /// Frames dropped from the middle to respect the limit.
     pub frames_omitted: usize,
 }

@@ -28,7 +28,7 @@ use std::fmt;
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 
-use super::event::{Breadcrumb, Exception, Frame, Mechanism, NormalizeLimits, Stacktrace};
+use super::event::{Breadcrumb, Exception, Mechanism, NormalizeLimits, Stacktrace};
 use super::value::{cut_owned, truncate};
 
 /// Top-level keys whose values normalization reads as JSON values. Every
@@ -217,6 +217,14 @@ enum Scalar<'de> {
 }
 
 impl<'de> Scalar<'de> {
+    /// A non-empty string, uncut.
+    fn text(self) -> Option<Cow<'de, str>> {
+        match self {
+            Scalar::Text(text) if !text.is_empty() => Some(text),
+            _ => None,
+        }
+    }
+
     /// A non-empty string, cut to `max_chars` (`value::string`).
     fn string(self, max_chars: usize) -> Option<String> {
         match self {
@@ -295,8 +303,10 @@ macro_rules! skip_map {
 }
 
 mod breadcrumbs;
+mod frames;
 
 use breadcrumbs::BreadcrumbsSeed;
+use frames::{FramesSeed, ReadFrames};
 
 /// An object key, borrowed from the payload unless it had escapes. (The
 /// `Cow<str>` of serde always copies.)
@@ -439,7 +449,7 @@ impl<'de> Visitor<'de> for StacktraceSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut frames: Option<Vec<Frame>> = None;
+        let mut frames: Option<ReadFrames<'de>> = None;
         while let Some(key) = map.next_key::<Key<'de>>()? {
             if key.0 == "frames" {
                 frames = map.next_value_seed(FramesSeed {
@@ -449,184 +459,21 @@ impl<'de> Visitor<'de> for StacktraceSeed<'_> {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        let frames = match frames {
-            Some(frames) if !frames.is_empty() => frames,
+        let mut frames = match frames {
+            Some(frames) if frames.len() > 0 => frames,
             _ => return Ok(None),
         };
         let max = self.limits.max_frames;
         let omitted = frames.len().saturating_sub(max);
-        let head = max / 2;
-        let kept = if omitted == 0 {
-            frames
-        } else {
-            let mut frames = frames;
-            frames.drain(head..head + omitted);
-            frames
-        };
+        frames.omit(max / 2, omitted);
         Ok(Some(Stacktrace {
-            frames: kept,
+            frames: frames.into_frames(self.limits),
             frames_omitted: omitted,
         }))
     }
 
     skip_scalars!(None);
     skip_seq!(None);
-}
-
-/// A `frames` array: its object items as frames; `None` when not an
-/// array.
-struct FramesSeed<'a> {
-    limits: &'a NormalizeLimits,
-}
-
-impl<'de> DeserializeSeed<'de> for FramesSeed<'_> {
-    type Value = Option<Vec<Frame>>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FramesSeed<'_> {
-    type Value = Option<Vec<Frame>>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("an array of frames")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut frames = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256));
-        while let Some(frame) = seq.next_element_seed(FrameSeed {
-            limits: self.limits,
-        })? {
-            frames.extend(frame);
-        }
-        Ok(Some(frames))
-    }
-
-    skip_scalars!(None);
-    skip_map!(None);
-}
-
-/// One frame: `Some` for an object. Local variables and unknown fields are
-/// skipped unread.
-struct FrameSeed<'a> {
-    limits: &'a NormalizeLimits,
-}
-
-impl<'de> DeserializeSeed<'de> for FrameSeed<'_> {
-    type Value = Option<Frame>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for FrameSeed<'_> {
-    type Value = Option<Frame>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("a frame")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let limits = self.limits;
-        let name = limits.max_name_chars;
-        let mut frame = Frame::default();
-        while let Some(key) = map.next_key::<Key<'de>>()? {
-            match key.0.as_ref() {
-                "filename" => frame.filename = map.next_value::<Scalar>()?.string(name),
-                "abs_path" => frame.abs_path = map.next_value::<Scalar>()?.string(name),
-                "function" => frame.function = map.next_value::<Scalar>()?.string(name),
-                "module" => frame.module = map.next_value::<Scalar>()?.string(name),
-                "lineno" => frame.lineno = map.next_value::<Scalar>()?.small_uint(),
-                "colno" => frame.colno = map.next_value::<Scalar>()?.small_uint(),
-                "in_app" => frame.in_app = map.next_value::<Scalar>()?.boolean(),
-                "context_line" => {
-                    frame.context_line = map.next_value::<Scalar>()?.string(limits.max_text_chars);
-                }
-                "pre_context" => {
-                    frame.pre_context = map.next_value_seed(LinesSeed {
-                        limits,
-                        nearest_last: true,
-                    })?;
-                }
-                "post_context" => {
-                    frame.post_context = map.next_value_seed(LinesSeed {
-                        limits,
-                        nearest_last: false,
-                    })?;
-                }
-                _ => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(Some(frame))
-    }
-
-    skip_scalars!(None);
-    skip_seq!(None);
-}
-
-/// Source lines around a frame's line: at most `max_context_lines`, the
-/// ones nearest the frame's line (the last of `pre_context`, the first of
-/// `post_context`); an item that is not a string reads as an empty line.
-struct LinesSeed<'a> {
-    limits: &'a NormalizeLimits,
-    nearest_last: bool,
-}
-
-impl<'de> DeserializeSeed<'de> for LinesSeed<'_> {
-    type Value = Vec<String>;
-
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
-        deserializer.deserialize_any(self)
-    }
-}
-
-impl<'de> Visitor<'de> for LinesSeed<'_> {
-    type Value = Vec<String>;
-
-    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
-        formatter.write_str("an array of source lines")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let keep = self.limits.max_context_lines;
-        let max_chars = self.limits.max_text_chars;
-        let line = |scalar: Scalar<'de>| match scalar {
-            Scalar::Text(text) => cut(text, max_chars),
-            _ => String::new(),
-        };
-        if self.nearest_last {
-            // Which lines are the last is only known at the end: hold the
-            // (mostly borrowed) text of the last `keep` ones.
-            let mut window: std::collections::VecDeque<Scalar<'de>> =
-                std::collections::VecDeque::with_capacity(keep.min(64));
-            while let Some(scalar) = seq.next_element::<Scalar>()? {
-                if keep == 0 {
-                    continue;
-                }
-                if window.len() == keep {
-                    window.pop_front();
-                }
-                window.push_back(scalar);
-            }
-            Ok(window.into_iter().map(line).collect())
-        } else {
-            let mut lines = Vec::with_capacity(keep.min(64));
-            while let Some(scalar) = seq.next_element::<Scalar>()? {
-                if lines.len() < keep {
-                    lines.push(line(scalar));
-                }
-            }
-            Ok(lines)
-        }
-    }
-
-    skip_scalars!(Vec::new());
-    skip_map!(Vec::new());
 }
 
 /// The `exception` interface: `{"values": [...]}`, a bare array, or a

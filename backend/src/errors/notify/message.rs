@@ -149,7 +149,7 @@ pub fn first_in_app_frame(event: &Event) -> Option<String> {
         .rev()
         .find_map(|exception| exception.stacktrace.as_ref())
         .or(event.stacktrace.as_ref())
-        .map(|stacktrace| stacktrace.frames.as_slice())?;
+        .map(|stacktrace| &stacktrace.frames[..])?;
     let frame = frames
         .iter()
         .rev()
