@@ -73,6 +73,16 @@ pub fn run(seconds: u64, only: &[String]) -> anyhow::Result<()> {
     ensure_cargo_fuzz()?;
     let out = paths::target_dir()?.join("fuzz");
     let started = Instant::now();
+    // Built first, so that code which no longer compiles is not reported
+    // as an input that breaks a target.
+    exec::run(
+        cargo()
+            .args(["fuzz", "build", "--release", "--target-dir"])
+            .arg(out.join("build"))
+            .env("RUSTC_BOOTSTRAP", "1")
+            .current_dir(fuzz_dir.parent().unwrap_or(&fuzz_dir)),
+    )
+    .context("the fuzz targets do not build: see the compiler's errors above")?;
     for target in &targets {
         let corpus = out.join("corpus").join(target);
         let artifacts = out.join("artifacts").join(target);

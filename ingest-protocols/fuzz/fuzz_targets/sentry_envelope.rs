@@ -68,7 +68,7 @@ fn check_event(event: &Event) {
     let check_stack = |stack: &Option<Stacktrace>| {
         if let Some(stack) = stack {
             assert!(!stack.frames.is_empty() && stack.frames.len() <= EVENT.max_frames);
-            for frame in &stack.frames {
+            for frame in stack.frames.iter() {
                 chars(&frame.function, EVENT.max_name_chars);
                 chars(&frame.context_line, EVENT.max_text_chars);
                 assert!(frame.pre_context.len() <= EVENT.max_context_lines);
