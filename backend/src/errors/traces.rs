@@ -16,10 +16,13 @@
 //! serializing the event (in a profile, about 11 µs of the 36 µs an
 //! event took to prepare). Digests are never stored, so the key can
 //! change with every start, and a sender who cannot know it cannot make
-//! two traces collide on purpose.
+//! two traces collide on purpose. The digest of each trace's frames is
+//! remembered by where they are in memory: events of one issue share
+//! their frames (`payload/frames.rs`), so most are hashed once.
 
+use std::collections::HashMap;
 use std::hash::BuildHasher;
-use std::sync::OnceLock;
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, Weak};
 
 use partout_protocols::sentry::event::{Event, Frame, Stacktrace};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
@@ -74,8 +77,66 @@ pub fn digest(event: &Event) -> Option<u128> {
     if !traces().flatten().any(|trace| !trace.frames.is_empty()) {
         return None;
     }
+    let mut bytes = Vec::with_capacity(64);
+    bytes.extend_from_slice(&(event.exceptions.len() as u64).to_le_bytes());
+    for trace in traces() {
+        match trace {
+            None => bytes.push(0),
+            Some(trace) => {
+                bytes.push(1);
+                bytes.extend_from_slice(&(trace.frames_omitted as u64).to_le_bytes());
+                bytes.extend_from_slice(&frames_digest(&trace.frames).to_le_bytes());
+            }
+        }
+    }
+    Some(xxh3_128_with_seed(&bytes, key()))
+}
+
+/// Frames whose digest is remembered at most.
+const MAX_REMEMBERED: usize = 1024;
+
+/// Digests of frames by where they are in memory. The payload reader
+/// shares an issue's frames between its events (`payload/frames.rs`), so
+/// most events' frames were digested before: hashing them again was
+/// most of what deciding to share an event's traces cost. A `Weak` keeps
+/// the address from being reused while it is remembered.
+type Remembered = HashMap<usize, (Weak<[Frame]>, u128)>;
+
+static REMEMBERED: LazyLock<Mutex<Remembered>> = LazyLock::new(|| Mutex::new(HashMap::new()));
+
+/// The keyed digest of one trace's frames.
+fn frames_digest(frames: &Arc<[Frame]>) -> u128 {
+    let address = Arc::as_ptr(frames).cast::<()>() as usize;
+    // Nothing panics while holding it; were it poisoned, what it holds
+    // is still whole.
+    let lock = || REMEMBERED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((held, digest)) = lock().get(&address) {
+        if held
+            .upgrade()
+            .is_some_and(|held| Arc::ptr_eq(&held, frames))
+        {
+            return *digest;
+        }
+    }
+    let digest = digest_frames(frames);
+    let mut remembered = lock();
+    if remembered.len() >= MAX_REMEMBERED {
+        // Forgotten frames first, then any: a frequent trace comes back.
+        remembered.retain(|_, (held, _)| held.strong_count() > 0);
+        while remembered.len() >= MAX_REMEMBERED {
+            let Some(&any) = remembered.keys().next() else {
+                break;
+            };
+            remembered.remove(&any);
+        }
+    }
+    remembered.insert(address, (Arc::downgrade(frames), digest));
+    digest
+}
+
+fn digest_frames(frames: &[Frame]) -> u128 {
     thread_local! {
-        // The traces' bytes are laid end to end and hashed in one call:
+        // The frames' bytes are laid end to end and hashed in one call:
         // xxh3 fed field by field spent more on its calls than hashing.
         static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
     }
@@ -87,26 +148,16 @@ pub fn digest(event: &Event) -> Option<u128> {
             Err(_) => &mut owned,
         };
         bytes.clear();
-        bytes.extend_from_slice(&(event.exceptions.len() as u64).to_le_bytes());
-        for trace in traces() {
-            match trace {
-                None => bytes.push(0),
-                Some(trace) => {
-                    bytes.push(1);
-                    bytes.extend_from_slice(&(trace.frames_omitted as u64).to_le_bytes());
-                    bytes.extend_from_slice(&(trace.frames.len() as u64).to_le_bytes());
-                    for frame in trace.frames.iter() {
-                        frame_into(bytes, frame);
-                    }
-                }
-            }
+        bytes.extend_from_slice(&(frames.len() as u64).to_le_bytes());
+        for frame in frames {
+            frame_into(bytes, frame);
         }
         let digest = xxh3_128_with_seed(bytes, key());
         // One unusually large trace must not pin its buffer for good.
         if bytes.capacity() > MAX_KEPT_BYTES {
             *bytes = Vec::new();
         }
-        Some(digest)
+        digest
     })
 }
 
@@ -239,6 +290,40 @@ mod tests {
             r#"[{"function":"load","lineno":3,"context_line":"x = d[k]"},{"function":"run","lineno":12}]"#,
         );
         assert_ne!(digest(&event(&moved)), same);
+    }
+
+    /// `event` with each trace's frames copied into new memory.
+    fn deep_copy(event: &Event) -> Event {
+        let mut copy = event.clone();
+        for trace in copy
+            .exceptions
+            .iter_mut()
+            .filter_map(|exception| exception.stacktrace.as_mut())
+            .chain(copy.stacktrace.as_mut())
+        {
+            trace.frames = trace.frames.iter().cloned().collect();
+        }
+        copy
+    }
+
+    #[test]
+    fn shared_and_copied_frames_digest_alike() {
+        let first = event(CHAINED);
+        let same = digest(&first);
+        let copy = deep_copy(&first);
+        let frames =
+            |event: &Event| Arc::clone(&event.exceptions[0].stacktrace.as_ref().unwrap().frames);
+        assert!(!Arc::ptr_eq(&frames(&first), &frames(&copy)));
+        assert_eq!(digest(&copy), same, "remembered or not, the same digest");
+        assert_eq!(digest(&first.clone()), same);
+        let mut changed = deep_copy(&first);
+        if let Some(trace) = changed.exceptions[0].stacktrace.as_mut() {
+            let mut edited = trace.frames.to_vec();
+            edited[0].lineno = Some(4);
+            trace.frames = edited.into();
+        }
+        assert_ne!(digest(&changed), same);
+        assert_eq!(digest(&first), same, "still remembered alike");
     }
 
     #[test]
