@@ -420,6 +420,22 @@ pub(crate) mod tests {
 
         /// Records an event and writes its issue's counts, as the next
         /// batch would.
+        async fn set_status(&self, id: i64, status: IssueStatus) -> partout_model::errors::Issue {
+            self.store
+                .write(move |c| issues::set_status(c, id, status))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+
+        async fn issue(&self, id: i64) -> partout_model::errors::Issue {
+            self.store
+                .read(move |c| issues::get(c, id))
+                .await
+                .unwrap()
+                .unwrap()
+        }
+
         async fn record(&self, event: NewEvent, keep: usize) -> Recorded {
             let counts = Arc::clone(&self.counts);
             self.store
@@ -560,36 +576,25 @@ pub(crate) mod tests {
     #[tokio::test]
     async fn resolved_issues_regress_with_the_release_they_came_back_in() {
         let fixture = Fixture::new().await;
-        let store = fixture.store.clone();
         let first = fixture
             .record(event(crash(1, "load", "1.0", "ada"), T0), 10)
             .await;
         let id = first.issue_id;
-        store
-            .write(move |c| issues::set_status(c, id, IssueStatus::Resolved))
-            .await
-            .unwrap()
-            .unwrap();
+        fixture.set_status(id, IssueStatus::Resolved).await;
         let back = fixture
             .record(event(crash(2, "load", "1.1", "ada"), T0 + 10), 10)
             .await;
         assert_eq!(back.outcome, Outcome::Regressed);
-        let issue = store
-            .read(move |c| issues::get(c, id))
-            .await
-            .unwrap()
-            .unwrap();
+        let issue = fixture.issue(id).await;
         assert_eq!(issue.status, "unresolved");
         assert!(issue.regressed);
         assert_eq!(issue.regressed_in_release.as_deref(), Some("1.1"));
         assert_eq!(issue.regressed_at_ms, Some(T0 + 10));
 
         // Resolved in the next release: 1.1 events are expected, 1.2 is not.
-        let issue = store
-            .write(move |c| issues::set_status(c, id, IssueStatus::ResolvedInNextRelease))
-            .await
-            .unwrap()
-            .unwrap();
+        let issue = fixture
+            .set_status(id, IssueStatus::ResolvedInNextRelease)
+            .await;
         assert_eq!(issue.resolved_in_release.as_deref(), Some("1.1"));
         assert!(!issue.regressed, "leaving unresolved clears the mark");
         let old = fixture
@@ -601,11 +606,7 @@ pub(crate) mod tests {
             .await;
         assert_eq!(new.outcome, Outcome::Regressed);
 
-        let ignored = store
-            .write(move |c| issues::set_status(c, id, IssueStatus::Ignored))
-            .await
-            .unwrap()
-            .unwrap();
+        let ignored = fixture.set_status(id, IssueStatus::Ignored).await;
         assert_eq!(ignored.status, "ignored");
         let quiet = fixture
             .record(event(crash(5, "load", "1.3", "ada"), T0 + 40), 10)
@@ -621,11 +622,7 @@ pub(crate) mod tests {
             .record(event(crash(1, "load", "1.0", "ada"), T0), 10)
             .await;
         let id = first.issue_id;
-        store
-            .write(move |c| issues::set_status(c, id, IssueStatus::Resolved))
-            .await
-            .unwrap()
-            .unwrap();
+        fixture.set_status(id, IssueStatus::Resolved).await;
         let retry = fixture
             .record(event(crash(1, "load", "1.0", "ada"), T0), 10)
             .await;
@@ -636,11 +633,7 @@ pub(crate) mod tests {
                 outcome: Outcome::Duplicate
             }
         );
-        let issue = store
-            .read(move |c| issues::get(c, id))
-            .await
-            .unwrap()
-            .unwrap();
+        let issue = fixture.issue(id).await;
         assert_eq!(issue.status, "resolved", "a retry is not a recurrence");
         assert!(!issue.regressed);
         assert_eq!(issue.count, 1);

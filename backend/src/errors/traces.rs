@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, Weak};
 
-use partout_protocols::sentry::event::{Event, Frame, Stacktrace};
+use partout_protocols::sentry::event::{Event, Frame, FrameLayout, Stacktrace};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 /// The stack traces taken out of an event.
@@ -150,7 +150,7 @@ fn digest_frames(frames: &[Frame]) -> u128 {
         bytes.clear();
         bytes.extend_from_slice(&(frames.len() as u64).to_le_bytes());
         for frame in frames {
-            frame_into(bytes, frame);
+            FrameLayout::of(frame).append_to(bytes);
         }
         let digest = xxh3_128_with_seed(bytes, key());
         // One unusually large trace must not pin its buffer for good.
@@ -163,45 +163,6 @@ fn digest_frames(frames: &[Frame]) -> u128 {
 
 /// Largest buffer a thread keeps between digests.
 const MAX_KEPT_BYTES: usize = 1024 * 1024;
-
-/// Every field of a frame, each told apart from its neighbours (a
-/// presence byte, a length), so that moving text between fields changes
-/// the digest.
-fn frame_into(bytes: &mut Vec<u8>, frame: &Frame) {
-    let text = |bytes: &mut Vec<u8>, text: Option<&str>| match text {
-        None => bytes.push(0),
-        Some(text) => {
-            bytes.push(1);
-            bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
-            bytes.extend_from_slice(text.as_bytes());
-        }
-    };
-    let number = |bytes: &mut Vec<u8>, number: Option<u32>| match number {
-        None => bytes.push(0),
-        Some(number) => {
-            bytes.push(1);
-            bytes.extend_from_slice(&number.to_le_bytes());
-        }
-    };
-    text(bytes, frame.filename.as_deref());
-    text(bytes, frame.abs_path.as_deref());
-    text(bytes, frame.function.as_deref());
-    text(bytes, frame.module.as_deref());
-    number(bytes, frame.lineno);
-    number(bytes, frame.colno);
-    bytes.push(match frame.in_app {
-        None => 0,
-        Some(false) => 1,
-        Some(true) => 2,
-    });
-    text(bytes, frame.context_line.as_deref());
-    for lines in [&frame.pre_context, &frame.post_context] {
-        bytes.extend_from_slice(&(lines.len() as u64).to_le_bytes());
-        for line in lines {
-            text(bytes, Some(line));
-        }
-    }
-}
 
 /// This process's digest key.
 fn key() -> u64 {

@@ -229,6 +229,79 @@ pub struct Frame {
     pub post_context: Vec<String>,
 }
 
+/// A frame's fields as a digest covers them, borrowed from a [`Frame`] or
+/// from a frame as read: both are laid out alike.
+pub struct FrameLayout<'a, S> {
+    pub filename: Option<&'a str>,
+    pub abs_path: Option<&'a str>,
+    pub function: Option<&'a str>,
+    pub module: Option<&'a str>,
+    pub lineno: Option<u32>,
+    pub colno: Option<u32>,
+    pub in_app: Option<bool>,
+    pub context_line: Option<&'a str>,
+    pub pre_context: &'a [S],
+    pub post_context: &'a [S],
+}
+
+impl<'a> FrameLayout<'a, String> {
+    pub fn of(frame: &'a Frame) -> Self {
+        FrameLayout {
+            filename: frame.filename.as_deref(),
+            abs_path: frame.abs_path.as_deref(),
+            function: frame.function.as_deref(),
+            module: frame.module.as_deref(),
+            lineno: frame.lineno,
+            colno: frame.colno,
+            in_app: frame.in_app,
+            context_line: frame.context_line.as_deref(),
+            pre_context: &frame.pre_context,
+            post_context: &frame.post_context,
+        }
+    }
+}
+
+impl<S: AsRef<str>> FrameLayout<'_, S> {
+    /// Appends every field, each told apart from its neighbours (a
+    /// presence byte, a length), so that moving text between fields
+    /// changes what a digest of the bytes says.
+    pub fn append_to(&self, bytes: &mut Vec<u8>) {
+        let text = |bytes: &mut Vec<u8>, text: Option<&str>| match text {
+            None => bytes.push(0),
+            Some(text) => {
+                bytes.push(1);
+                bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
+                bytes.extend_from_slice(text.as_bytes());
+            }
+        };
+        let number = |bytes: &mut Vec<u8>, number: Option<u32>| match number {
+            None => bytes.push(0),
+            Some(number) => {
+                bytes.push(1);
+                bytes.extend_from_slice(&number.to_le_bytes());
+            }
+        };
+        text(bytes, self.filename);
+        text(bytes, self.abs_path);
+        text(bytes, self.function);
+        text(bytes, self.module);
+        number(bytes, self.lineno);
+        number(bytes, self.colno);
+        bytes.push(match self.in_app {
+            None => 0,
+            Some(false) => 1,
+            Some(true) => 2,
+        });
+        text(bytes, self.context_line);
+        for lines in [self.pre_context, self.post_context] {
+            bytes.extend_from_slice(&(lines.len() as u64).to_le_bytes());
+            for line in lines {
+                text(bytes, Some(line.as_ref()));
+            }
+        }
+    }
+}
+
 /// The user the event happened to, the fields partout shows.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {

@@ -32,7 +32,7 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{Key, Scalar};
-use crate::sentry::event::{Frame, NormalizeLimits};
+use crate::sentry::event::{Frame, FrameLayout, NormalizeLimits};
 
 /// Stack traces kept at most. The errors benchmark's few hundred issues
 /// carry 325 distinct traces, about 45 KB each as kept.
@@ -165,44 +165,23 @@ impl<'de> ReadFrames<'de> {
         })
     }
 
-    /// Every field of a frame, each told apart from its neighbours (a
-    /// presence byte, a length), so that moving text between fields
-    /// changes the digest.
+    /// Lays out `frame` as [`FrameLayout`] lays out a kept one, its text
+    /// uncut.
     fn frame_into(&self, bytes: &mut Vec<u8>, frame: &FrameRef<'_>) {
-        let text = |bytes: &mut Vec<u8>, text: Option<&str>| match text {
-            None => bytes.push(0),
-            Some(text) => {
-                bytes.push(1);
-                bytes.extend_from_slice(&(text.len() as u64).to_le_bytes());
-                bytes.extend_from_slice(text.as_bytes());
-            }
-        };
-        let number = |bytes: &mut Vec<u8>, number: Option<u32>| match number {
-            None => bytes.push(0),
-            Some(number) => {
-                bytes.push(1);
-                bytes.extend_from_slice(&number.to_le_bytes());
-            }
-        };
-        text(bytes, frame.filename.as_deref());
-        text(bytes, frame.abs_path.as_deref());
-        text(bytes, frame.function.as_deref());
-        text(bytes, frame.module.as_deref());
-        number(bytes, frame.lineno);
-        number(bytes, frame.colno);
-        bytes.push(match frame.in_app {
-            None => 0,
-            Some(false) => 1,
-            Some(true) => 2,
-        });
-        text(bytes, frame.context_line.as_deref());
-        for range in [&frame.pre_context, &frame.post_context] {
-            let lines = self.lines.get(range.clone()).unwrap_or_default();
-            bytes.extend_from_slice(&(lines.len() as u64).to_le_bytes());
-            for line in lines {
-                text(bytes, Some(line));
-            }
+        let lines = |range: &Range<usize>| self.lines.get(range.clone()).unwrap_or_default();
+        FrameLayout {
+            filename: frame.filename.as_deref(),
+            abs_path: frame.abs_path.as_deref(),
+            function: frame.function.as_deref(),
+            module: frame.module.as_deref(),
+            lineno: frame.lineno,
+            colno: frame.colno,
+            in_app: frame.in_app,
+            context_line: frame.context_line.as_deref(),
+            pre_context: lines(&frame.pre_context),
+            post_context: lines(&frame.post_context),
         }
+        .append_to(bytes);
     }
 }
 
