@@ -99,7 +99,9 @@ const MAX_REMEMBERED: usize = 1024;
 /// shares an issue's frames between its events (`payload/frames.rs`), so
 /// most events' frames were digested before: hashing them again was
 /// most of what deciding to share an event's traces cost. A `Weak` keeps
-/// the address from being reused while it is remembered.
+/// the address from being reused while it is remembered, and frames
+/// behind an `Arc` are never changed in place (nothing takes them with
+/// `Arc::get_mut` or `make_mut`), so a digest stays true while it upgrades.
 type Remembered = HashMap<usize, (Weak<[Frame]>, u128)>;
 
 static REMEMBERED: LazyLock<Mutex<Remembered>> = LazyLock::new(|| Mutex::new(HashMap::new()));
