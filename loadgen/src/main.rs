@@ -8,7 +8,8 @@
 //! - `partout-loadgen errors --partout <binary> [--events N] [--issues N]
 //!   [--connections N]` sends Sentry envelopes and prints accepted
 //!   events/s end to end, request latency, peak RSS and disk per event
-//!   (`--sample N` prints N of its events);
+//!   (`--sample N` prints N of its events; `--against <binary>` runs it
+//!   against two builds at the same time and prints them side by side);
 //! - `partout-loadgen storage [--series N] [--keep DIR]` measures the
 //!   metrics store in process (`--keep` leaves its database in DIR).
 //!
@@ -52,6 +53,8 @@ commands:
       in process: indexing CPU and disk of each part of a log line
   errors --partout <binary> [--events N] [--issues N] [--connections N]
       Sentry envelopes: events/s end to end, latency, RSS, disk
+  errors --partout <binary> --against <binary> [--events N] ...
+      two builds benchmarked at the same time, their figures side by side
   errors [--events N] [--issues N] --sample N
       print N of the generated events
   errors-stages [--events N] [--issues N]
@@ -136,7 +139,10 @@ fn main() -> anyhow::Result<()> {
             }
             let partout =
                 PathBuf::from(value("--partout").context("--partout <path> is required")?);
-            errors::run(&partout, &options)
+            match value("--against") {
+                Some(other) => errors::pair::run(&partout, &PathBuf::from(other), &options),
+                None => errors::run(&partout, &options),
+            }
         }
         "errors-stages" => {
             let mut options = errors::Options {

@@ -22,9 +22,11 @@
 //! - `generate.rs`: events and envelopes from them
 //! - `send.rs`: the senders; `check.rs`: the API reads, RSS and disk
 //! - `stages.rs`: the handler's stages timed in process, on one core
+//! - `pair.rs`: two builds benchmarked at the same time (`--against`)
 
 mod check;
 mod generate;
+pub mod pair;
 mod send;
 mod stages;
 mod templates;
