@@ -129,56 +129,74 @@ pub(crate) fn read(payload: &[u8], limits: &NormalizeLimits) -> Result<Payload, 
 /// next one; an unusually large event must not pin its buffers for good.
 const MAX_KEPT_INPUT: usize = 1024 * 1024;
 
-/// What simd-json needs per payload, kept per thread: allocating the copy
-/// and the parser's buffers afresh for every 30 KB event cost more than
-/// finding its structure.
+/// What simd-json needs per payload, kept per thread: allocating the copy,
+/// the parser's buffers and its tape afresh for every 30 KB event cost
+/// more than finding its structure (a fresh tape of some thousands of
+/// nodes grew through reallocations into freshly faulted pages).
 struct SimdScratch {
+    /// The payload, then [`simd_json::INPUT_PADDING`] bytes: simd-json
+    /// unescapes strings in place and reads past the end with SIMD loads,
+    /// so it parses this copy rather than copying the payload again.
     copy: Vec<u8>,
     buffers: simd_json::Buffers,
+    /// Empty between parses; kept for its allocation.
+    tape: simd_json::Tape<'static>,
+}
+
+impl SimdScratch {
+    fn new() -> SimdScratch {
+        SimdScratch {
+            copy: Vec::new(),
+            buffers: simd_json::Buffers::default(),
+            tape: simd_json::Tape(Vec::new()),
+        }
+    }
 }
 
 thread_local! {
-    static SIMD_SCRATCH: std::cell::RefCell<SimdScratch> = std::cell::RefCell::new(SimdScratch {
-        copy: Vec::new(),
-        buffers: simd_json::Buffers::default(),
-    });
+    static SIMD_SCRATCH: std::cell::RefCell<SimdScratch> =
+        std::cell::RefCell::new(SimdScratch::new());
 }
 
 pub(crate) fn read_with_simd_json(payload: &[u8], limits: &NormalizeLimits) -> Option<Payload> {
     SIMD_SCRATCH.with(|scratch| match scratch.try_borrow_mut() {
         Ok(mut scratch) => {
-            let SimdScratch { copy, buffers } = &mut *scratch;
-            let read = read_with_buffers(payload, limits, copy, buffers);
+            let read = read_with_scratch(payload, limits, &mut scratch);
             if payload.len() > MAX_KEPT_INPUT {
-                *scratch = SimdScratch {
-                    copy: Vec::new(),
-                    buffers: simd_json::Buffers::default(),
-                };
+                *scratch = SimdScratch::new();
             }
             read
         }
         // Only a re-entered parse finds it taken; it pays for its own.
-        Err(_) => read_with_buffers(
-            payload,
-            limits,
-            &mut Vec::new(),
-            &mut simd_json::Buffers::new(payload.len()),
-        ),
+        Err(_) => read_with_scratch(payload, limits, &mut SimdScratch::new()),
     })
 }
 
-fn read_with_buffers(
+fn read_with_scratch(
     payload: &[u8],
     limits: &NormalizeLimits,
-    copy: &mut Vec<u8>,
-    buffers: &mut simd_json::Buffers,
+    scratch: &mut SimdScratch,
 ) -> Option<Payload> {
-    // simd-json unescapes strings in place: it needs its own copy.
+    let SimdScratch {
+        copy,
+        buffers,
+        tape: kept,
+    } = scratch;
     copy.clear();
     copy.extend_from_slice(payload);
-    let mut deserializer =
-        simd_json::Deserializer::from_slice_with_buffers(copy.as_mut_slice(), buffers).ok()?;
-    EventSeed { limits }.deserialize(&mut deserializer).ok()
+    copy.resize(payload.len() + simd_json::INPUT_PADDING, b' ');
+    let mut tape = std::mem::replace(kept, simd_json::Tape(Vec::new())).reset();
+    let read = match simd_json::fill_tape_padded(copy, payload.len(), buffers, &mut tape) {
+        Ok(()) => {
+            let mut deserializer = simd_json::Deserializer::from_tape(tape);
+            let read = EventSeed { limits }.deserialize(&mut deserializer).ok();
+            tape = deserializer.into_tape();
+            read
+        }
+        Err(_) => None,
+    };
+    *kept = tape.reset();
+    read
 }
 
 pub(crate) fn read_with_serde_json(
@@ -842,6 +860,17 @@ mod tests {
             let value: Value = serde_json::from_str(payload).unwrap();
             let from_value = normalize_event_map(value.as_object().unwrap(), &limits);
             assert_eq!(from_bytes, from_value);
+        }
+        // A payload simd-json refuses, at either stage, leaves the kept
+        // tape and buffers whole for the next.
+        for broken in [
+            r#"{"message": "open"#,
+            r#"{"message": "a"} trailing"#,
+            "[1, 2",
+        ] {
+            assert!(super::read_with_simd_json(broken.as_bytes(), &limits).is_none());
+            let read = super::read_with_simd_json(small.as_bytes(), &limits).unwrap();
+            assert_eq!(read.fields.get("release"), Some(&Value::from("1.0")));
         }
     }
 

@@ -300,9 +300,12 @@ impl<'de> Visitor<'de> for FramesSeed<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let frames = seq.size_hint().unwrap_or(0).min(256);
         let mut read = ReadFrames {
-            frames: Vec::with_capacity(seq.size_hint().unwrap_or(0).min(256)),
-            lines: Vec::new(),
+            frames: Vec::with_capacity(frames),
+            // SDKs send about five lines each side of a frame's line:
+            // grown from empty, the list went through a dozen doublings.
+            lines: Vec::with_capacity(frames.saturating_mul(10)),
         };
         while let Some(frame) = seq.next_element_seed(FrameSeed {
             limits: self.limits,
