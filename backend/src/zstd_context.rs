@@ -79,11 +79,16 @@ pub fn compress_with(
             empty => empty.insert(dictionary_context()?),
         };
         let mut out = Vec::with_capacity(zstd::zstd_safe::compress_bound(data.len()));
-        context.ref_cdict(dictionary).map_err(zstd_error)?;
-        let compressed = context.compress2(&mut out, data).map_err(zstd_error);
+        let compressed = context
+            .ref_cdict(dictionary)
+            .and_then(|_| context.compress2(&mut out, data))
+            .map_err(zstd_error);
         // The context must not keep a reference past this call: the
         // dictionary may be dropped before the thread compresses again.
-        context.disable_dictionary().map_err(zstd_error)?;
+        // A context that cannot let go of it is dropped instead.
+        if context.disable_dictionary().is_err() {
+            *slot = None;
+        }
         compressed?;
         Ok(out)
     })

@@ -52,8 +52,26 @@ pub fn run(first: &Path, second: &Path, options: &Options) -> anyhow::Result<()>
             .spawn()
             .with_context(|| format!("cannot start the benchmark against {}", partout.display()))
     };
-    let (a, b) = (start(first)?, start(second)?);
-    let (a, b) = (a.wait_with_output()?, b.wait_with_output()?);
+    let a = start(first)?;
+    let b = match start(second) {
+        Ok(b) => b,
+        Err(error) => {
+            let mut a = a;
+            // Its partout goes with it (started with PR_SET_PDEATHSIG).
+            let _ = a.kill();
+            let _ = a.wait();
+            return Err(error);
+        }
+    };
+    // Each is read on its own thread, so neither can stall on a full pipe
+    // while the other is waited for.
+    let (a, b) = std::thread::scope(|scope| {
+        let a = scope.spawn(|| a.wait_with_output());
+        let b = b.wait_with_output();
+        (a.join(), b)
+    });
+    let a = a.map_err(|_| anyhow::anyhow!("the thread reading run A panicked"))??;
+    let b = b?;
     for (name, output) in [("A", &a), ("B", &b)] {
         if !output.status.success() {
             bail!(
