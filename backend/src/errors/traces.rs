@@ -24,7 +24,7 @@ use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError, Weak};
 
-use partout_protocols::sentry::event::{Event, Frame, FrameLayout, Stacktrace};
+use partout_protocols::sentry::event::{with_layout_buffer, Event, Frame, FrameLayout, Stacktrace};
 use xxhash_rust::xxh3::xxh3_128_with_seed;
 
 /// The stack traces taken out of an event.
@@ -137,34 +137,14 @@ fn frames_digest(frames: &Arc<[Frame]>) -> u128 {
 }
 
 fn digest_frames(frames: &[Frame]) -> u128 {
-    thread_local! {
-        // The frames' bytes are laid end to end and hashed in one call:
-        // xxh3 fed field by field spent more on its calls than hashing.
-        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
-    }
-    BYTES.with(|bytes| {
-        let mut owned = Vec::new();
-        let mut kept = bytes.try_borrow_mut();
-        let bytes = match kept.as_deref_mut() {
-            Ok(kept) => kept,
-            Err(_) => &mut owned,
-        };
-        bytes.clear();
+    with_layout_buffer(|bytes| {
         bytes.extend_from_slice(&(frames.len() as u64).to_le_bytes());
         for frame in frames {
             FrameLayout::of(frame).append_to(bytes);
         }
-        let digest = xxh3_128_with_seed(bytes, key());
-        // One unusually large trace must not pin its buffer for good.
-        if bytes.capacity() > MAX_KEPT_BYTES {
-            *bytes = Vec::new();
-        }
-        digest
+        xxh3_128_with_seed(bytes, key())
     })
 }
-
-/// Largest buffer a thread keeps between digests.
-const MAX_KEPT_BYTES: usize = 1024 * 1024;
 
 /// This process's digest key.
 fn key() -> u64 {

@@ -229,6 +229,34 @@ pub struct Frame {
     pub post_context: Vec<String>,
 }
 
+/// Runs `digest` on this thread's buffer for laying out frames, cleared.
+///
+/// Frames are laid out end to end and hashed in one call: fed to a hasher
+/// field by field, the calls cost more than the hashing. The buffer is
+/// kept for the next trace, unless one unusually large trace grew it past
+/// a megabyte; a call made while the buffer is in use gets a buffer of
+/// its own.
+pub fn with_layout_buffer<R>(digest: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    const MAX_KEPT_BYTES: usize = 1024 * 1024;
+    thread_local! {
+        static BYTES: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    BYTES.with(|kept| {
+        let mut owned = Vec::new();
+        let mut kept = kept.try_borrow_mut();
+        let bytes = match kept.as_deref_mut() {
+            Ok(kept) => kept,
+            Err(_) => &mut owned,
+        };
+        bytes.clear();
+        let result = digest(bytes);
+        if bytes.capacity() > MAX_KEPT_BYTES {
+            *bytes = Vec::new();
+        }
+        result
+    })
+}
+
 /// A frame's fields as a digest covers them, borrowed from a [`Frame`] or
 /// from a frame as read: both are laid out alike.
 pub struct FrameLayout<'a, S> {

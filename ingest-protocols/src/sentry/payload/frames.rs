@@ -22,7 +22,6 @@
 //! nearest ones), a line that is not a string read as an empty one.
 
 use std::borrow::Cow;
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::BuildHasher;
@@ -32,7 +31,7 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use super::{Key, Scalar};
-use crate::sentry::event::{Frame, FrameLayout, NormalizeLimits};
+use crate::sentry::event::{with_layout_buffer, Frame, FrameLayout, NormalizeLimits};
 
 /// Stack traces kept at most: 3,000 of the errors benchmark's events (300
 /// issues) carry 325 distinct ones, and with room for 256 too many were
@@ -132,19 +131,7 @@ impl<'de> ReadFrames<'de> {
     /// The keyed digest of the frames as read, and of the limits that
     /// cut them: equal digests, equal frames once built.
     fn digest(&self, limits: &NormalizeLimits) -> u128 {
-        thread_local! {
-            // The frames' bytes are laid end to end and hashed in one
-            // call: fed field by field, the calls cost more than hashing.
-            static BYTES: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
-        }
-        BYTES.with(|kept| {
-            let mut owned = Vec::new();
-            let mut kept = kept.try_borrow_mut();
-            let bytes = match kept.as_deref_mut() {
-                Ok(kept) => kept,
-                Err(_) => &mut owned,
-            };
-            bytes.clear();
+        with_layout_buffer(|bytes| {
             for number in [
                 limits.max_name_chars,
                 limits.max_text_chars,
@@ -156,10 +143,6 @@ impl<'de> ReadFrames<'de> {
                 self.frame_into(bytes, frame);
             }
             let hash = blake3::keyed_hash(key(), bytes);
-            // One unusually large trace must not pin its buffer for good.
-            if bytes.capacity() > MAX_KEPT_BYTES {
-                *bytes = Vec::new();
-            }
             let mut first = [0u8; 16];
             first.copy_from_slice(&hash.as_bytes()[..16]);
             u128::from_le_bytes(first)
@@ -185,9 +168,6 @@ impl<'de> ReadFrames<'de> {
         .append_to(bytes);
     }
 }
-
-/// Largest buffer a thread keeps between digests.
-const MAX_KEPT_BYTES: usize = 1024 * 1024;
 
 /// This process's digest key: drawn at start, never stored or sent.
 fn key() -> &'static [u8; 32] {
